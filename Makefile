@@ -1,0 +1,47 @@
+# Two commands for people: `make demo` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium
+SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium
+SHOW ?= examples/border-reached
+
+.PHONY: demo test install system lint clean-demo
+
+demo: install
+	$(VENV)/bin/fieldreports run $(SHOW)
+	@echo
+	@echo "Feed:      $(SHOW)/public/feed.xml"
+	@echo "Map:       $(SHOW)/public/map/index.html"
+	@echo "Home page: $(SHOW)/public/index.html"
+	@echo "Serve it:  $(VENV)/bin/fieldreports serve $(SHOW)   (then open http://localhost:8000/)"
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy fieldreports episodes maps pipeline.py
+
+install: system $(STAMP)
+
+system:
+	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages for:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
+
+# torch is pinned first: the CPU build lies on local disk, while a bare "torch" pulls GBs of CUDA.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+clean-demo:
+	rm -rf $(SHOW)/public $(SHOW)/.fieldreports $(SHOW)/quarantine

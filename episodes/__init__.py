@@ -1,0 +1,1 @@
+"""Episodes, the podcast feed, storage and publishing."""

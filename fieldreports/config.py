@@ -1,0 +1,237 @@
+"""show.toml, read into a frozen ShowConfig.
+
+Defaults live in the dataclasses below; an unknown key is an error that names the key and the file,
+because a misspelt setting that is silently ignored costs a reporter a whole re-run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fieldreports.errors import SetupError
+from fieldreports.naming import did_you_mean
+
+CONFIG_NAME = "show.toml"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShowInfo:
+    """The `[show]` table: what listeners and podcast directories see."""
+
+    title: str
+    base_url: str
+    author: str = "fieldreports"
+    description: str = ""
+    language: str = "en"
+    category: str = "News"
+    subcategory: str = ""
+    explicit: bool = False
+    artwork: str = ""
+    owner_name: str = ""
+    owner_email: str = ""
+    copyright: str = ""
+    link: str = ""
+    timezone: str = "UTC"
+    locked: bool = True
+
+    @property
+    def site_url(self) -> str:
+        """The base URL with exactly one trailing slash."""
+        return self.base_url.rstrip("/") + "/"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioSettings:
+    """The `[audio]` table: loudness targets and field clean-up (EBU R 128, AES TD1004)."""
+
+    podcast_lufs: float = -16.0
+    podcast_true_peak_dbtp: float = -1.0
+    podcast_bitrate_kbps: int = 96
+    podcast_channels: int = 1
+    master_lufs: float = -23.0
+    master_true_peak_dbtp: float = -1.0
+    master_sample_rate_hz: int = 48000
+    master_bit_depth: int = 24
+    highpass_hz: float = 80.0
+    noise_reduction: bool = False
+    trim_silence: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptionSettings:
+    """The `[transcription]` table: which Whisper, which model, which guards."""
+
+    engine: str = "faster-whisper"
+    model: str = "base"
+    language: str = ""
+    translate: bool = False
+    word_timestamps: bool = False
+    vad: bool = True
+    beam_size: int = 5
+    compute_type: str = "int8"
+    batched: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageSettings:
+    """The `[storage]` table: where the site is published. Credentials never live here."""
+
+    kind: str = "local"
+    path: str = "public"
+    bucket: str = ""
+    prefix: str = ""
+    region: str = ""
+    endpoint_url: str = ""
+    public_base_url: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GeotagSettings:
+    """The `[geotag]` table: how reports are placed on the route."""
+
+    max_gap_minutes: float = 30.0
+    clock_offset_s: float = 0.0
+    sensitive: bool = False
+    coarsen_km: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapSettings:
+    """The `[map]` table: the public route map."""
+
+    tiles: str = "OpenStreetMap"
+    attribution: str = ""
+    excerpt_chars: int = 280
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShowConfig:
+    """A whole show folder's settings; paths are absolute."""
+
+    show_dir: Path
+    show: ShowInfo
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    geotag: GeotagSettings = field(default_factory=GeotagSettings)
+    map: MapSettings = field(default_factory=MapSettings)
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.show_dir / "inbox"
+
+    @property
+    def tracks_dir(self) -> Path:
+        return self.show_dir / "tracks"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.show_dir / ".fieldreports"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.show_dir / "quarantine"
+
+    @property
+    def public_dir(self) -> Path:
+        """The local publishing folder (used when storage.kind is "local")."""
+        return self.show_dir / self.storage.path
+
+
+_TABLES: dict[str, type] = {
+    "show": ShowInfo,
+    "audio": AudioSettings,
+    "transcription": TranscriptionSettings,
+    "storage": StorageSettings,
+    "geotag": GeotagSettings,
+    "map": MapSettings,
+}
+
+
+def load_config(show_dir: Path) -> ShowConfig:
+    """Read `SHOW_DIR/show.toml`; raise SetupError with the file and key on any mistake."""
+    show_dir = show_dir.resolve()
+    path = show_dir / CONFIG_NAME
+    if not path.is_file():
+        raise SetupError(
+            f"{path} not found: a show folder needs a show.toml with at least a [show] table "
+            'holding title and base_url (see README, "show.toml").'
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SetupError(f"{path}: not valid TOML ({exc}).") from exc
+    return parse_config(data, show_dir=show_dir, source=path)
+
+
+def parse_config(data: dict[str, Any], *, show_dir: Path, source: Path) -> ShowConfig:
+    """Build a ShowConfig from parsed TOML, checking every table and key."""
+    for table in data:
+        if table not in _TABLES:
+            raise SetupError(
+                f'{source}: unknown table "[{table}]"{did_you_mean(table, _TABLES)} '
+                f"(known tables: {', '.join(_TABLES)})."
+            )
+    if "show" not in data:
+        raise SetupError(f"{source}: missing the [show] table with title and base_url.")
+    sections = {
+        name: _build(cls, data.get(name, {}), table=name, source=source)
+        for name, cls in _TABLES.items()
+    }
+    config = ShowConfig(show_dir=show_dir, **sections)
+    _check(config, source)
+    return config
+
+
+def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
+    if not isinstance(values, dict):
+        raise SetupError(f'{source}: "{table}" must be a table, like [{table}].')
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key, value in values.items():
+        if key not in known:
+            raise SetupError(
+                f'{source}: unknown key "{key}" in [{table}]{did_you_mean(key, known)}'
+            )
+        expected = hints[key]
+        ok_types = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+        if float in ok_types and isinstance(value, int) and not isinstance(value, bool):
+            values = {**values, key: float(value)}
+        elif not isinstance(value, ok_types) or (isinstance(value, bool) and bool not in ok_types):
+            names = " or ".join(t.__name__ for t in ok_types)
+            raise SetupError(
+                f'{source}: [{table}] {key} = {value!r} should be a {names}.'
+            )
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in values
+    ]
+    if missing:
+        raise SetupError(f"{source}: [{table}] needs {', '.join(missing)}.")
+    return cls(**values)
+
+
+def _check(config: ShowConfig, source: Path) -> None:
+    if not config.show.base_url.startswith(("http://", "https://")):
+        raise SetupError(
+            f'{source}: [show] base_url = "{config.show.base_url}" must be an absolute http(s) URL, '
+            'where the published site will live (e.g. "https://example.org/border-reached/").'
+        )
+    if config.storage.kind not in ("local", "s3"):
+        raise SetupError(f'{source}: [storage] kind must be "local" or "s3", not "{config.storage.kind}".')
+    if config.storage.kind == "s3" and not config.storage.bucket:
+        raise SetupError(f'{source}: [storage] kind = "s3" needs a bucket.')
+    if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
+        raise SetupError(
+            f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
+            f'not "{config.transcription.engine}".'
+        )

@@ -1,0 +1,25 @@
+"""One tree of errors, so the command line can tell "this report failed" from "stop now"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FieldReportsError(Exception):
+    """Base of every error fieldreports raises on purpose."""
+
+
+class SetupError(FieldReportsError):
+    """The run cannot go on: a bad show.toml, a missing program, no model weights."""
+
+
+class ReportError(FieldReportsError):
+    """One report failed a stage; it is recorded and set aside while the batch goes on."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{self.path.name}: {message}" if self.path else message

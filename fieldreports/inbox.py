@@ -1,0 +1,128 @@
+"""discover: pair each recording in the inbox with its notes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from fieldreports.errors import ReportError
+from fieldreports.naming import slugify
+from fieldreports.notes import Notes, read_notes
+
+log = logging.getLogger(__name__)
+
+NOTES_SUFFIX = ".md"
+# Files an upload client or an editor leaves behind while it works; never recordings.
+_IGNORED_SUFFIXES = {".part", ".partial", ".tmp", ".crdownload", ".gpx", ".txt", ".json", ".reason"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldReport:
+    """One recording with its notes. `id` is the file stem's slug: the report's lasting identity."""
+
+    id: str
+    audio_path: Path
+    notes_path: Path | None
+    notes: Notes
+    audio_sha256: str
+    size_bytes: int
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """A report that failed a stage, and why, in words a reporter can act on."""
+
+    report_id: str
+    path: Path
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Discovery:
+    reports: tuple[FieldReport, ...]
+    failures: tuple[Failure, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def discover(inbox: Path) -> Discovery:
+    """Find every recording in `inbox`, read its notes, and hash its audio.
+
+    A recording without notes gets a title from its file name and a warning; notes that cannot
+    be read make that report a Failure while the others go on.
+    """
+    if not inbox.is_dir():
+        return Discovery(reports=(), failures=(), warnings=(f"no inbox folder at {inbox}",))
+    files = sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+    notes_by_stem = {p.stem: p for p in files if p.suffix.lower() == NOTES_SUFFIX}
+    recordings = [
+        p
+        for p in files
+        if p.suffix.lower() != NOTES_SUFFIX and p.suffix.lower() not in _IGNORED_SUFFIXES
+    ]
+    reports: list[FieldReport] = []
+    failures: list[Failure] = []
+    warnings: list[str] = []
+    seen_ids: dict[str, Path] = {}
+    for audio in recordings:
+        report_id = slugify(audio.stem)
+        if report_id in seen_ids:
+            failures.append(
+                Failure(
+                    report_id=report_id,
+                    path=audio,
+                    stage="discover",
+                    reason=f"two recordings share the name {audio.stem!r} "
+                    f"({seen_ids[report_id].name} and {audio.name}); rename one.",
+                )
+            )
+            continue
+        seen_ids[report_id] = audio
+        try:
+            reports.append(_read_report(audio, notes_by_stem.get(audio.stem), report_id))
+        except ReportError as exc:
+            failures.append(
+                Failure(report_id=report_id, path=exc.path or audio, stage="discover", reason=str(exc))
+            )
+    stems = {p.stem for p in recordings}
+    for stem, notes in notes_by_stem.items():
+        if stem not in stems:
+            warnings.append(f"{notes.name}: notes without a recording (is the upload finished?)")
+    return Discovery(reports=tuple(reports), failures=tuple(failures), warnings=tuple(warnings))
+
+
+def _read_report(audio: Path, notes_path: Path | None, report_id: str) -> FieldReport:
+    warnings: tuple[str, ...] = ()
+    default_title = audio.stem.replace("_", " ").replace("-", " ").strip().capitalize()
+    if notes_path is None:
+        notes = Notes(title=default_title)
+        warnings = (f"{audio.name}: no notes file {audio.stem}{NOTES_SUFFIX}; titled {default_title!r}",)
+        log.warning(warnings[0])
+    else:
+        notes = read_notes(notes_path, default_title=default_title)
+    digest, size = file_sha256(audio)
+    if size == 0:
+        raise ReportError("the recording is empty (0 bytes); upload it again.", path=audio)
+    return FieldReport(
+        id=report_id,
+        audio_path=audio,
+        notes_path=notes_path,
+        notes=notes,
+        audio_sha256=digest,
+        size_bytes=size,
+        warnings=warnings,
+    )
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """The SHA-256 hex digest and byte size of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
