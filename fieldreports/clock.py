@@ -1,0 +1,29 @@
+"""Time zones: a naive time from the field is read in the show's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fieldreports.errors import SetupError
+
+
+def zone(name: str) -> dt.tzinfo:
+    """The tzinfo for an IANA name such as "Europe/Warsaw"; SetupError when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SetupError(
+            f'unknown time zone "{name}" in [show] timezone; use an IANA name like "Europe/Warsaw".'
+        ) from None
+
+
+def as_aware(value: dt.datetime, timezone: str) -> dt.datetime:
+    """`value` unchanged when it carries an offset, else read in `timezone`.
+
+    >>> as_aware(dt.datetime(2022, 3, 14, 9, 40), "Europe/Rome").isoformat()
+    '2022-03-14T09:40:00+01:00'
+    >>> as_aware(dt.datetime(2022, 3, 14, 9, 40, tzinfo=dt.timezone.utc), "Europe/Rome").isoformat()
+    '2022-03-14T09:40:00+00:00'
+    """
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
