@@ -1,0 +1,83 @@
+"""Stage results to JSON and back, so the catalog can cache any frozen dataclass.
+
+Driven by the dataclasses' own type hints: a new field needs no serialisation code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import types
+import typing
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def dumps(obj: Any) -> str:
+    """Any stage result as compact JSON.
+
+    >>> from fieldreports.notes import Notes
+    >>> dumps(Notes(title="Harbour", tags=("sea",)))[:40]
+    '{"title":"Harbour","body":"","journey":"'
+    """
+    return json.dumps(_encode(obj), separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+
+
+def loads(cls: type[T], text: str) -> T:
+    """Rebuild a `cls` from `dumps` output.
+
+    >>> from fieldreports.notes import Notes
+    >>> loads(Notes, dumps(Notes(title="Harbour", tags=("sea",), lat=35.5, lon=12.6))).tags
+    ('sea',)
+    """
+    return typing.cast(T, _decode(cls, json.loads(text)))
+
+
+def _encode(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dt.datetime):
+        return obj.isoformat()
+    if isinstance(obj, tuple | list):
+        return [_encode(item) for item in obj]
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    return obj
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(options[0], value) if len(options) == 1 else value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        item = args[0] if args else Any
+        return tuple(_decode(item, v) for v in value)
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        return {k: _decode(item, v) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        names = {f.name for f in dataclasses.fields(tp) if f.init}
+        return tp(**{k: _decode(hints[k], v) for k, v in value.items() if k in names})
+    if tp is Path:
+        return Path(value)
+    if tp is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value

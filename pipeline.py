@@ -1,0 +1,551 @@
+"""fieldreports' wiring and command line: stages in order, results cached, failures set aside.
+
+The stages know nothing of each other or of this file; `run_show` feeds each one's typed result to
+the next, and the click commands below are a thin skin over it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Progress_
+from rich.table import Table
+
+from episodes.episode import Episode, make_episode
+from episodes.publish import PublishReport, build_site, publish
+from episodes.storage import open_storage
+from fieldreports.audio import MasteredAudio, normalise
+from fieldreports.catalog import Catalog, cache_key, open_catalog
+from fieldreports.clock import as_aware
+from fieldreports.config import AudioSettings, ShowConfig, TranscriptionSettings, load_config
+from fieldreports.errors import FieldReportsError, ReportError, SetupError
+from fieldreports.geotag import Geotagger, Location, recording_time
+from fieldreports.gpx import Track, read_tracks
+from fieldreports.inbox import Discovery, FieldReport, Failure, discover
+from fieldreports.transcripts import FORMATS as TRANSCRIPT_FORMATS
+from fieldreports.transcripts import render as render_transcript
+from fieldreports.transcribe import Engine, Transcript, cache_key_fields, load_engine, transcribe
+from maps.route import render_map
+
+log = logging.getLogger("fieldreports")
+
+# Bump when a stage's output changes for the same inputs, so caches made by older code are redone.
+AUDIO_VERSION = 1
+TRANSCRIPT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress:
+    """One tick of a run, for whoever draws the bar: report `index` of `total`, `stage`, audio seconds."""
+
+    report_id: str
+    index: int
+    total: int
+    stage: str
+    done_s: float = 0.0
+    total_s: float = 0.0
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSummary:
+    """What `run_show` did: the published episodes, what failed and why, and the work really done."""
+
+    episodes: tuple[Episode, ...]
+    failures: tuple[Failure, ...]
+    warnings: tuple[str, ...]
+    work: dict[str, int] = field(default_factory=dict)
+    published: PublishReport | None = None
+
+    @property
+    def off_map(self) -> tuple[Episode, ...]:
+        return tuple(e for e in self.episodes if not e.location.located)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Processed:
+    report: FieldReport
+    mastered: MasteredAudio
+    transcripts: tuple[Transcript, ...]
+    recorded_at: dt.datetime | None
+
+
+class _Run:
+    """One run's state: the config, the open catalog and the models, loaded only when needed."""
+
+    def __init__(self, config: ShowConfig, catalog: Catalog, on_progress: ProgressFn | None) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.on_progress = on_progress or (lambda _p: None)
+        self.run_id = catalog.start_run()
+        self.cache_dir = config.state_dir / "cache"
+
+    @cached_property
+    def engine(self) -> Engine:
+        # Loading Whisper costs seconds and memory: only when some report needs transcribing.
+        return load_engine(self.config.transcription, cache_dir=models_dir())
+
+    @cached_property
+    def tracks(self) -> tuple[Track, ...]:
+        return read_tracks(self.config.tracks_dir) if self.config.tracks_dir.is_dir() else ()
+
+    @cached_property
+    def geotagger(self) -> Geotagger:
+        return Geotagger(
+            tracks=self.tracks, settings=self.config.geotag, timezone=self.config.show.timezone
+        )
+
+    # -- stages with caching --------------------------------------------------------------
+
+    def master(self, report: FieldReport, tick: Callable[[float, float], None]) -> MasteredAudio:
+        key = cache_key("audio", AUDIO_VERSION, report.audio_sha256, self.config.audio)
+        cached = self.catalog.get("audio", key, MasteredAudio)
+        if cached and cached.podcast_mp3.is_file() and cached.master_wav.is_file():
+            return cached
+        started = time.perf_counter()
+        mastered = normalise(
+            report.audio_path,
+            self.cache_dir / "audio" / key,
+            self.config.audio,
+            source_sha256=report.audio_sha256,
+            on_progress=tick,
+        )
+        self.catalog.put("audio", key, mastered)
+        self.catalog.log_work(self.run_id, report.id, "normalise", time.perf_counter() - started)
+        return mastered
+
+    def transcribe(
+        self, report: FieldReport, *, language: str, task: str, tick: Callable[[float, float], None]
+    ) -> Transcript:
+        key = cache_key(
+            "transcript", TRANSCRIPT_VERSION, report.audio_sha256,
+            transcript_settings_key(self.config.transcription), language, task,
+        )
+        cached = self.catalog.get("transcript", key, Transcript)
+        if cached:
+            return cached
+        started = time.perf_counter()
+        result = transcribe(report.audio_path, self.engine, language=language, task=task,
+                            on_progress=tick)
+        self.catalog.put("transcript", key, result)
+        self.catalog.log_work(self.run_id, report.id, f"transcribe:{task}",
+                              time.perf_counter() - started)
+        return result
+
+    def process(self, report: FieldReport, index: int, total: int) -> _Processed:
+        def ticker(stage: str) -> Callable[[float, float], None]:
+            def tick(done_s: float, total_s: float) -> None:
+                self.on_progress(Progress(report_id=report.id, index=index, total=total,
+                                          stage=stage, done_s=done_s, total_s=total_s))
+            return tick
+
+        ticker("normalise")(0, 0)
+        mastered = self.master(report, ticker("normalise"))
+        ticker("transcribe")(0, mastered.duration_s)
+        language = report.notes.language or self.config.transcription.language
+        transcript = self.transcribe(report, language=language, task="transcribe",
+                                     tick=ticker("transcribe"))
+        transcripts = [transcript]
+        if (self.config.transcription.translate and transcript.segments
+                and transcript.language != "en"):
+            transcripts.append(self.transcribe(report, language=transcript.language,
+                                               task="translate", tick=ticker("translate")))
+        return _Processed(
+            report=report,
+            mastered=mastered,
+            transcripts=tuple(transcripts),
+            recorded_at=recording_time(report, self.config.show.timezone),
+        )
+
+
+def models_dir() -> Path:
+    """Where converted and joined Whisper weights are kept: shared by every show of this user."""
+    return Path.home() / ".cache" / "fieldreports" / "models"
+
+
+def transcript_settings_key(settings: TranscriptionSettings) -> dict[str, object]:
+    """The transcription settings that change a transcript (translate alone does not)."""
+    return cache_key_fields(settings)
+
+
+def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
+    """The whole pipeline on one show folder: discover, master, transcribe, locate, publish."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    with open_catalog(config.state_dir) as catalog:
+        run = _Run(config, catalog, on_progress)
+        discovery = discover(config.inbox_dir)
+        failures = list(discovery.failures)
+        for failure in discovery.failures:
+            _record_failure(catalog, config, failure)
+        processed: list[_Processed] = []
+        for index, report in enumerate(discovery.reports):
+            catalog.guid_for(report.id, feed_url=feed_url(config))
+            try:
+                processed.append(run.process(report, index, len(discovery.reports)))
+            except ReportError as exc:
+                failure = Failure(report_id=report.id, path=report.audio_path,
+                                  stage=_stage_of(exc), reason=str(exc))
+                failures.append(_set_aside(config, report, failure))
+                _record_failure(catalog, config, failure)
+        episodes = _make_episodes(run, processed, failures)
+        for episode in episodes:
+            catalog.record(episode.report_id, status="published", summary=_summary(episode))
+        site_dir = config.state_dir / "site"
+        map_files = render_map(episodes, config.show, tracks=run.tracks, settings=config.map)
+        site = build_site(episodes, config, map_files=map_files, staging_dir=site_dir)
+        published = publish(site, open_storage(config))
+        work = catalog.work_done(run.run_id)
+        catalog.finish_run(run.run_id, "failed" if failures else "ok")
+    warnings = discovery.warnings + tuple(w for r in discovery.reports for w in r.warnings)
+    warnings += tuple(w for p in processed for t in p.transcripts for w in t.warnings)
+    return RunSummary(episodes=tuple(episodes), failures=tuple(failures), warnings=warnings,
+                      work=work, published=published)
+
+
+def feed_url(config: ShowConfig) -> str:
+    base = config.storage.public_base_url or config.show.site_url
+    return base.rstrip("/") + "/feed.xml"
+
+
+def _make_episodes(run: _Run, processed: Sequence[_Processed], failures: list[Failure]) -> list[Episode]:
+    """Locate each report in time order (neighbours settle ambiguous names), then number them."""
+    config = run.config
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
+    ordered = sorted(processed, key=lambda p: (p.recorded_at or far_future, p.report.id))
+    journeys: dict[str, list[_Processed]] = {}
+    for item in ordered:
+        journeys.setdefault(item.report.notes.journey, []).append(item)
+    seasons = {name: n for n, name in enumerate(journeys, start=1)} if any(journeys) else {}
+    located: list[Location] = []
+    episodes: list[Episode] = []
+    for item in ordered:
+        report = item.report
+        try:
+            location = run.geotagger.locate(report, transcript_text=item.transcripts[0].text,
+                                            nearby=tuple(located))
+        except ReportError as exc:
+            failure = Failure(report_id=report.id, path=exc.path or report.audio_path,
+                              stage="locate", reason=str(exc))
+            failures.append(failure)
+            _record_failure(run.catalog, config, failure)
+            continue
+        if location.located:
+            located.append(location)
+        journey = report.notes.journey
+        first_seen = run.catalog.first_seen(report.id) or dt.datetime.now(dt.UTC)
+        episodes.append(
+            make_episode(
+                report,
+                item.mastered,
+                item.transcripts,
+                location,
+                guid=run.catalog.guid_for(report.id, feed_url=feed_url(config)),
+                season=seasons.get(journey) if journey else None,
+                number=journeys[journey].index(item) + 1,
+                published_at=as_aware(item.recorded_at, config.show.timezone)
+                if item.recorded_at else first_seen,
+                show=config.show,
+                staging_dir=config.state_dir / "site",
+            )
+        )
+    return episodes
+
+
+def _stage_of(exc: ReportError) -> str:
+    return getattr(exc, "stage", "") or "process"
+
+
+def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Failure:
+    """Move a recording that cannot be decoded (and its notes) to quarantine/, the reason beside it.
+
+    Only audio failures move: a report that failed transcription may succeed with another model,
+    and the reporter's inbox is not ours to tidy.
+    """
+    if failure.stage != "normalise":
+        return failure
+    target = config.quarantine_dir
+    target.mkdir(parents=True, exist_ok=True)
+    for path in (report.audio_path, report.notes_path):
+        if path and path.exists():
+            shutil.move(str(path), target / path.name)
+    reason_file = target / f"{report.audio_path.name}.reason.txt"
+    reason_file.write_text(f"{failure.reason}\n", encoding="utf-8")
+    log.warning("%s set aside in %s: %s", report.audio_path.name, target, failure.reason)
+    return Failure(report_id=failure.report_id, path=target / report.audio_path.name,
+                   stage=failure.stage, reason=failure.reason + f" (moved to {target.name}/)")
+
+
+def _record_failure(catalog: Catalog, config: ShowConfig, failure: Failure) -> None:
+    catalog.guid_for(failure.report_id, feed_url=feed_url(config))
+    catalog.record(failure.report_id, status="failed", stage=failure.stage, reason=failure.reason)
+
+
+def _summary(episode: Episode) -> dict[str, object]:
+    mastered, location = episode.mastered, episode.location
+    transcript = next((t for t in episode.transcripts if not t.translated), None)
+    return {
+        "title": episode.title,
+        "duration_s": round(mastered.duration_s, 1),
+        "source_lufs": round(mastered.before.integrated_lufs, 1),
+        "source_true_peak_dbtp": round(mastered.before.true_peak_dbtp, 1),
+        "source_range_lu": round(mastered.before.range_lu, 1),
+        "podcast_lufs": round(mastered.podcast.integrated_lufs, 1),
+        "podcast_true_peak_dbtp": round(mastered.podcast.true_peak_dbtp, 1),
+        "podcast_gain_db": round(mastered.podcast_gain_db, 1),
+        "master_lufs": round(mastered.master.integrated_lufs, 1),
+        "master_true_peak_dbtp": round(mastered.master.true_peak_dbtp, 1),
+        "master_gain_db": round(mastered.master_gain_db, 1),
+        "language": episode.language or (transcript.language if transcript else ""),
+        "location_source": location.source,
+        "place": location.name,
+    }
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def _console_setup(verbose: bool) -> Console:
+    console = Console(stderr=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False, markup=False)],
+        force=True,
+    )
+    # Third-party libraries are chatty at INFO; their debug output is there with --verbose.
+    for name in ("faster_whisper", "botocore", "boto3", "urllib3", "numba", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    return console
+
+
+def _load(show_dir: Path) -> ShowConfig:
+    try:
+        return load_config(show_dir)
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fieldreports")
+@click.option("-v", "--verbose", is_flag=True, help="Log every external command and decision.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Turn field recordings and notes into a podcast feed, broadcast masters, transcripts
+    and a route map.
+
+    A show folder holds show.toml, inbox/ (recordings + notes) and tracks/ (GPX). Start with
+    `fieldreports run SHOW_DIR`.
+    """
+    ctx.obj = _console_setup(verbose)
+
+
+@cli.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_obj
+def run(console: Console, show_dir: Path) -> None:
+    """Run the whole pipeline on SHOW_DIR and publish it.
+
+    Reads SHOW_DIR/show.toml, masters, transcribes and locates every report in SHOW_DIR/inbox,
+    then publishes media, transcripts, the map and the feed (local folder SHOW_DIR/public by
+    default). Unchanged reports are not processed again. Exits with status 1 when any report
+    failed, naming each one and why.
+    """
+    config = _load(show_dir)
+    with Progress_(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bar:
+        reports_task = bar.add_task("reports", total=None, detail="")
+        stage_task = bar.add_task("", total=None, detail="")
+
+        def on_progress(p: Progress) -> None:
+            bar.update(reports_task, total=p.total, completed=p.index,
+                       description=f"report {p.index + 1}/{p.total}", detail=p.report_id)
+            bar.update(stage_task, description=f"  {p.stage}", total=p.total_s or None,
+                       completed=p.done_s,
+                       detail=f"{p.done_s:.0f}/{p.total_s:.0f} s of audio" if p.total_s else "")
+
+        try:
+            summary = run_show(config, on_progress=on_progress)
+        except SetupError as exc:
+            raise click.ClickException(str(exc)) from exc
+    _print_summary(console, config, summary)
+    if summary.failures:
+        raise SystemExit(1)
+
+
+def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) -> None:
+    table = Table(title=f"{config.show.title}: {len(summary.episodes)} episode(s) published")
+    for column in ("#", "episode", "length", "podcast LUFS", "master LUFS", "language", "place"):
+        table.add_column(column)
+    for e in sorted(summary.episodes, key=lambda e: (e.season or 0, e.number or 0)):
+        place = f"{e.location.name} ({e.location.source})" if e.location.located else "off the map"
+        number = f"{e.season}.{e.number}" if e.season else str(e.number or "")
+        table.add_row(number, e.title, _duration(e.duration_s),
+                      f"{e.mastered.podcast.integrated_lufs:.1f}",
+                      f"{e.mastered.master.integrated_lufs:.1f}", e.language, place)
+    console.print(table)
+    done = ", ".join(f"{stage} x{n}" for stage, n in sorted(summary.work.items())) or "nothing new"
+    console.print(f"Work done this run: {done}")
+    if summary.published:
+        console.print(f"Published: {len(summary.published.uploaded)} file(s) written, "
+                      f"{len(summary.published.unchanged)} unchanged")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
+    for episode in summary.off_map:
+        console.print(f"[yellow]off the map:[/] {episode.title}: no coordinates, GPX point or "
+                      "known place; add lat/lon or place to its notes", highlight=False)
+    for failure in summary.failures:
+        console.print(f"[red]failed ({failure.stage}):[/] {failure.path.name}: {failure.reason}",
+                      highlight=False)
+
+
+def _duration(seconds: float) -> str:
+    """
+    >>> _duration(75.4)
+    '1:15'
+    >>> _duration(3725)
+    '1:02:05'
+    """
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@cli.command("normalise")
+@click.argument("audio", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Where to write the results.")
+@click.option("--show", "show_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Take [audio] settings from this show folder's show.toml.")
+@click.pass_obj
+def normalise_command(console: Console, audio: tuple[Path, ...], output_dir: Path,
+                      show_dir: Path | None) -> None:
+    """Master loose recordings: NAME.mp3 (podcast, -16 LUFS) and NAME.master.wav (-23 LUFS)."""
+    settings = _load(show_dir).audio if show_dir else AudioSettings()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    table = Table("file", "before LUFS", "podcast LUFS / dBTP", "master LUFS / dBTP")
+    failed = 0
+    for path in audio:
+        with tempfile.TemporaryDirectory(dir=output_dir) as work:
+            try:
+                result = normalise(path, Path(work), settings)
+            except ReportError as exc:
+                console.print(f"[red]failed:[/] {exc}", highlight=False)
+                failed += 1
+                continue
+            shutil.move(str(result.podcast_mp3), output_dir / f"{path.stem}.mp3")
+            shutil.move(str(result.master_wav), output_dir / f"{path.stem}.master.wav")
+        table.add_row(path.name, f"{result.before.integrated_lufs:.1f}",
+                      f"{result.podcast.integrated_lufs:.1f} / {result.podcast.true_peak_dbtp:.1f}",
+                      f"{result.master.integrated_lufs:.1f} / {result.master.true_peak_dbtp:.1f}")
+    console.print(table)
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command("transcribe")
+@click.argument("audio", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Where to write the transcripts.")
+@click.option("--language", default="", help="Language code (nl, it, pl...); detected when absent.")
+@click.option("--model", default="base", show_default=True,
+              help="Whisper model: base and tiny.en ship with fieldreports; others download.")
+@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]),
+              default="faster-whisper", show_default=True)
+@click.option("--translate", is_flag=True, help="Translate into English instead.")
+@click.option("--word-timestamps", is_flag=True, help="Add per-word times to the JSON.")
+@click.pass_obj
+def transcribe_command(console: Console, audio: tuple[Path, ...], output_dir: Path, language: str,
+                       model: str, engine: str, translate: bool, word_timestamps: bool) -> None:
+    """Transcribe loose recordings into NAME.vtt, NAME.srt, NAME.json and NAME.txt."""
+    settings = TranscriptionSettings(engine=engine, model=model, word_timestamps=word_timestamps)
+    try:
+        loaded = load_engine(settings, cache_dir=models_dir())
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for path in audio:
+        try:
+            result = transcribe(path, loaded, language=language,
+                                task="translate" if translate else "transcribe")
+        except ReportError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for fmt, (suffix, _mime) in TRANSCRIPT_FORMATS.items():
+            (output_dir / f"{path.stem}{suffix}").write_text(render_transcript(result, fmt),
+                                                             encoding="utf-8")
+        console.print(f"{path.name}: {result.language} "
+                      f"({result.language_probability:.0%}), {len(result.segments)} segment(s)")
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@cli.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_obj
+def status(console: Console, show_dir: Path) -> None:
+    """Show each report's state, loudness, language and place from the catalog."""
+    config = _load(show_dir)
+    with open_catalog(config.state_dir) as catalog:
+        records = catalog.reports()
+    table = Table("report", "status", "length", "source LUFS / dBTP / LRA", "gain podcast / master",
+                  "language", "place", "reason")
+    for r in records:
+        s = r.summary
+        loud = (f"{s['source_lufs']} / {s['source_true_peak_dbtp']} / {s['source_range_lu']}"
+                if "source_lufs" in s else "")
+        gain = f"{s['podcast_gain_db']:+} / {s['master_gain_db']:+} dB" if "podcast_gain_db" in s else ""
+        place = f"{s.get('place', '')} ({s.get('location_source', '')})" if s.get("location_source") else ""
+        length = _duration(float(s["duration_s"])) if "duration_s" in s else ""
+        table.add_row(r.id, r.status, length, loud, gain, str(s.get("language", "")), place,
+                      f"{r.stage}: {r.reason}" if r.reason else "")
+    console.print(table)
+    if config.quarantine_dir.is_dir():
+        for reason in sorted(config.quarantine_dir.glob("*.reason.txt")):
+            console.print(f"[red]quarantined:[/] {reason.name.removesuffix('.reason.txt')}: "
+                          f"{reason.read_text(encoding='utf-8').strip()}", highlight=False)
+
+
+@cli.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for the whole network).")
+@click.pass_obj
+def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
+    """Serve SHOW_DIR's published folder over HTTP (with byte ranges, as podcast apps need)."""
+    from episodes.serve import serve as serve_directory
+
+    config = _load(show_dir)
+    if not config.public_dir.is_dir():
+        raise click.ClickException(
+            f"{config.public_dir} does not exist yet: run `fieldreports run {show_dir}` first."
+        )
+    console.print(f"Serving {config.public_dir} at http://{host}:{port}/ (Ctrl+C stops)")
+    serve_directory(config.public_dir, host=host, port=port)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
