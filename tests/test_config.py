@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fieldreports.config import AudioSettings, load_config
+from fieldreports.errors import SetupError
+
+
+def write(show: Path, text: str) -> Path:
+    show.mkdir(exist_ok=True)
+    (show / "show.toml").write_text(text, encoding="utf-8")
+    return show
+
+
+def test_defaults_fill_everything_but_title_and_base_url(tmp_path: Path) -> None:
+    show = write(tmp_path / "s", '[show]\ntitle = "T"\nbase_url = "https://example.org/t"\n')
+    config = load_config(show)
+    assert config.show.title == "T"
+    assert config.show.site_url == "https://example.org/t/"
+    assert config.audio == AudioSettings()
+    assert config.audio.podcast_lufs == -16.0 and config.audio.master_lufs == -23.0
+    assert config.transcription.engine == "faster-whisper" and config.transcription.model == "base"
+    assert config.storage.kind == "local"
+    assert config.public_dir == show.resolve() / "public"
+
+
+def test_integers_are_accepted_for_float_settings(tmp_path: Path) -> None:
+    show = write(tmp_path / "s", '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n'
+                 "[audio]\npodcast_lufs = -14\n")
+    assert load_config(show).audio.podcast_lufs == -14.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\nlangauge = "en"\n',
+         'unknown key "langauge" in [show]; did you mean "language"?'),
+        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audoi]\n', 'unknown table "[audoi]"'),
+        ('[show]\ntitle = "T"\n', "[show] needs base_url"),
+        ('[show]\ntitle = "T"\nbase_url = "e.org"\n', "must be an absolute http(s) URL"),
+        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\npodcast_lufs = "loud"\n',
+         "podcast_lufs = 'loud' should be a float"),
+        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[storage]\nkind = "s3"\n',
+         "needs a bucket"),
+        ('[show\n', "not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    show = write(tmp_path / "s", text)
+    with pytest.raises(SetupError) as info:
+        load_config(show)
+    assert expected in str(info.value)
+    assert "show.toml" in str(info.value)
+
+
+def test_missing_show_toml_says_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(SetupError, match="needs a show.toml"):
+        load_config(tmp_path)
+
+
+def test_example_show_config_is_valid() -> None:
+    config = load_config(Path(__file__).parents[1] / "examples" / "border-reached")
+    assert config.show.title == "Border Reached!"

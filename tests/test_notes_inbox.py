@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from fieldreports.errors import ReportError
+from fieldreports.inbox import discover
+from fieldreports.notes import read_notes
+
+
+def notes(path: Path, front: str, body: str = "Body.") -> Path:
+    path.write_text(f"---\n{front}---\n{body}\n", encoding="utf-8")
+    return path
+
+
+def test_front_matter_is_read_into_typed_notes(tmp_path: Path) -> None:
+    path = notes(tmp_path / "a.md", "title: Waiting at the harbour\njourney: J\n"
+                 "recorded_at: 2022-03-14T09:40:00+01:00\nplace: Lampedusa\nlat: 35.5\nlon: 12.6\n"
+                 "language: IT\nreporter: R\ntags: [sea, arrivals]\nexplicit: false\n"
+                 "sensitive: true\n", body="Some *notes*.")
+    n = read_notes(path, default_title="x")
+    assert n.title == "Waiting at the harbour"
+    assert n.recorded_at == dt.datetime(2022, 3, 14, 8, 40, tzinfo=dt.UTC)
+    assert n.recorded_at.utcoffset() == dt.timedelta(hours=1)
+    assert (n.lat, n.lon, n.language, n.tags) == (35.5, 12.6, "it", ("sea", "arrivals"))
+    assert n.sensitive and not n.explicit
+    assert n.body == "Some *notes*."
+
+
+def test_naive_time_and_missing_title(tmp_path: Path) -> None:
+    path = notes(tmp_path / "a.md", "recorded_at: 2022-03-14 09:40\n")
+    n = read_notes(path, default_title="From the file name")
+    assert n.title == "From the file name"
+    assert n.recorded_at == dt.datetime(2022, 3, 14, 9, 40) and n.recorded_at.tzinfo is None
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        ("title: T\nplase: Lampedusa\n", 'unknown key "plase" in front matter; did you mean "place"?'),
+        ("title: T\nlat: 95\nlon: 10\n", "lat = 95 is out of range"),
+        ("title: T\nlat: 12.6\n", "give both lat and lon"),
+        ("title: T\nlon: 200\nlat: 10\n", "lon = 200 is out of range"),
+        ("title: T\nrecorded_at: yesterday\n", "is not a date and time"),
+        ("title: [unclosed\n", "not valid YAML"),
+        ("title: T\nexplicit: maybe\n", "explicit must be true or false"),
+    ],
+)
+def test_bad_notes_name_the_file_and_the_problem(tmp_path: Path, front: str, message: str) -> None:
+    path = notes(tmp_path / "report.md", front)
+    with pytest.raises(ReportError) as info:
+        read_notes(path, default_title="x")
+    assert message in str(info.value)
+    assert str(info.value).startswith("report.md: ")
+
+
+def test_discover_pairs_recordings_with_notes(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "2022-03-14 Lampedusa.ogg").write_bytes(b"OggS fake but not empty")
+    notes(inbox / "2022-03-14 Lampedusa.md", "title: Harbour\n")
+    (inbox / "no-notes.wav").write_bytes(b"RIFF....")
+    (inbox / "bad-notes.mp3").write_bytes(b"ID3....")
+    notes(inbox / "bad-notes.md", "title: T\nwhere: here\n")
+    (inbox / "half-uploaded.mp3.part").write_bytes(b"...")
+    notes(inbox / "orphan.md", "title: Orphan\n")
+    (inbox / "empty.m4a").write_bytes(b"")
+
+    found = discover(inbox)
+
+    by_id = {r.id: r for r in found.reports}
+    assert set(by_id) == {"2022-03-14-lampedusa", "no-notes"}
+    assert by_id["2022-03-14-lampedusa"].notes.title == "Harbour"
+    assert by_id["no-notes"].notes.title == "No notes"
+    assert any("no notes file" in w for w in by_id["no-notes"].warnings)
+    assert len(by_id["no-notes"].audio_sha256) == 64
+    reasons = {f.report_id: f.reason for f in found.failures}
+    assert 'unknown key "where"' in reasons["bad-notes"]
+    assert "empty" in reasons["empty"]
+    assert any("orphan.md" in w for w in found.warnings)
