@@ -76,6 +76,18 @@ class TranscriptionSettings:
     beam_size: int = 5
     compute_type: str = "int8"
     batched: bool = False
+    # Guards against invented text (docs/transcription.md): Whisper's own thresholds, then ours.
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    # Off by default: feeding the previous text back in is what lets one hallucination loop on.
+    condition_on_previous_text: bool = False
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 2000
+    batch_size: int = 8
+    # Long files are read this many minutes at a time, cut in a pause, so memory stays bounded.
+    window_minutes: float = 10.0
+    cpu_threads: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,17 +1,49 @@
 """transcribe: Whisper (faster-whisper or openai-whisper) on weights a package ships.
 
-SKELETON: the data model and signatures the pipeline relies on; the bodies are being written.
+How one recording becomes a `Transcript`:
+
+1. ffmpeg decodes it to 16 kHz mono, read `window_minutes` at a time and cut in a pause, so a
+   3-hour file never sits in memory whole.
+2. Voice-activity detection (Silero, from faster-whisper) keeps only the speech. Both engines get
+   the same speech, so silence can neither decide the language nor be "heard" as words.
+3. The language is the notes' hint when there is one; otherwise Whisper detects it on the first
+   30 s of *speech*, once per recording, and the probability is kept.
+4. The engine decodes with its own no-speech, log-probability and compression-ratio thresholds;
+   then `_guard` drops what still looks invented (loops, repeated sentences). A recording with no
+   speech gets no segments and a warning: a wrong sentence in a published transcript is worse
+   than none.
+
+Segments stream out of the engine window by window; `on_progress(done_s, total_s)` reports audio
+seconds. The stage still returns one frozen `Transcript`, because stage results are cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+import re
+import shutil
+import subprocess
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from fieldreports import whisper_models
 from fieldreports.config import TranscriptionSettings
+from fieldreports.errors import ReportError, SetupError
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, float], None]
+
+SAMPLE_RATE_HZ = 16000
+# Bump when _guard or the windowing changes what a transcript says, so cached ones are redone.
+GUARD_VERSION = 1
+_DETECT_S = 30.0  # Whisper sees 30 s at a time; language detection uses one such window
+_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +60,8 @@ class Segment:
     end_s: float
     text: str
     words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,21 +76,148 @@ class Transcript:
     duration_s: float
     segments: tuple[Segment, ...]
     warnings: tuple[str, ...] = ()
+    language_source: str = ""  # "hint", "detected", "english-only model" or "" (no speech)
+    speech_s: float = 0.0  # seconds that voice-activity detection kept
+    model_identity: str = ""  # which weights exactly, e.g. the model package and its version
+    options: tuple[tuple[str, str], ...] = ()  # the decoding options, as text, for the record
 
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data; `Transcript.from_dict` reads it back."""
+        return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
+        segments = tuple(
+            Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))})
+            for s in data["segments"]
+        )
+        return cls(
+            **{
+                **data,
+                "segments": segments,
+                "warnings": tuple(data.get("warnings", ())),
+                "options": tuple(tuple(pair) for pair in data.get("options", ())),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Engine:
     """A loaded Whisper model; load once per run, reuse for every report."""
 
     settings: TranscriptionSettings
+    files: whisper_models.ModelFiles
+    multilingual: bool
+    model: Any  # faster_whisper.WhisperModel or whisper.model.Whisper
+    batched: Any = None  # faster_whisper.BatchedInferencePipeline when settings.batched
+
+    @property
+    def name(self) -> str:
+        return self.settings.engine
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.model
 
 
 def load_engine(settings: TranscriptionSettings, *, cache_dir: Path | None = None) -> Engine:
-    """Load the configured engine and model; SetupError with what to install when weights are missing."""
-    raise NotImplementedError
+    """Load the configured engine and model; SetupError naming what to install if none is there.
+
+    `cache_dir` holds the joined `base` model, converted openai-whisper checkpoints and downloads
+    (default: `~/.cache/fieldreports`).
+    """
+    cache_dir = cache_dir or whisper_models.default_cache_dir()
+    files = whisper_models.locate(settings.model, cache_dir)
+    if settings.engine == "faster-whisper":
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        try:
+            model = WhisperModel(
+                str(files.directory),
+                device="cpu",
+                compute_type=settings.compute_type,
+                cpu_threads=settings.cpu_threads,
+                local_files_only=True,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise SetupError(
+                f"faster-whisper could not load {files.directory} with compute_type = "
+                f'"{settings.compute_type}" ({exc}); try compute_type = "int8" or "float32".'
+            ) from exc
+        batched = BatchedInferencePipeline(model) if settings.batched else None
+        return Engine(
+            settings=settings,
+            files=files,
+            multilingual=model.model.is_multilingual,
+            model=model,
+            batched=batched,
+        )
+    if settings.engine == "openai-whisper":
+        return Engine(
+            settings=settings,
+            files=files,
+            model=(m := _load_openai(files, cache_dir)),
+            multilingual=m.is_multilingual,
+        )
+    raise SetupError(
+        f'[transcription] engine = "{settings.engine}": use "faster-whisper" or "openai-whisper".'
+    )
+
+
+def _load_openai(files: whisper_models.ModelFiles, cache_dir: Path) -> Any:
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    checkpoint = torch.load(
+        whisper_models.openai_checkpoint(files, cache_dir), map_location="cpu", weights_only=True
+    )
+    model = Whisper(ModelDimensions(**checkpoint["dims"]))
+    model.load_state_dict(checkpoint["model_state_dict"])
+    heads = checkpoint.get("alignment_heads") or ()
+    if heads:  # the model's own cross-attention heads for word timing, as openai-whisper ships them
+        mask = torch.zeros(model.dims.n_text_layer, model.dims.n_text_head, dtype=torch.bool)
+        for layer, head in heads:
+            mask[layer, head] = True
+        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+    return model.eval()
+
+
+def cache_key_fields(
+    engine: Engine, *, language: str = "", task: str = "transcribe"
+) -> dict[str, Any]:
+    """Everything that changes what `transcribe` returns; the catalog hashes it with the audio.
+
+    cpu_threads is left out on purpose: it changes the speed, not the words.
+    """
+    s = engine.settings
+    fields: dict[str, Any] = {
+        "engine": s.engine,
+        "model": s.model,
+        "weights": engine.files.identity,
+        "task": task,
+        "language": _language_hint(language or s.language) if engine.multilingual else "en",
+        "beam_size": s.beam_size,
+        "word_timestamps": s.word_timestamps,
+        "vad": s.vad,
+        "vad_threshold": s.vad_threshold,
+        "vad_min_silence_ms": s.vad_min_silence_ms,
+        "no_speech_threshold": s.no_speech_threshold,
+        "log_prob_threshold": s.log_prob_threshold,
+        "compression_ratio_threshold": s.compression_ratio_threshold,
+        "condition_on_previous_text": s.condition_on_previous_text,
+        "window_minutes": s.window_minutes,
+        "guard_version": GUARD_VERSION,
+    }
+    if s.engine == "faster-whisper":
+        fields["compute_type"] = s.compute_type
+        fields["batched"] = s.batched
+        if s.batched:
+            fields["batch_size"] = s.batch_size
+    return fields
 
 
 def transcribe(
@@ -67,5 +228,519 @@ def transcribe(
     task: str = "transcribe",
     on_progress: ProgressFn | None = None,
 ) -> Transcript:
-    """Transcribe (or translate to English) one recording."""
-    raise NotImplementedError
+    """Transcribe (or translate to English) one recording.
+
+    `language` (the notes' hint) wins over `[transcription] language`, which wins over detection.
+    Raises ReportError when the file cannot be decoded or the hint is not a language Whisper knows.
+    """
+    if task not in ("transcribe", "translate"):
+        raise ValueError(f'task must be "transcribe" or "translate", not "{task}"')
+    s = engine.settings
+    warnings: list[str] = []
+    hint = _language_hint(language or s.language, path=audio)
+    lang, prob, source = "", 0.0, ""
+    if not engine.multilingual:
+        if hint and hint != "en":
+            warnings.append(
+                f'the notes say language "{hint}" but model {s.model} only knows English; '
+                "the transcript is left empty rather than wrong: "
+                'set [transcription] model = "base".'
+            )
+            return _result(engine, task, "", 0.0, "", 0.0, 0.0, (), warnings)
+        lang, prob, source = "en", 1.0, "english-only model"
+    elif hint:
+        lang, prob, source = hint, 1.0, "hint"
+
+    total_s = _probe_duration_s(audio)
+    done_s = duration_s = speech_s = 0.0
+    kept: list[Segment] = []
+    for offset_s, samples in _windows(audio, window_s=s.window_minutes * 60.0):
+        duration_s = offset_s + len(samples) / SAMPLE_RATE_HZ
+        chunks = _speech_chunks(samples, s)
+        speech_s += sum(c["end"] - c["start"] for c in chunks) / SAMPLE_RATE_HZ
+        if chunks and not lang:
+            lang, prob = _detect_language(engine, samples, chunks)
+            source = "detected"
+            log.info("%s: detected language %s (p=%.2f)", audio.name, lang, prob)
+        for segment in _decode(engine, samples, chunks, language=lang, task=task):
+            segment = _shift(segment, offset_s)
+            kept.append(segment)
+            if on_progress is not None:
+                on_progress(min(segment.end_s, total_s or segment.end_s), max(total_s, duration_s))
+        done_s = duration_s
+        if on_progress is not None:
+            on_progress(done_s, max(total_s, done_s))
+    if done_s == 0.0:
+        raise ReportError(
+            "no audio could be decoded from the file; is it empty or truncated?", path=audio
+        )
+    segments, dropped = _guard(kept, s)
+    if dropped:
+        when = ", ".join(_clock(seg.start_s) for seg in dropped[:5])
+        warnings.append(
+            f"dropped {len(dropped)} segment(s) that looked invented (repeated or unlikely text) "
+            f"at {when}{'…' if len(dropped) > 5 else ''}."
+        )
+    if speech_s == 0.0:
+        warnings.append(
+            "no speech found (voice-activity detection heard only noise or silence); "
+            "the transcript is empty."
+        )
+    elif not segments:
+        warnings.append("speech was found but no words were kept; the transcript is empty.")
+    if not segments and source == "detected":
+        lang, prob, source = "", 0.0, ""
+    return _result(
+        engine, task, lang, prob, source, duration_s, speech_s, tuple(segments), warnings
+    )
+
+
+def _result(
+    engine: Engine,
+    task: str,
+    language: str,
+    probability: float,
+    source: str,
+    duration_s: float,
+    speech_s: float,
+    segments: tuple[Segment, ...],
+    warnings: list[str],
+) -> Transcript:
+    options = tuple(
+        (k, str(v))
+        for k, v in cache_key_fields(engine, language=language, task=task).items()
+        if k not in ("engine", "model", "weights", "task", "language")
+    )
+    return Transcript(
+        engine=engine.name,
+        model=engine.model_name,
+        task=task,
+        language=language,
+        language_probability=round(float(probability), 4),
+        duration_s=round(duration_s, 3),
+        segments=segments,
+        warnings=tuple(warnings),
+        language_source=source,
+        speech_s=round(speech_s, 3),
+        model_identity=engine.files.identity,
+        options=options,
+    )
+
+
+# --- language -------------------------------------------------------------------------------------
+
+
+def _language_hint(hint: str, *, path: Path | None = None) -> str:
+    """A Whisper language code for a hint such as "it", "nl-BE" or "Italian"; "" for none.
+
+    >>> _language_hint("nl-BE"), _language_hint("Italian"), _language_hint("")
+    ('nl', 'it', '')
+    """
+    from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+
+    value = hint.strip().lower()
+    if not value:
+        return ""
+    if value in TO_LANGUAGE_CODE:
+        return TO_LANGUAGE_CODE[value]
+    code = re.split(r"[-_]", value)[0]
+    if code in LANGUAGES:
+        return code
+    raise ReportError(
+        f'language "{hint}" is not one Whisper knows; use a two-letter code such as "nl", "it" or '
+        '"pl", or leave it out to detect it.',
+        path=path,
+    )
+
+
+def _detect_language(
+    engine: Engine, samples: np.ndarray, chunks: list[dict[str, int]]
+) -> tuple[str, float]:
+    """Detect on the first 30 s of speech only, so a silent or noisy start cannot decide it."""
+    speech = _collect(samples, chunks)[: int(_DETECT_S * SAMPLE_RATE_HZ)]
+    if engine.name == "faster-whisper":
+        language, probability, _all = engine.model.detect_language(audio=speech)
+        return language, float(probability)
+    import torch
+    import whisper
+
+    mel = whisper.log_mel_spectrogram(
+        whisper.pad_or_trim(torch.from_numpy(speech)), n_mels=engine.model.dims.n_mels
+    )
+    with torch.no_grad():
+        _tokens, probs = engine.model.detect_language(mel)
+    language = max(probs, key=probs.get)
+    return language, float(probs[language])
+
+
+# --- audio in bounded windows ---------------------------------------------------------------------
+
+
+def _probe_duration_s(path: Path) -> float:
+    """The container's duration (0.0 when it does not say), for the progress total only."""
+    if shutil.which("ffprobe") is None:
+        return 0.0
+    argv = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-show_entries",
+        "format=duration",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
+    log.debug("running %s", argv)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    try:
+        return max(0.0, float(result.stdout.strip()))
+    except ValueError:
+        return 0.0
+
+
+def _windows(path: Path, *, window_s: float) -> Iterator[tuple[float, np.ndarray]]:
+    """(offset_s, float32 samples) pieces of about `window_s`, each cut at the quietest moment of
+    its last 30 s, so a word is never split between two windows."""
+    if shutil.which("ffmpeg") is None:
+        raise SetupError("ffmpeg is not installed; install it (Debian: apt-get install ffmpeg).")
+    if not path.is_file():
+        raise ReportError("the recording does not exist.", path=path)
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE_HZ),
+        "-f",
+        "s16le",
+        "-acodec",
+        "pcm_s16le",
+        "-",
+    ]
+    log.debug("running %s", argv)
+    window = max(60, int(window_s * SAMPLE_RATE_HZ))
+    carry = np.zeros(0, dtype=np.float32)
+    offset = 0
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        while True:
+            raw = proc.stdout.read(max(0, window - len(carry)) * 2)
+            block = np.concatenate(
+                [carry, np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0]
+            )
+            if not raw or len(block) < window:  # the end of the file
+                if len(block):
+                    yield offset / SAMPLE_RATE_HZ, block
+                break
+            cut = _quiet_cut(block)
+            yield offset / SAMPLE_RATE_HZ, block[:cut]
+            offset += cut
+            carry = block[cut:]
+        stderr = proc.stderr.read().decode("utf-8", "replace").strip()
+        code = proc.wait()
+    if code != 0:
+        reason = stderr.splitlines()[-1] if stderr else f"ffmpeg exited with {code}"
+        raise ReportError(f"ffmpeg could not decode the recording: {reason}", path=path)
+
+
+def _quiet_cut(block: np.ndarray, *, search_s: float = 30.0, frame_s: float = 0.1) -> int:
+    """The sample index of the quietest 0.1 s frame in the last `search_s` of `block`.
+
+    >>> block = np.ones(16000 * 40, dtype=np.float32); block[16000 * 35 : 16000 * 35 + 1600] = 0
+    >>> _quiet_cut(block) == 16000 * 35 + 800
+    True
+    """
+    frame = int(frame_s * SAMPLE_RATE_HZ)
+    start = max(0, len(block) - int(search_s * SAMPLE_RATE_HZ))
+    tail = block[start:]
+    n = len(tail) // frame
+    if n == 0:
+        return len(block)
+    energy = np.square(tail[: n * frame].reshape(n, frame)).mean(axis=1)
+    return start + int(np.argmin(energy)) * frame + frame // 2
+
+
+# --- voice-activity detection ---------------------------------------------------------------------
+
+
+def _speech_chunks(
+    samples: np.ndarray, s: TranscriptionSettings, *, batched: bool = False
+) -> list[dict[str, int]]:
+    """Speech regions as sample ranges; the whole window when VAD is off."""
+    if not s.vad:
+        return [{"start": 0, "end": len(samples)}] if len(samples) else []
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if batched:  # the batched pipeline wants clips of at most 30 s, cut at short pauses
+        options = VadOptions(
+            threshold=s.vad_threshold, min_silence_duration_ms=160, max_speech_duration_s=_DETECT_S
+        )
+    else:
+        options = VadOptions(
+            threshold=s.vad_threshold, min_silence_duration_ms=s.vad_min_silence_ms
+        )
+    return list(get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE_HZ))
+
+
+def _collect(samples: np.ndarray, chunks: list[dict[str, int]]) -> np.ndarray:
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate([samples[c["start"] : c["end"]] for c in chunks])
+
+
+class _TimeMap:
+    """Maps a time in the speech-only audio back to the window it came from."""
+
+    def __init__(self, chunks: list[dict[str, int]]) -> None:
+        self.ends: list[float] = []  # end of each chunk in speech-only time (s)
+        self.silence_before: list[float] = []
+        silent = previous_end = 0
+        for c in chunks:
+            silent += c["start"] - previous_end
+            previous_end = c["end"]
+            self.ends.append((c["end"] - silent) / SAMPLE_RATE_HZ)
+            self.silence_before.append(silent / SAMPLE_RATE_HZ)
+
+    def index(self, t: float) -> int:
+        import bisect
+
+        return min(bisect.bisect_left(self.ends, t), len(self.ends) - 1)
+
+    def __call__(self, t: float, index: int | None = None) -> float:
+        return round(float(t) + self.silence_before[self.index(t) if index is None else index], 3)
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+def _decode(
+    engine: Engine, samples: np.ndarray, chunks: list[dict[str, int]], *, language: str, task: str
+) -> Iterator[Segment]:
+    """Segments in window time for one window's speech."""
+    if not chunks:
+        return
+    s = engine.settings
+    if engine.batched is not None:
+        clip_chunks = (
+            _speech_chunks(samples, s, batched=True)
+            if s.vad
+            else [
+                {"start": i, "end": min(i + int(_DETECT_S * SAMPLE_RATE_HZ), len(samples))}
+                for i in range(0, len(samples), int(_DETECT_S * SAMPLE_RATE_HZ))
+            ]
+        )
+        clips = [
+            {"start": c["start"] / SAMPLE_RATE_HZ, "end": c["end"] / SAMPLE_RATE_HZ}
+            for c in clip_chunks
+        ]
+        segments, _info = engine.batched.transcribe(
+            samples,
+            language=language or None,
+            task=task,
+            beam_size=s.beam_size,
+            batch_size=s.batch_size,
+            word_timestamps=s.word_timestamps,
+            vad_filter=False,
+            clip_timestamps=clips,
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            log_prob_threshold=s.log_prob_threshold,
+            no_speech_threshold=s.no_speech_threshold,
+        )
+        identity = _TimeMap([{"start": 0, "end": len(samples)}])  # clips carry their offsets
+        for seg in segments:
+            yield _from_faster(seg, identity)
+        return
+    speech = _collect(samples, chunks)
+    to_window = _TimeMap(chunks)
+    if engine.name == "faster-whisper":
+        segments, _info = engine.model.transcribe(
+            speech,
+            language=language or None,
+            task=task,
+            beam_size=s.beam_size,
+            temperature=list(_TEMPERATURES),
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            log_prob_threshold=s.log_prob_threshold,
+            no_speech_threshold=s.no_speech_threshold,
+            condition_on_previous_text=s.condition_on_previous_text,
+            word_timestamps=s.word_timestamps,
+            vad_filter=False,
+        )
+        for seg in segments:
+            yield _from_faster(seg, to_window)
+        return
+    yield from _decode_openai(engine, speech, to_window, language=language, task=task)
+
+
+def _from_faster(seg: Any, to_window: _TimeMap) -> Segment:
+    words = tuple(
+        Word(
+            start_s=to_window(w.start, to_window.index((w.start + w.end) / 2)),
+            end_s=to_window(w.end, to_window.index((w.start + w.end) / 2)),
+            text=w.word,
+            probability=round(float(w.probability), 4),
+        )
+        for w in (seg.words or ())
+    )
+    return Segment(
+        start_s=words[0].start_s if words else to_window(seg.start),
+        end_s=words[-1].end_s if words else _end(to_window, seg.start, seg.end),
+        text=seg.text.strip(),
+        words=words,
+        avg_logprob=round(float(seg.avg_logprob), 4),
+        no_speech_prob=round(float(seg.no_speech_prob), 4),
+    )
+
+
+def _decode_openai(
+    engine: Engine, speech: np.ndarray, to_window: _TimeMap, *, language: str, task: str
+) -> Iterator[Segment]:
+    import torch
+    import whisper
+
+    s = engine.settings
+    if s.cpu_threads > 0:
+        torch.set_num_threads(s.cpu_threads)
+    with torch.no_grad():
+        result = whisper.transcribe(
+            engine.model,
+            torch.from_numpy(speech),
+            language=language or None,
+            task=task,
+            temperature=_TEMPERATURES,
+            beam_size=s.beam_size,
+            best_of=5,
+            fp16=False,
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            logprob_threshold=s.log_prob_threshold,
+            no_speech_threshold=s.no_speech_threshold,
+            condition_on_previous_text=s.condition_on_previous_text,
+            word_timestamps=s.word_timestamps,
+            verbose=None,
+        )
+    for seg in result["segments"]:
+        words = tuple(
+            Word(
+                start_s=to_window(w["start"], to_window.index((w["start"] + w["end"]) / 2)),
+                end_s=to_window(w["end"], to_window.index((w["start"] + w["end"]) / 2)),
+                text=w["word"],
+                probability=round(float(w["probability"]), 4),
+            )
+            for w in seg.get("words", ())
+        )
+        yield Segment(
+            start_s=words[0].start_s if words else to_window(seg["start"]),
+            end_s=words[-1].end_s if words else _end(to_window, seg["start"], seg["end"]),
+            text=seg["text"].strip(),
+            words=words,
+            avg_logprob=round(float(seg["avg_logprob"]), 4),
+            no_speech_prob=round(float(seg["no_speech_prob"]), 4),
+        )
+
+
+def _end(to_window: _TimeMap, start: float, end: float) -> float:
+    """A segment's end, mapped in the chunk where the segment lies (not the next one)."""
+    return to_window(end, to_window.index(max(start, end - 0.01)))
+
+
+def _shift(segment: Segment, offset_s: float) -> Segment:
+    if offset_s == 0.0:
+        return segment
+    return Segment(
+        start_s=round(segment.start_s + offset_s, 3),
+        end_s=round(segment.end_s + offset_s, 3),
+        text=segment.text,
+        avg_logprob=segment.avg_logprob,
+        no_speech_prob=segment.no_speech_prob,
+        words=tuple(
+            Word(
+                start_s=round(w.start_s + offset_s, 3),
+                end_s=round(w.end_s + offset_s, 3),
+                text=w.text,
+                probability=w.probability,
+            )
+            for w in segment.words
+        ),
+    )
+
+
+# --- the guard against invented text --------------------------------------------------------------
+
+
+def compression_ratio(text: str) -> float:
+    """How well zlib packs the text: looping text packs far better than speech (Whisper uses 2.4).
+
+    >>> compression_ratio("ask not what your country can do for you") < 2.4
+    True
+    >>> compression_ratio("thank you " * 20) > 2.4
+    True
+    """
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+(?:'\w+)?", text.lower())
+
+
+def repeats_itself(text: str) -> bool:
+    """True when a phrase loops: one word 8 times running, two words 4 times, longer ones 3 times.
+
+    >>> repeats_itself("no no no, I said no")
+    False
+    >>> repeats_itself("thank you thank you thank you thank you")
+    True
+    """
+    words = _words(text)
+    for n in range(1, 7):
+        needed = max(3, -(-8 // n))
+        for i in range(len(words) - n * needed + 1):
+            gram, count, j = words[i : i + n], 1, i + n
+            while words[j : j + n] == gram:
+                count, j = count + 1, j + n
+            if count >= needed:
+                return True
+    return False
+
+
+def _guard(
+    segments: list[Segment], s: TranscriptionSettings
+) -> tuple[list[Segment], list[Segment]]:
+    """Split segments into (kept, dropped as probably invented)."""
+    kept: list[Segment] = []
+    dropped: list[Segment] = []
+    previous: list[str] = []
+    for seg in segments:
+        words = _words(seg.text)
+        if not words:
+            continue  # punctuation or music symbols only: nothing to publish, nothing to warn of
+        unlikely = (
+            seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.log_prob_threshold
+        )
+        looping = compression_ratio(seg.text) > s.compression_ratio_threshold or repeats_itself(
+            seg.text
+        )
+        # the same sentence three times running is a decoder loop, not a reporter
+        echo = len(previous) >= 2 and previous[-1] == previous[-2] == " ".join(words)
+        if unlikely or looping or echo:
+            dropped.append(seg)
+        else:
+            kept.append(seg)
+        previous.append(" ".join(words))
+    return kept, dropped
+
+
+def _clock(seconds: float) -> str:
+    """
+    >>> _clock(3725.4)
+    '1:02:05'
+    """
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

