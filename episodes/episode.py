@@ -1,16 +1,38 @@
 """make_episode: a report, mastered, transcribed and located, becomes a publishable Episode.
 
-SKELETON: the data model and signatures the pipeline relies on; the bodies are being written.
+An Episode is the one record the feed, the map, the home page and partners.json read. Its files
+are keyed by the report's slug, so a re-mastered or re-transcribed report replaces its own files
+and keeps its URLs; its GUID comes from the catalog, stored once per report, and never changes.
+
+Keys under the site root:
+
+    episodes/<slug>.mp3               the podcast MP3 with clean ID3 tags
+    masters/<slug>.wav                the broadcast master for radio partners
+    transcripts/<slug>.<lang>.<fmt>   each transcript format (and an English translation)
+    chapters/<slug>.json              Podcasting 2.0 chapters, written by publish.build_site
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fieldreports.audio import MasteredAudio
+from fieldreports.audio import AudioTags, MasteredAudio, write_tags
+from fieldreports.clock import as_aware
+from fieldreports.config import ShowInfo
 from fieldreports.geotag import Location
+from fieldreports.inbox import FieldReport
+from fieldreports.transcribe import Transcript
+from fieldreports.transcripts import FORMATS, render
+
+log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 280
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,3 +85,196 @@ class Episode:
     transcript_excerpt: str
     location: Location
     mastered: MasteredAudio
+    # Transcript segments as (start_s, end_s, text), kept for chapters; empty when untranscribed.
+    segments: tuple[tuple[float, float, str], ...] = ()
+
+    @property
+    def chapters_key(self) -> str:
+        return chapters_key(self.slug)
+
+
+def audio_key(slug: str) -> str:
+    return f"episodes/{slug}.mp3"
+
+
+def master_key(slug: str) -> str:
+    return f"masters/{slug}.wav"
+
+
+def chapters_key(slug: str) -> str:
+    return f"chapters/{slug}.json"
+
+
+def transcript_key(slug: str, language: str, fmt: str) -> str:
+    """
+    >>> transcript_key("lampedusa-harbour", "it", "vtt")
+    'transcripts/lampedusa-harbour.it.vtt'
+    """
+    return f"transcripts/{slug}.{language or 'und'}.{fmt}"
+
+
+def join_url(base_url: str, key: str) -> str:
+    """
+    >>> join_url("https://example.org/show", "episodes/a.mp3")
+    'https://example.org/show/episodes/a.mp3'
+    >>> join_url("https://example.org/show/", "feed.xml")
+    'https://example.org/show/feed.xml'
+    """
+    return base_url.rstrip("/") + "/" + key
+
+
+def excerpt(text: str, max_chars: int = EXCERPT_CHARS) -> str:
+    """The start of `text`, cut at a word boundary, with an ellipsis when cut.
+
+    >>> excerpt("ask not what your country can do for you", 20)
+    'ask not what your…'
+    >>> excerpt("  short  ", 20)
+    'short'
+    """
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """SHA-256 hex digest and size in bytes."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def media_file(source: Path, *, key: str, base_url: str, content_type: str) -> MediaFile:
+    sha256, size = file_digest(source)
+    return MediaFile(
+        key=key,
+        url=join_url(base_url, key),
+        source=source,
+        size_bytes=size,
+        content_type=content_type,
+        sha256=sha256,
+    )
+
+
+def make_episode(
+    report: FieldReport,
+    mastered: MasteredAudio,
+    transcripts: Sequence[Transcript],
+    location: Location,
+    *,
+    guid: str,
+    season: int | None,
+    number: int | None,
+    published_at: dt.datetime,
+    show: ShowInfo,
+    staging_dir: Path,
+    base_url: str = "",
+    artwork: Path | None = None,
+) -> Episode:
+    """Stage the tagged MP3, render the transcripts and compute every key and URL.
+
+    `base_url` is where the site is served (the storage's public base URL); the show's
+    base_url when empty. `artwork` is embedded in the MP3's tags when given.
+    """
+    if published_at.tzinfo is None:
+        raise ValueError("published_at must be timezone-aware")
+    base_url = base_url or show.site_url
+    notes = report.notes
+    slug = report.id
+    recorded_at = as_aware(notes.recorded_at, show.timezone) if notes.recorded_at else None
+
+    staged = staging_dir / audio_key(slug)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staged.with_name(staged.name + ".tmp")
+    shutil.copyfile(mastered.podcast_mp3, tmp)
+    write_tags(
+        tmp,
+        AudioTags(
+            title=notes.title,
+            show=show.title,
+            artist=notes.reporter or show.author,
+            episode=number,
+            season=season,
+            year=(recorded_at or published_at).year,
+            artwork=artwork,
+        ),
+    )
+    tmp.replace(staged)
+
+    spoken = next((t for t in transcripts if t.task != "translate"), None)
+    language = (spoken.language if spoken else "") or notes.language or show.language
+    return Episode(
+        guid=guid,
+        report_id=report.id,
+        slug=slug,
+        title=notes.title,
+        notes_markdown=notes.body,
+        journey=notes.journey,
+        reporter=notes.reporter,
+        tags=tuple(notes.tags),
+        explicit=notes.explicit,
+        language=language,
+        published_at=published_at,
+        recorded_at=recorded_at,
+        season=season,
+        number=number,
+        duration_s=mastered.duration_s,
+        audio=media_file(staged, key=audio_key(slug), base_url=base_url, content_type="audio/mpeg"),
+        master=media_file(
+            mastered.master_wav, key=master_key(slug), base_url=base_url, content_type="audio/wav"
+        ),
+        transcripts=render_transcripts(slug, transcripts, base_url=base_url, fallback=language),
+        transcript_excerpt=excerpt(spoken.text) if spoken else "",
+        location=location,
+        mastered=mastered,
+        segments=tuple((s.start_s, s.end_s, s.text.strip()) for s in spoken.segments)
+        if spoken
+        else (),
+    )
+
+
+def render_transcripts(
+    slug: str, transcripts: Sequence[Transcript], *, base_url: str, fallback: str
+) -> tuple[TranscriptFile, ...]:
+    """Every format of every transcript; a translation into the spoken language is dropped."""
+    files: list[TranscriptFile] = []
+    seen: set[str] = set()
+    # The spoken-language transcript first, so it wins a clash of language codes.
+    for transcript in sorted(transcripts, key=lambda t: t.task == "translate"):
+        translated = transcript.task == "translate"
+        language = "en" if translated else (transcript.language or fallback)
+        if language in seen:
+            log.debug("%s: skipping a translation into its own language %s", slug, language)
+            continue
+        seen.add(language)
+        for fmt, (_suffix, mime) in FORMATS.items():
+            key = transcript_key(slug, language, fmt)
+            files.append(
+                TranscriptFile(
+                    key=key,
+                    url=join_url(base_url, key),
+                    fmt=fmt,
+                    content_type=mime,
+                    language=language,
+                    translated=translated,
+                    data=render(transcript, fmt).encode("utf-8"),
+                )
+            )
+    return tuple(files)
+
+
+def rebase(episode: Episode, base_url: str) -> Episode:
+    """The same episode with every URL under `base_url` (keys are unchanged)."""
+    return replace(
+        episode,
+        audio=replace(episode.audio, url=join_url(base_url, episode.audio.key)),
+        master=replace(episode.master, url=join_url(base_url, episode.master.key)),
+        transcripts=tuple(replace(t, url=join_url(base_url, t.key)) for t in episode.transcripts),
+    )

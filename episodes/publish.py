@@ -1,15 +1,32 @@
 """publish: put the site into storage in an order that never exposes a broken reference.
 
-SKELETON: signatures the pipeline relies on; the bodies are being written.
+`build_site` gathers every file (media, transcripts and chapters, the map, the pages, the feed)
+into a `Site`; `publish` writes them in that order, each whole. The feed goes last, so podcast
+apps see a new episode only once its audio, transcripts and chapters are in place. If a write
+fails part-way, the exception stops the run before the feed: the previous feed stays live and
+points only at files that exist, and the next run skips what is already there and finishes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from episodes.site import Site
-from episodes.storage import Storage
+from episodes.artwork import prepare_artwork
+from episodes.chapters import CHAPTERS_TYPE, render_chapters
+from episodes.episode import Episode, join_url, rebase
+from episodes.feed import FEED_KEY, render_feed
+from episodes.home import HOME_KEY, render_home
+from episodes.partners import PARTNERS_KEY, render_partners
+from episodes.site import CACHE_PAGE, Site, SiteFile
+from episodes.storage import Storage, public_base_url
+from fieldreports.config import ShowConfig
+
+log = logging.getLogger(__name__)
+
+MAP_KEY = "map/index.html"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,9 +34,123 @@ class PublishReport:
     uploaded: tuple[str, ...]
     unchanged: tuple[str, ...]
 
+    @property
+    def total(self) -> int:
+        return len(self.uploaded) + len(self.unchanged)
+
+
+def _text_type(mime: str) -> str:
+    """Text types are sent with their charset, so browsers show accents right.
+
+    >>> _text_type("text/vtt")
+    'text/vtt; charset=utf-8'
+    >>> _text_type("application/json")
+    'application/json'
+    """
+    return f"{mime}; charset=utf-8" if mime.startswith("text/") and "charset" not in mime else mime
+
+
+def build_site(
+    episodes: Sequence[Episode],
+    config: ShowConfig,
+    *,
+    map_files: Sequence[SiteFile],
+    staging_dir: Path,
+) -> Site:
+    """Every file of the published site, grouped in publishing order.
+
+    URLs are recomputed against the storage's public base URL, so episodes made before a
+    move to S3 still point at the right place. `staging_dir` is kept for files that must be
+    written before upload (none today; artwork and pages are held in memory).
+    """
+    base_url = public_base_url(config)
+    episodes = tuple(rebase(e, base_url) for e in episodes)
+    show = config.show
+    artwork = prepare_artwork(config, base_url=base_url)
+    feed_url = join_url(base_url, FEED_KEY)
+
+    media_cache = f"public, max-age={config.storage.media_max_age_s}"
+    media: list[SiteFile] = []
+    for episode in episodes:
+        for item in (episode.audio, episode.master):
+            media.append(SiteFile(key=item.key, content_type=item.content_type,
+                                  cache_control=media_cache, source=item.source))
+    if artwork.file is not None:
+        media.append(replace(artwork.file, cache_control=media_cache))
+
+    transcripts: list[SiteFile] = []
+    for episode in episodes:
+        transcripts.extend(
+            SiteFile(key=t.key, content_type=_text_type(t.content_type), cache_control=CACHE_PAGE,
+                     data=t.data)
+            for t in episode.transcripts
+        )
+        transcripts.append(
+            SiteFile(
+                key=episode.chapters_key,
+                content_type=CHAPTERS_TYPE,
+                cache_control=CACHE_PAGE,
+                data=render_chapters(
+                    episode, podcast_name=show.title,
+                    url=join_url(base_url, f"{HOME_KEY}#{episode.slug}"),
+                ),
+            )
+        )
+
+    has_map = any(f.key == MAP_KEY for f in map_files)
+    pages = (
+        SiteFile(
+            key=HOME_KEY,
+            content_type="text/html; charset=utf-8",
+            cache_control=CACHE_PAGE,
+            data=render_home(episodes, show, artwork_url=artwork.url, feed_url=feed_url,
+                             map_url=MAP_KEY if has_map else ""),
+        ),
+        SiteFile(
+            key=PARTNERS_KEY,
+            content_type="application/json",
+            cache_control=CACHE_PAGE,
+            data=render_partners(episodes, config),
+        ),
+    )
+    feed = SiteFile(
+        key=FEED_KEY,
+        content_type="application/rss+xml; charset=utf-8",
+        cache_control=f"public, max-age={config.storage.feed_max_age_s}",
+        data=render_feed(episodes, show, artwork_url=artwork.url, feed_url=feed_url,
+                         base_url=base_url),
+    )
+    return Site(
+        media=tuple(media),
+        transcripts=tuple(transcripts),
+        map=tuple(map_files),
+        pages=pages,
+        feed=(feed,),
+    )
+
 
 def publish(
     site: Site, storage: Storage, *, on_progress: Callable[[int, int], None] | None = None
 ) -> PublishReport:
-    """Media and transcripts first, then the map and pages, the feed last."""
-    raise NotImplementedError
+    """Media and transcripts first, then the map and pages, the feed last.
+
+    `on_progress(done, total)` counts files. A storage error propagates (StorageError for
+    S3) after the files before it are written; the feed is then untouched.
+    """
+    files = site.in_order()
+    seen: set[str] = set()
+    uploaded: list[str] = []
+    unchanged: list[str] = []
+    for done, file in enumerate(files, start=1):
+        if file.key in seen:
+            raise ValueError(f"two site files share the key {file.key}")
+        seen.add(file.key)
+        if storage.put(file):
+            uploaded.append(file.key)
+            log.debug("published %s", file.key)
+        else:
+            unchanged.append(file.key)
+        if on_progress is not None:
+            on_progress(done, len(files))
+    log.info("published %d files, %d unchanged", len(uploaded), len(unchanged))
+    return PublishReport(uploaded=tuple(uploaded), unchanged=tuple(unchanged))

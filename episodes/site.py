@@ -2,8 +2,57 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Cache-Control per kind of file. The feed and pages change with every new report, so caches
+# keep them briefly; media keep their key when re-mastered, so a day, not "immutable".
+CACHE_FEED = "public, max-age=300"
+CACHE_PAGE = "public, max-age=300"
+CACHE_MEDIA = "public, max-age=86400"
+CACHE_ASSET = "public, max-age=86400"
+
+# Content types by suffix, for files whose producer did not say (map assets, artwork).
+CONTENT_TYPES: dict[str, str] = {
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".m4a": "audio/mp4",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".xml": "application/rss+xml",
+    ".json": "application/json",
+    ".geojson": "application/geo+json",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".srt": "application/x-subrip",
+    ".txt": "text/plain; charset=utf-8",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".eot": "application/vnd.ms-fontobject",
+}
+
+
+def content_type_for(key: str) -> str:
+    """The Content-Type for a key, by its suffix.
+
+    >>> content_type_for("episodes/lampedusa.mp3")
+    'audio/mpeg'
+    >>> content_type_for("map/leaflet.css")
+    'text/css; charset=utf-8'
+    >>> content_type_for("README")
+    'application/octet-stream'
+    """
+    suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
+    return CONTENT_TYPES.get(suffix, "application/octet-stream")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -15,6 +64,28 @@ class SiteFile:
     cache_control: str = "public, max-age=300"
     source: Path | None = None
     data: bytes | None = None
+
+    def digest(self) -> tuple[str, int]:
+        """SHA-256 hex digest and size in bytes of the content, whichever way it is held."""
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest(), len(self.data)
+        if self.source is None:
+            raise ValueError(f"site file {self.key} has neither source nor data")
+        digest = hashlib.sha256()
+        size = 0
+        with self.source.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
+
+    def read(self) -> bytes:
+        """The whole content (small files: pages, feed, transcripts)."""
+        if self.data is not None:
+            return self.data
+        if self.source is None:
+            raise ValueError(f"site file {self.key} has neither source nor data")
+        return self.source.read_bytes()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,3 +100,6 @@ class Site:
 
     def in_order(self) -> tuple[SiteFile, ...]:
         return self.media + self.transcripts + self.map + self.pages + self.feed
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.in_order())

@@ -101,6 +101,14 @@ class StorageSettings:
     region: str = ""
     endpoint_url: str = ""
     public_base_url: str = ""
+    # "path" suits MinIO and Garage; "virtual" suits AWS and R2; "" lets boto3 choose.
+    addressing_style: str = ""
+    feed_max_age_s: int = 300
+    media_max_age_s: int = 86400
+    multipart_threshold_mb: int = 16
+    max_attempts: int = 5
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,145 @@
+"""Show artwork: the show's own image checked against Apple's rules, or a generated default.
+
+Apple asks for a square JPEG or PNG of 1400 to 3000 pixels in RGB. A show without artwork gets
+a 1400 px PNG drawn here (title, author and a route line on a colour taken from the title), so
+a new show is accepted by directories on its first run. The drawing uses Pillow's built-in font
+and no randomness: the same show gives the same bytes, so it is not re-uploaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from episodes.site import CACHE_MEDIA, SiteFile
+from fieldreports.config import ShowConfig, ShowInfo
+from fieldreports.errors import SetupError
+
+log = logging.getLogger(__name__)
+
+MIN_PX = 1400
+MAX_PX = 3000
+DEFAULT_PX = 1400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Artwork:
+    """The artwork to publish (`file`), or only a URL when the show points at an image online."""
+
+    url: str
+    file: SiteFile | None = None
+
+
+def default_artwork(show: ShowInfo, *, size_px: int = DEFAULT_PX) -> bytes:
+    """A square PNG with the show's title and author."""
+    seed = hashlib.sha256(show.title.encode("utf-8")).digest()
+    # A dark, saturated background from the title, so two shows look different.
+    background = (20 + seed[0] % 60, 40 + seed[1] % 70, 70 + seed[2] % 80)
+    image = Image.new("RGB", (size_px, size_px), background)
+    draw = ImageDraw.Draw(image)
+    scale = size_px / DEFAULT_PX
+
+    # A route: a polyline of stops across the lower third.
+    points = [
+        (int((120 + i * 290) * scale), int((1060 + (seed[3 + i] % 160) - 80) * scale))
+        for i in range(5)
+    ]
+    draw.line(points, fill=(255, 214, 102), width=int(14 * scale), joint="curve")
+    for x, y in points:
+        r = int(26 * scale)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255),
+                     outline=(255, 214, 102), width=int(10 * scale))
+
+    title_font = ImageFont.load_default(size=int(120 * scale))
+    small_font = ImageFont.load_default(size=int(60 * scale))
+    lines = textwrap.wrap(show.title, width=18)[:4] or [""]
+    y = int(160 * scale)
+    for line in lines:
+        draw.text((int(110 * scale), y), line, font=title_font, fill=(255, 255, 255))
+        y += int(145 * scale)
+    draw.text((int(110 * scale), y + int(30 * scale)), show.author, font=small_font,
+              fill=(230, 230, 230))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def check_image(data: bytes) -> list[str]:
+    """What stops an image from meeting Apple's artwork rules; empty when it does."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            problems = []
+            if image.format not in ("JPEG", "PNG"):
+                problems.append(f"format {image.format} (needs JPEG or PNG)")
+            width, height = image.size
+            if width != height:
+                problems.append(f"{width}×{height} is not square")
+            if min(width, height) < MIN_PX or max(width, height) > MAX_PX:
+                problems.append(f"{width}×{height} is outside {MIN_PX}–{MAX_PX} px")
+            if image.mode != "RGB":
+                problems.append(f"colour mode {image.mode} (needs RGB)")
+            return problems
+    except OSError as exc:
+        return [f"not an image Pillow can read ({exc})"]
+
+
+def conform(data: bytes) -> bytes:
+    """The image made square (centre crop), RGB and 1400–3000 px, as PNG."""
+    with Image.open(io.BytesIO(data)) as image:
+        rgb = image.convert("RGB")
+    side = min(rgb.size)
+    left = (rgb.width - side) // 2
+    top = (rgb.height - side) // 2
+    square = rgb.crop((left, top, left + side, top + side))
+    target = min(max(side, MIN_PX), MAX_PX)
+    if target != side:
+        square = square.resize((target, target), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    square.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def prepare_artwork(config: ShowConfig, *, base_url: str) -> Artwork:
+    """The show's artwork as a site file (checked, fixed if needed) or the generated default."""
+    show = config.show
+    if show.artwork.startswith(("http://", "https://")):
+        # Hosted elsewhere: we cannot check it here, and must not fetch it.
+        return Artwork(url=show.artwork)
+    if not show.artwork:
+        data = default_artwork(show)
+        return _artwork_file(data, "artwork.png", base_url)
+    path = (config.show_dir / show.artwork).resolve()
+    if not path.is_file():
+        raise SetupError(
+            f'[show] artwork = "{show.artwork}": no such file in {config.show_dir}; '
+            "give a path to a square JPEG or PNG, or remove the key for a generated one."
+        )
+    data = path.read_bytes()
+    problems = check_image(data)
+    if not problems:
+        suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
+        return _artwork_file(data, f"artwork{suffix}", base_url, source=path)
+    log.warning("%s: %s; publishing a corrected copy", path.name, "; ".join(problems))
+    try:
+        fixed = conform(data)
+    except OSError as exc:
+        raise SetupError(f"{path}: artwork is not an image ({exc}); use a JPEG or PNG.") from exc
+    return _artwork_file(fixed, "artwork.png", base_url)
+
+
+def _artwork_file(data: bytes, key: str, base_url: str, *, source: Path | None = None) -> Artwork:
+    content_type = "image/jpeg" if key.endswith(".jpg") else "image/png"
+    file = SiteFile(
+        key=key,
+        content_type=content_type,
+        cache_control=CACHE_MEDIA,
+        source=source,
+        data=None if source else data,
+    )
+    return Artwork(url=base_url.rstrip("/") + "/" + key, file=file)
