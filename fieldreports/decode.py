@@ -1,0 +1,318 @@
+"""Read any recording ffmpeg can read, decided by its content, as a stream of float blocks.
+
+Three steps, each able to refuse a file with a plain reason (a ReportError):
+
+1. `sniff` reads the first bytes: an empty file, a JPEG or a PDF is named for what it is, whatever
+   its extension says, and a WAV whose header promises more data than the file holds is truncated.
+2. `probe` asks ffprobe (through pydub's `mediainfo_json`) for the first audio stream: codec, rate,
+   channels, duration.
+3. `stream` pipes ffmpeg's decoded output (32-bit float, a fixed rate and channel count) block by
+   block, so memory stays flat at any length; when it ends well short of the duration the container
+   promised, the file was cut off and we say where.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fieldreports.errors import ReportError, SetupError
+
+log = logging.getLogger(__name__)
+
+# Magic numbers of things people upload by mistake, and of the audio containers we expect.
+_NOT_AUDIO: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document"),
+)
+_AUDIO_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"#!AMR-WB\n", "AMR-WB"),
+    (b"#!AMR\n", "AMR"),
+    (b"fLaC", "FLAC"),
+    (b"OggS", "Ogg"),
+    (b"ID3", "MP3"),
+    (b"RIFF", "WAV"),
+    (b"FORM", "AIFF"),
+    (b"caff", "CAF"),
+)
+# How far short of its stated duration a decode may end before we call the file truncated:
+# encoder padding and estimated durations differ by a fraction of a second, a cut file by far more.
+_TRUNCATION_SLACK_S = 0.5
+_TRUNCATION_SLACK_FRACTION = 0.03
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceInfo:
+    """What a recording is, by content: container, codec, rate, channels and stated duration."""
+
+    path: Path
+    kind: str
+    format_name: str
+    codec: str
+    sample_rate_hz: int
+    channels: int
+    channel_layout: str
+    duration_s: float
+    size_bytes: int
+
+
+def clock(seconds: float) -> str:
+    """A duration as m:ss or h:mm:ss, the way a reporter reads a recorder's display.
+
+    >>> clock(3.4), clock(754), clock(10800)
+    ('0:03', '12:34', '3:00:00')
+    """
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def require_ffmpeg() -> None:
+    """SetupError naming the missing program when ffmpeg or ffprobe are not installed."""
+    for program in ("ffmpeg", "ffprobe"):
+        if shutil.which(program) is None:
+            raise SetupError(
+                f"{program} not found: install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg; "
+                "macOS: brew install ffmpeg)."
+            )
+
+
+def sniff(path: Path) -> str:
+    """Name the kind of file from its first bytes; raise ReportError for empty or non-audio files.
+
+    Returns a short name ("MP3", "WAV", "MP4/M4A", ...) or "" when the bytes say nothing definite,
+    in which case ffprobe decides.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError as exc:
+        raise ReportError(f"cannot read the recording: {exc.strerror}", path=path) from exc
+    if size == 0:
+        raise ReportError("the recording is empty (0 bytes); upload it again", path=path)
+    for magic, name in _NOT_AUDIO:
+        if head.startswith(magic):
+            raise ReportError(f"not audio: looks like {name}", path=path)
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        raise ReportError("not audio: looks like a web page (HTML)", path=path)
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A"
+    if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa"):
+        return "MP3"
+    if head[:2] in (b"\xff\xf1", b"\xff\xf9"):
+        return "AAC"
+    for magic, name in _AUDIO_MAGIC:
+        if head.startswith(magic):
+            if name == "WAV":
+                _check_wav(path, size)
+            if name == "Ogg":
+                _check_ogg(path, size)
+            return name
+    if _looks_like_text(head):
+        raise ReportError("not audio: looks like a text file", path=path)
+    return ""
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
+def _check_wav(path: Path, size: int) -> None:
+    """A WAV whose data chunk claims more bytes than the file holds was cut off mid-write."""
+    with path.open("rb") as handle:
+        header = handle.read(1 << 16)
+    if header[8:12] != b"WAVE":
+        return
+    offset, rate, block_align = 12, 0, 0
+    while offset + 8 <= len(header):
+        chunk, length = header[offset: offset + 4], int.from_bytes(header[offset + 4: offset + 8], "little")
+        if chunk == b"fmt ":
+            rate = int.from_bytes(header[offset + 12: offset + 16], "little")
+            block_align = int.from_bytes(header[offset + 20: offset + 22], "little")
+        if chunk == b"data":
+            available = size - (offset + 8)
+            # 0 and 0xFFFFFFFF are what streaming writers put when they cannot seek back.
+            if length not in (0, 0xFFFFFFFF) and available < length and rate and block_align:
+                had, promised = available / block_align / rate, length / block_align / rate
+                raise ReportError(
+                    f"truncated WAV: the file stops at {clock(had)} of {clock(promised)}; "
+                    "copy it from the recorder again",
+                    path=path,
+                )
+            return
+        offset += 8 + length + (length & 1)
+
+
+def _check_ogg(path: Path, size: int) -> None:
+    """An Ogg stream ends with a page flagged end-of-stream; a cut file has none."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    last = tail.rfind(b"OggS")
+    if last < 0 or last + 6 > len(tail):
+        return
+    if not tail[last + 5] & 0x04:
+        raise ReportError(
+            "truncated Ogg/Opus: the stream has no end (the file was cut off); send it again",
+            path=path,
+        )
+
+
+def probe(path: Path, kind: str = "") -> SourceInfo:
+    """The first audio stream of `path` as ffprobe (through pydub) sees it; ReportError if none."""
+    from pydub.utils import mediainfo_json  # imported late: pydub warns at import without ffmpeg
+
+    log.debug("ffprobe %s", path)
+    try:
+        info = mediainfo_json(str(path))
+    except (ValueError, KeyError, IndexError, OSError) as exc:
+        log.debug("pydub probe failed: %r", exc)
+        info = {}
+    streams = [s for s in info.get("streams", ()) if s.get("codec_type") == "audio"]
+    fmt = info.get("format", {})
+    if not fmt:
+        complaint = _ffmpeg_complaint(path)
+        reason = complaint.splitlines()[-1] if complaint else "no reason given"
+        if "moov atom not found" in complaint:
+            raise ReportError(
+                "truncated or unfinished M4A/MP4: its index (moov atom) is missing, so the recorder "
+                "or the upload stopped before the file was finished",
+                path=path,
+            )
+        what = f"a {kind} file ffmpeg cannot read" if kind else "ffmpeg cannot read it"
+        raise ReportError(f"not audio, or damaged: {what} ({reason})", path=path)
+    if not streams:
+        others = sorted({s.get("codec_type", "?") for s in info.get("streams", ())})
+        has = f"only {', '.join(others)}" if others else "no streams"
+        raise ReportError(f"not audio: the file has no sound ({has}; format {fmt.get('format_name')})",
+                          path=path)
+    stream = streams[0]
+    rate = int(stream.get("sample_rate") or 0)
+    channels = int(stream.get("channels") or 0)
+    if not rate or not channels:
+        raise ReportError(
+            f"unsupported audio: codec {stream.get('codec_name', '?')} with no sample rate or channels",
+            path=path,
+        )
+    duration = _float(stream.get("duration")) or _float(fmt.get("duration"))
+    return SourceInfo(
+        path=path,
+        kind=kind or str(fmt.get("format_name", "")),
+        format_name=str(fmt.get("format_name", "")),
+        codec=str(stream.get("codec_name", "")),
+        sample_rate_hz=rate,
+        channels=channels,
+        channel_layout=str(stream.get("channel_layout", "")),
+        duration_s=duration,
+        size_bytes=path.stat().st_size,
+    )
+
+
+def _float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _ffmpeg_complaint(path: Path) -> str:
+    """ffprobe's own error lines, for the reason we give."""
+    argv = ["ffprobe", "-v", "error", "-show_format", str(path)]
+    log.debug("argv: %s", argv)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    lines = [line.strip().replace(str(path) + ": ", "") for line in result.stderr.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def decode_argv(path: Path, *, rate_hz: int, channels: int, filters: Sequence[str] = ()) -> list[str]:
+    """ffmpeg reading the first audio stream and writing raw float32 at a fixed rate and layout."""
+    chain = [*filters, f"aresample={rate_hz}:resampler=soxr:precision=28"]
+    return [
+        "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
+        "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-af", ",".join(chain), "-ac", str(channels),
+        "-f", "f32le", "-acodec", "pcm_f32le", "-",
+    ]
+
+
+def stream(
+    info: SourceInfo,
+    *,
+    rate_hz: int,
+    channels: int,
+    filters: Sequence[str] = (),
+    block_frames: int = 48000,
+) -> Iterator[np.ndarray]:
+    """Decoded blocks of shape (block_frames, channels), float32; the last one may be shorter.
+
+    Raises ReportError when ffmpeg fails outright or the decode ends well short of the stated
+    duration ("truncated MP3: decoding stopped at 0:03 of 0:06").
+    """
+    argv = decode_argv(info.path, rate_hz=rate_hz, channels=channels, filters=filters)
+    log.debug("argv: %s", argv)
+    frame_bytes = 4 * channels
+    frames = 0
+    # stderr goes to a file, not a pipe: a chatty decoder must never block on a full pipe.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        try:
+            buffer = bytearray(block_frames * frame_bytes)
+            view = memoryview(buffer)
+            while True:
+                filled = 0
+                while filled < len(buffer):
+                    got = proc.stdout.readinto(view[filled:])
+                    if not got:
+                        break
+                    filled += got
+                usable = filled - filled % frame_bytes
+                if usable:
+                    block = np.frombuffer(bytes(view[:usable]), dtype="<f4").reshape(-1, channels)
+                    frames += len(block)
+                    yield block
+                if filled < len(buffer):
+                    break
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        errors.seek(0)
+        complaint = errors.read().decode("utf-8", "replace").strip()
+    decoded_s = frames / rate_hz
+    if code != 0 and not frames:
+        last = complaint.splitlines()[-1] if complaint else f"exit {code}"
+        raise ReportError(f"ffmpeg cannot decode the {info.codec} audio: {last}", path=info.path)
+    if complaint:
+        log.warning("%s: ffmpeg reported while decoding: %s", info.path.name, complaint.splitlines()[-1])
+    expected = info.duration_s
+    if expected and decoded_s < expected * (1 - _TRUNCATION_SLACK_FRACTION) - _TRUNCATION_SLACK_S:
+        kind = info.kind if info.kind in ("MP3", "FLAC", "WAV", "AAC", "MP4/M4A", "Ogg", "AMR") else info.codec.upper()
+        raise ReportError(
+            f"truncated {kind}: decoding stopped at {clock(decoded_s)} of {clock(expected)}; "
+            "copy it from the recorder again",
+            path=info.path,
+        )
+    if not frames:
+        raise ReportError("the recording is empty: it decodes to no sound at all", path=info.path)
