@@ -19,7 +19,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.progress import Progress as Progress_
 from rich.table import Table
 
@@ -541,6 +548,68 @@ def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
         )
     console.print(f"Serving {config.public_dir} at http://{host}:{port}/ (Ctrl+C stops)")
     serve_directory(config.public_dir, host=host, port=port)
+
+
+@cli.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8001, show_default=True, help="TCP port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to take uploads from the network).")
+@click.option("--token", envvar="FIELDREPORTS_UPLOAD_TOKEN", default="",
+              help="Shared secret reporters must send (or set FIELDREPORTS_UPLOAD_TOKEN).")
+@click.pass_obj
+def receive(console: Console, show_dir: Path, port: int, host: str, token: str) -> None:
+    """Take resumable uploads (tus 1.0) from reporters into SHOW_DIR/inbox.
+
+    An upload resumes after a dropped connection, each chunk is checksummed, a file enters the
+    inbox only whole, and a file sent twice lands once.
+    """
+    from fieldreports.uploads import make_server
+
+    config = _load(show_dir)
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise click.ClickException(
+            "refusing to take uploads from the network without a token: pass --token or set "
+            "FIELDREPORTS_UPLOAD_TOKEN."
+        )
+    config.inbox_dir.mkdir(parents=True, exist_ok=True)
+    server = make_server(config.inbox_dir, host=host, port=port, token=token)
+    console.print(f"Taking uploads into {config.inbox_dir} at http://{host}:{port}/files/ "
+                  "(Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "server_url", required=True,
+              help="The upload server, e.g. https://desk.example.org:8001/")
+@click.option("--token", envvar="FIELDREPORTS_UPLOAD_TOKEN", default="",
+              help="The shared secret (or set FIELDREPORTS_UPLOAD_TOKEN).")
+@click.pass_obj
+def upload(console: Console, files: tuple[Path, ...], server_url: str, token: str) -> None:
+    """Send recordings and notes to a `fieldreports receive` server, resuming where they stopped.
+
+    Run the same command again after a failure: finished files are not sent twice and a half-sent
+    file continues from the last byte the server holds.
+    """
+    from fieldreports.uploads import upload_file
+
+    with Progress_(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), console=console) as bar:
+        for path in files:
+            task = bar.add_task(path.name, total=path.stat().st_size)
+            try:
+                upload_file(path, server_url, token=token,
+                            on_progress=lambda done, total, t=task: bar.update(t, completed=done))
+            except FieldReportsError as exc:
+                raise click.ClickException(str(exc)) from exc
+            bar.update(task, completed=path.stat().st_size)
 
 
 def main() -> None:

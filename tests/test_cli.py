@@ -1,0 +1,42 @@
+"""The command line: every command has help text and is documented in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import cli
+
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+COMMANDS = sorted(cli.commands)
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first_lines = [line.strip() for line in README.splitlines()[1:6] if line.strip()]
+    assert first_lines[0].startswith("make demo")
+    assert first_lines[1].startswith("make test")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_is_documented(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) > 3
+    assert re.search(rf"`fieldreports {command}\b", README), f"README does not document {command}"
+
+
+def test_top_level_help_lists_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "normalise", "transcribe", "serve", "status"):
+        assert command in result.output
+
+
+def test_missing_show_toml_is_a_plain_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "show.toml" in result.output and "base_url" in result.output
+    assert "Traceback" not in result.output

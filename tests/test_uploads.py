@@ -1,0 +1,125 @@
+"""Resumable uploads: a reporter's file arrives whole, once, even over a connection that drops."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldreports.errors import FieldReportsError
+from fieldreports.inbox import discover
+from fieldreports.uploads import make_server, upload_file
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    httpd = make_server(inbox, port=0, token=TOKEN)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", inbox
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def recording(tmp_path: Path, size: int = 300_000, name: str = "2022-09-20 Röszke.flac") -> Path:
+    path = tmp_path / name
+    path.write_bytes(hashlib.sha256(b"seed").digest() * (size // 32))
+    return path
+
+
+def request(method: str, url: str, headers: dict[str, str], body: bytes | None = None):
+    base = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {TOKEN}"}
+    req = urllib.request.Request(url, data=body, method=method, headers={**base, **headers})
+    return urllib.request.urlopen(req, timeout=10)
+
+
+def test_upload_arrives_whole_under_a_safe_name(server, tmp_path: Path) -> None:
+    url, inbox = server
+    source = recording(tmp_path)
+    seen: list[int] = []
+    upload_file(source, url, token=TOKEN, chunk_bytes=64_000,
+                on_progress=lambda done, total: seen.append(done))
+    (received,) = [p for p in inbox.iterdir() if p.is_file()]
+    assert received.name == "2022-09-20-roszke.flac"
+    assert received.read_bytes() == source.read_bytes()
+    assert seen[-1] == source.stat().st_size and len(seen) == 5
+    # Nothing half-uploaded is ever visible to discover().
+    assert [r.audio_path for r in discover(inbox).reports] == [received]
+
+
+def test_interrupted_upload_resumes_without_resending(server, tmp_path: Path) -> None:
+    url, inbox = server
+    source = recording(tmp_path)
+    data = source.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
+                    for k, v in (("filename", source.name), ("sha256", digest)))
+    created = request("POST", f"{url}/files/", {"Upload-Length": str(len(data)),
+                                                "Upload-Metadata": meta})
+    location = url + created.headers["Location"]
+    request("PATCH", location, {"Upload-Offset": "0",
+                                "Content-Type": "application/offset+octet-stream"},
+            data[:100_000])
+    assert not any(p.is_file() for p in inbox.iterdir())  # half a file never enters the inbox
+
+    # The client lost the upload URL (a restart); the fingerprint finds the upload again.
+    offsets: list[int] = []
+    upload_file(source, url, token=TOKEN, chunk_bytes=50_000,
+                on_progress=lambda done, total: offsets.append(done))
+    assert offsets[0] == 150_000  # resumed at 100 000, not from zero
+    (received,) = [p for p in inbox.iterdir() if p.is_file()]
+    assert received.read_bytes() == data
+
+
+def test_same_file_twice_lands_once(server, tmp_path: Path) -> None:
+    url, inbox = server
+    source = recording(tmp_path)
+    upload_file(source, url, token=TOKEN)
+    upload_file(source, url, token=TOKEN)
+    copy = recording(tmp_path / "..", name="renamed.flac")  # same bytes, another name
+    upload_file(copy, url, token=TOKEN)
+    assert len([p for p in inbox.iterdir() if p.is_file()]) == 1
+
+
+def test_other_content_with_the_same_name_is_kept_beside(server, tmp_path: Path) -> None:
+    url, inbox = server
+    upload_file(recording(tmp_path, size=1000), url, token=TOKEN)
+    other = tmp_path / "b"
+    other.mkdir()
+    upload_file(recording(other, size=2000), url, token=TOKEN)
+    names = sorted(p.name for p in inbox.iterdir() if p.is_file())
+    assert names == ["2022-09-20-roszke-2.flac", "2022-09-20-roszke.flac"]
+
+
+def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> None:
+    url, inbox = server
+    created = request("POST", f"{url}/files/", {"Upload-Length": "10"})
+    location = url + created.headers["Location"]
+    wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    with pytest.raises(urllib.error.HTTPError) as damaged:
+        request("PATCH", location, {"Upload-Offset": "0", "Upload-Checksum": f"sha1 {wrong}",
+                                    "Content-Type": "application/offset+octet-stream"}, b"0123456789")
+    assert damaged.value.code == 460
+    with pytest.raises(urllib.error.HTTPError) as conflict:
+        request("PATCH", location, {"Upload-Offset": "5",
+                                    "Content-Type": "application/offset+octet-stream"}, b"56789")
+    assert conflict.value.code == 409
+    head = request("HEAD", location, {})
+    assert head.headers["Upload-Offset"] == "0"
+
+
+def test_wrong_token_is_refused_with_a_plain_error(server, tmp_path: Path) -> None:
+    url, inbox = server
+    with pytest.raises(FieldReportsError, match="refused the upload"):
+        upload_file(recording(tmp_path), url, token="guess")
+    assert not any(p.is_file() for p in inbox.iterdir())
