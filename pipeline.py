@@ -40,10 +40,10 @@ from fieldreports.config import AudioSettings, ShowConfig, TranscriptionSettings
 from fieldreports.errors import FieldReportsError, ReportError, SetupError
 from fieldreports.geotag import Geotagger, Location, recording_time
 from fieldreports.gpx import Track, read_tracks
-from fieldreports.inbox import Discovery, FieldReport, Failure, discover
+from fieldreports.inbox import Failure, FieldReport, discover
+from fieldreports.transcribe import Engine, Transcript, cache_key_fields, load_engine, transcribe
 from fieldreports.transcripts import FORMATS as TRANSCRIPT_FORMATS
 from fieldreports.transcripts import render as render_transcript
-from fieldreports.transcribe import Engine, Transcript, cache_key_fields, load_engine, transcribe
 from maps.route import render_map
 
 log = logging.getLogger("fieldreports")
@@ -94,7 +94,9 @@ class _Processed:
 class _Run:
     """One run's state: the config, the open catalog and the models, loaded only when needed."""
 
-    def __init__(self, config: ShowConfig, catalog: Catalog, on_progress: ProgressFn | None) -> None:
+    def __init__(
+        self, config: ShowConfig, catalog: Catalog, on_progress: ProgressFn | None
+    ) -> None:
         self.config = config
         self.catalog = catalog
         self.on_progress = on_progress or (lambda _p: None)
@@ -139,38 +141,60 @@ class _Run:
         self, report: FieldReport, *, language: str, task: str, tick: Callable[[float, float], None]
     ) -> Transcript:
         key = cache_key(
-            "transcript", TRANSCRIPT_VERSION, report.audio_sha256,
-            transcript_settings_key(self.config.transcription), language, task,
+            "transcript",
+            TRANSCRIPT_VERSION,
+            report.audio_sha256,
+            transcript_settings_key(self.config.transcription),
+            language,
+            task,
         )
         cached = self.catalog.get("transcript", key, Transcript)
         if cached:
             return cached
         started = time.perf_counter()
-        result = transcribe(report.audio_path, self.engine, language=language, task=task,
-                            on_progress=tick)
+        result = transcribe(
+            report.audio_path, self.engine, language=language, task=task, on_progress=tick
+        )
         self.catalog.put("transcript", key, result)
-        self.catalog.log_work(self.run_id, report.id, f"transcribe:{task}",
-                              time.perf_counter() - started)
+        self.catalog.log_work(
+            self.run_id, report.id, f"transcribe:{task}", time.perf_counter() - started
+        )
         return result
 
     def process(self, report: FieldReport, index: int, total: int) -> _Processed:
         def ticker(stage: str) -> Callable[[float, float], None]:
             def tick(done_s: float, total_s: float) -> None:
-                self.on_progress(Progress(report_id=report.id, index=index, total=total,
-                                          stage=stage, done_s=done_s, total_s=total_s))
+                self.on_progress(
+                    Progress(
+                        report_id=report.id,
+                        index=index,
+                        total=total,
+                        stage=stage,
+                        done_s=done_s,
+                        total_s=total_s,
+                    )
+                )
+
             return tick
 
         ticker("normalise")(0, 0)
         mastered = self.master(report, ticker("normalise"))
         ticker("transcribe")(0, mastered.duration_s)
         language = report.notes.language or self.config.transcription.language
-        transcript = self.transcribe(report, language=language, task="transcribe",
-                                     tick=ticker("transcribe"))
+        transcript = self.transcribe(
+            report, language=language, task="transcribe", tick=ticker("transcribe")
+        )
         transcripts = [transcript]
-        if (self.config.transcription.translate and transcript.segments
-                and transcript.language != "en"):
-            transcripts.append(self.transcribe(report, language=transcript.language,
-                                               task="translate", tick=ticker("translate")))
+        if (
+            self.config.transcription.translate
+            and transcript.segments
+            and transcript.language != "en"
+        ):
+            transcripts.append(
+                self.transcribe(
+                    report, language=transcript.language, task="translate", tick=ticker("translate")
+                )
+            )
         return _Processed(
             report=report,
             mastered=mastered,
@@ -204,8 +228,12 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             try:
                 processed.append(run.process(report, index, len(discovery.reports)))
             except ReportError as exc:
-                failure = Failure(report_id=report.id, path=report.audio_path,
-                                  stage=_stage_of(exc), reason=str(exc))
+                failure = Failure(
+                    report_id=report.id,
+                    path=report.audio_path,
+                    stage=_stage_of(exc),
+                    reason=str(exc),
+                )
                 failures.append(_set_aside(config, report, failure))
                 _record_failure(catalog, config, failure)
         episodes = _make_episodes(run, processed, failures)
@@ -219,8 +247,13 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
         catalog.finish_run(run.run_id, "failed" if failures else "ok")
     warnings = discovery.warnings + tuple(w for r in discovery.reports for w in r.warnings)
     warnings += tuple(w for p in processed for t in p.transcripts for w in t.warnings)
-    return RunSummary(episodes=tuple(episodes), failures=tuple(failures), warnings=warnings,
-                      work=work, published=published)
+    return RunSummary(
+        episodes=tuple(episodes),
+        failures=tuple(failures),
+        warnings=warnings,
+        work=work,
+        published=published,
+    )
 
 
 def feed_url(config: ShowConfig) -> str:
@@ -228,7 +261,9 @@ def feed_url(config: ShowConfig) -> str:
     return base.rstrip("/") + "/feed.xml"
 
 
-def _make_episodes(run: _Run, processed: Sequence[_Processed], failures: list[Failure]) -> list[Episode]:
+def _make_episodes(
+    run: _Run, processed: Sequence[_Processed], failures: list[Failure]
+) -> list[Episode]:
     """Locate each report in time order (neighbours settle ambiguous names), then number them."""
     config = run.config
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -242,11 +277,16 @@ def _make_episodes(run: _Run, processed: Sequence[_Processed], failures: list[Fa
     for item in ordered:
         report = item.report
         try:
-            location = run.geotagger.locate(report, transcript_text=item.transcripts[0].text,
-                                            nearby=tuple(located))
+            location = run.geotagger.locate(
+                report, transcript_text=item.transcripts[0].text, nearby=tuple(located)
+            )
         except ReportError as exc:
-            failure = Failure(report_id=report.id, path=exc.path or report.audio_path,
-                              stage="locate", reason=str(exc))
+            failure = Failure(
+                report_id=report.id,
+                path=exc.path or report.audio_path,
+                stage="locate",
+                reason=str(exc),
+            )
             failures.append(failure)
             _record_failure(run.catalog, config, failure)
             continue
@@ -264,7 +304,8 @@ def _make_episodes(run: _Run, processed: Sequence[_Processed], failures: list[Fa
                 season=seasons.get(journey) if journey else None,
                 number=journeys[journey].index(item) + 1,
                 published_at=as_aware(item.recorded_at, config.show.timezone)
-                if item.recorded_at else first_seen,
+                if item.recorded_at
+                else first_seen,
                 show=config.show,
                 staging_dir=config.state_dir / "site",
             )
@@ -292,8 +333,12 @@ def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Fai
     reason_file = target / f"{report.audio_path.name}.reason.txt"
     reason_file.write_text(f"{failure.reason}\n", encoding="utf-8")
     log.warning("%s set aside in %s: %s", report.audio_path.name, target, failure.reason)
-    return Failure(report_id=failure.report_id, path=target / report.audio_path.name,
-                   stage=failure.stage, reason=failure.reason + f" (moved to {target.name}/)")
+    return Failure(
+        report_id=failure.report_id,
+        path=target / report.audio_path.name,
+        stage=failure.stage,
+        reason=failure.reason + f" (moved to {target.name}/)",
+    )
 
 
 def _record_failure(catalog: Catalog, config: ShowConfig, failure: Failure) -> None:
@@ -374,19 +419,32 @@ def run(console: Console, show_dir: Path) -> None:
     """
     config = _load(show_dir)
     with Progress_(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
-        console=console, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         reports_task = bar.add_task("reports", total=None, detail="")
         stage_task = bar.add_task("", total=None, detail="")
 
         def on_progress(p: Progress) -> None:
-            bar.update(reports_task, total=p.total, completed=p.index,
-                       description=f"report {p.index + 1}/{p.total}", detail=p.report_id)
-            bar.update(stage_task, description=f"  {p.stage}", total=p.total_s or None,
-                       completed=p.done_s,
-                       detail=f"{p.done_s:.0f}/{p.total_s:.0f} s of audio" if p.total_s else "")
+            bar.update(
+                reports_task,
+                total=p.total,
+                completed=p.index,
+                description=f"report {p.index + 1}/{p.total}",
+                detail=p.report_id,
+            )
+            bar.update(
+                stage_task,
+                description=f"  {p.stage}",
+                total=p.total_s or None,
+                completed=p.done_s,
+                detail=f"{p.done_s:.0f}/{p.total_s:.0f} s of audio" if p.total_s else "",
+            )
 
         try:
             summary = run_show(config, on_progress=on_progress)
@@ -404,23 +462,36 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
     for e in sorted(summary.episodes, key=lambda e: (e.season or 0, e.number or 0)):
         place = f"{e.location.name} ({e.location.source})" if e.location.located else "off the map"
         number = f"{e.season}.{e.number}" if e.season else str(e.number or "")
-        table.add_row(number, e.title, _duration(e.duration_s),
-                      f"{e.mastered.podcast.integrated_lufs:.1f}",
-                      f"{e.mastered.master.integrated_lufs:.1f}", e.language, place)
+        table.add_row(
+            number,
+            e.title,
+            _duration(e.duration_s),
+            f"{e.mastered.podcast.integrated_lufs:.1f}",
+            f"{e.mastered.master.integrated_lufs:.1f}",
+            e.language,
+            place,
+        )
     console.print(table)
     done = ", ".join(f"{stage} x{n}" for stage, n in sorted(summary.work.items())) or "nothing new"
     console.print(f"Work done this run: {done}")
     if summary.published:
-        console.print(f"Published: {len(summary.published.uploaded)} file(s) written, "
-                      f"{len(summary.published.unchanged)} unchanged")
+        console.print(
+            f"Published: {len(summary.published.uploaded)} file(s) written, "
+            f"{len(summary.published.unchanged)} unchanged"
+        )
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
     for episode in summary.off_map:
-        console.print(f"[yellow]off the map:[/] {episode.title}: no coordinates, GPX point or "
-                      "known place; add lat/lon or place to its notes", highlight=False)
+        console.print(
+            f"[yellow]off the map:[/] {episode.title}: no coordinates, GPX point or "
+            "known place; add lat/lon or place to its notes",
+            highlight=False,
+        )
     for failure in summary.failures:
-        console.print(f"[red]failed ({failure.stage}):[/] {failure.path.name}: {failure.reason}",
-                      highlight=False)
+        console.print(
+            f"[red]failed ({failure.stage}):[/] {failure.path.name}: {failure.reason}",
+            highlight=False,
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -436,15 +507,27 @@ def _duration(seconds: float) -> str:
 
 
 @cli.command("normalise")
-@click.argument("audio", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Where to write the results.")
-@click.option("--show", "show_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Take [audio] settings from this show folder's show.toml.")
+@click.argument(
+    "audio", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the results.",
+)
+@click.option(
+    "--show",
+    "show_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Take [audio] settings from this show folder's show.toml.",
+)
 @click.pass_obj
-def normalise_command(console: Console, audio: tuple[Path, ...], output_dir: Path,
-                      show_dir: Path | None) -> None:
+def normalise_command(
+    console: Console, audio: tuple[Path, ...], output_dir: Path, show_dir: Path | None
+) -> None:
     """Master loose recordings: NAME.mp3 (podcast, -16 LUFS) and NAME.master.wav (-23 LUFS)."""
     settings = _load(show_dir).audio if show_dir else AudioSettings()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -460,29 +543,55 @@ def normalise_command(console: Console, audio: tuple[Path, ...], output_dir: Pat
                 continue
             shutil.move(str(result.podcast_mp3), output_dir / f"{path.stem}.mp3")
             shutil.move(str(result.master_wav), output_dir / f"{path.stem}.master.wav")
-        table.add_row(path.name, f"{result.before.integrated_lufs:.1f}",
-                      f"{result.podcast.integrated_lufs:.1f} / {result.podcast.true_peak_dbtp:.1f}",
-                      f"{result.master.integrated_lufs:.1f} / {result.master.true_peak_dbtp:.1f}")
+        table.add_row(
+            path.name,
+            f"{result.before.integrated_lufs:.1f}",
+            f"{result.podcast.integrated_lufs:.1f} / {result.podcast.true_peak_dbtp:.1f}",
+            f"{result.master.integrated_lufs:.1f} / {result.master.true_peak_dbtp:.1f}",
+        )
     console.print(table)
     if failed:
         raise SystemExit(1)
 
 
 @cli.command("transcribe")
-@click.argument("audio", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Where to write the transcripts.")
+@click.argument(
+    "audio", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the transcripts.",
+)
 @click.option("--language", default="", help="Language code (nl, it, pl...); detected when absent.")
-@click.option("--model", default="base", show_default=True,
-              help="Whisper model: base and tiny.en ship with fieldreports; others download.")
-@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]),
-              default="faster-whisper", show_default=True)
+@click.option(
+    "--model",
+    default="base",
+    show_default=True,
+    help="Whisper model: base and tiny.en ship with fieldreports; others download.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["faster-whisper", "openai-whisper"]),
+    default="faster-whisper",
+    show_default=True,
+)
 @click.option("--translate", is_flag=True, help="Translate into English instead.")
 @click.option("--word-timestamps", is_flag=True, help="Add per-word times to the JSON.")
 @click.pass_obj
-def transcribe_command(console: Console, audio: tuple[Path, ...], output_dir: Path, language: str,
-                       model: str, engine: str, translate: bool, word_timestamps: bool) -> None:
+def transcribe_command(
+    console: Console,
+    audio: tuple[Path, ...],
+    output_dir: Path,
+    language: str,
+    model: str,
+    engine: str,
+    translate: bool,
+    word_timestamps: bool,
+) -> None:
     """Transcribe loose recordings into NAME.vtt, NAME.srt, NAME.json and NAME.txt."""
     settings = TranscriptionSettings(engine=engine, model=model, word_timestamps=word_timestamps)
     try:
@@ -492,15 +601,19 @@ def transcribe_command(console: Console, audio: tuple[Path, ...], output_dir: Pa
     output_dir.mkdir(parents=True, exist_ok=True)
     for path in audio:
         try:
-            result = transcribe(path, loaded, language=language,
-                                task="translate" if translate else "transcribe")
+            result = transcribe(
+                path, loaded, language=language, task="translate" if translate else "transcribe"
+            )
         except ReportError as exc:
             raise click.ClickException(str(exc)) from exc
         for fmt, (suffix, _mime) in TRANSCRIPT_FORMATS.items():
-            (output_dir / f"{path.stem}{suffix}").write_text(render_transcript(result, fmt),
-                                                             encoding="utf-8")
-        console.print(f"{path.name}: {result.language} "
-                      f"({result.language_probability:.0%}), {len(result.segments)} segment(s)")
+            (output_dir / f"{path.stem}{suffix}").write_text(
+                render_transcript(result, fmt), encoding="utf-8"
+            )
+        console.print(
+            f"{path.name}: {result.language} "
+            f"({result.language_probability:.0%}), {len(result.segments)} segment(s)"
+        )
         for warning in result.warnings:
             console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
@@ -513,29 +626,63 @@ def status(console: Console, show_dir: Path) -> None:
     config = _load(show_dir)
     with open_catalog(config.state_dir) as catalog:
         records = catalog.reports()
-    table = Table("report", "status", "length", "source LUFS / dBTP / LRA", "gain podcast / master",
-                  "language", "place", "reason")
+    table = Table(
+        "report",
+        "status",
+        "length",
+        "source LUFS / dBTP / LRA",
+        "gain podcast / master",
+        "language",
+        "place",
+        "reason",
+    )
     for r in records:
         s = r.summary
-        loud = (f"{s['source_lufs']} / {s['source_true_peak_dbtp']} / {s['source_range_lu']}"
-                if "source_lufs" in s else "")
-        gain = f"{s['podcast_gain_db']:+} / {s['master_gain_db']:+} dB" if "podcast_gain_db" in s else ""
-        place = f"{s.get('place', '')} ({s.get('location_source', '')})" if s.get("location_source") else ""
+        loud = (
+            f"{s['source_lufs']} / {s['source_true_peak_dbtp']} / {s['source_range_lu']}"
+            if "source_lufs" in s
+            else ""
+        )
+        gain = (
+            f"{s['podcast_gain_db']:+} / {s['master_gain_db']:+} dB"
+            if "podcast_gain_db" in s
+            else ""
+        )
+        place = (
+            f"{s.get('place', '')} ({s.get('location_source', '')})"
+            if s.get("location_source")
+            else ""
+        )
         length = _duration(float(s["duration_s"])) if "duration_s" in s else ""
-        table.add_row(r.id, r.status, length, loud, gain, str(s.get("language", "")), place,
-                      f"{r.stage}: {r.reason}" if r.reason else "")
+        table.add_row(
+            r.id,
+            r.status,
+            length,
+            loud,
+            gain,
+            str(s.get("language", "")),
+            place,
+            f"{r.stage}: {r.reason}" if r.reason else "",
+        )
     console.print(table)
     if config.quarantine_dir.is_dir():
         for reason in sorted(config.quarantine_dir.glob("*.reason.txt")):
-            console.print(f"[red]quarantined:[/] {reason.name.removesuffix('.reason.txt')}: "
-                          f"{reason.read_text(encoding='utf-8').strip()}", highlight=False)
+            console.print(
+                f"[red]quarantined:[/] {reason.name.removesuffix('.reason.txt')}: "
+                f"{reason.read_text(encoding='utf-8').strip()}",
+                highlight=False,
+            )
 
 
 @cli.command()
 @click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 for the whole network).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 for the whole network).",
+)
 @click.pass_obj
 def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
     """Serve SHOW_DIR's published folder over HTTP (with byte ranges, as podcast apps need)."""
@@ -553,10 +700,18 @@ def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
 @cli.command()
 @click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--port", default=8001, show_default=True, help="TCP port to listen on.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 to take uploads from the network).")
-@click.option("--token", envvar="FIELDREPORTS_UPLOAD_TOKEN", default="",
-              help="Shared secret reporters must send (or set FIELDREPORTS_UPLOAD_TOKEN).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 to take uploads from the network).",
+)
+@click.option(
+    "--token",
+    envvar="FIELDREPORTS_UPLOAD_TOKEN",
+    default="",
+    help="Shared secret reporters must send (or set FIELDREPORTS_UPLOAD_TOKEN).",
+)
 @click.pass_obj
 def receive(console: Console, show_dir: Path, port: int, host: str, token: str) -> None:
     """Take resumable uploads (tus 1.0) from reporters into SHOW_DIR/inbox.
@@ -574,8 +729,9 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
         )
     config.inbox_dir.mkdir(parents=True, exist_ok=True)
     server = make_server(config.inbox_dir, host=host, port=port, token=token)
-    console.print(f"Taking uploads into {config.inbox_dir} at http://{host}:{port}/files/ "
-                  "(Ctrl+C stops)")
+    console.print(
+        f"Taking uploads into {config.inbox_dir} at http://{host}:{port}/files/ (Ctrl+C stops)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -585,12 +741,21 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--to", "server_url", required=True,
-              help="The upload server, e.g. https://desk.example.org:8001/")
-@click.option("--token", envvar="FIELDREPORTS_UPLOAD_TOKEN", default="",
-              help="The shared secret (or set FIELDREPORTS_UPLOAD_TOKEN).")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--to",
+    "server_url",
+    required=True,
+    help="The upload server, e.g. https://desk.example.org:8001/",
+)
+@click.option(
+    "--token",
+    envvar="FIELDREPORTS_UPLOAD_TOKEN",
+    default="",
+    help="The shared secret (or set FIELDREPORTS_UPLOAD_TOKEN).",
+)
 @click.pass_obj
 def upload(console: Console, files: tuple[Path, ...], server_url: str, token: str) -> None:
     """Send recordings and notes to a `fieldreports receive` server, resuming where they stopped.
@@ -600,13 +765,22 @@ def upload(console: Console, files: tuple[Path, ...], server_url: str, token: st
     """
     from fieldreports.uploads import upload_file
 
-    with Progress_(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), console=console) as bar:
+    with Progress_(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+    ) as bar:
         for path in files:
             task = bar.add_task(path.name, total=path.stat().st_size)
             try:
-                upload_file(path, server_url, token=token,
-                            on_progress=lambda done, total, t=task: bar.update(t, completed=done))
+                upload_file(
+                    path,
+                    server_url,
+                    token=token,
+                    on_progress=lambda done, total, t=task: bar.update(t, completed=done),
+                )
             except FieldReportsError as exc:
                 raise click.ClickException(str(exc)) from exc
             bar.update(task, completed=path.stat().st_size)

@@ -117,14 +117,28 @@ class Catalog:
             )
         return guid
 
-    def record(self, report_id: str, *, status: str, stage: str = "", reason: str = "",
-               summary: Mapping[str, Any] | None = None) -> None:
+    def record(
+        self,
+        report_id: str,
+        *,
+        status: str,
+        stage: str = "",
+        reason: str = "",
+        summary: Mapping[str, Any] | None = None,
+    ) -> None:
         """Remember a report's latest outcome ("published", "failed", "quarantined")."""
         with self._write() as db:
             db.execute(
                 "UPDATE reports SET status = ?, stage = ?, reason = ?, summary = ?, updated_at = ? "
                 "WHERE id = ?",
-                (status, stage, reason, json.dumps(codec._encode(summary or {})), _now(), report_id),
+                (
+                    status,
+                    stage,
+                    reason,
+                    json.dumps(codec._encode(summary or {})),
+                    _now(),
+                    report_id,
+                ),
             )
 
     def reports(self) -> tuple[ReportRecord, ...]:
@@ -133,14 +147,21 @@ class Catalog:
         ).fetchall()
         return tuple(
             ReportRecord(
-                id=r[0], guid=r[1], first_seen=dt.datetime.fromisoformat(r[2]), status=r[3],
-                stage=r[4], reason=r[5], summary=json.loads(r[6]),
+                id=r[0],
+                guid=r[1],
+                first_seen=dt.datetime.fromisoformat(r[2]),
+                status=r[3],
+                stage=r[4],
+                reason=r[5],
+                summary=json.loads(r[6]),
             )
             for r in rows
         )
 
     def first_seen(self, report_id: str) -> dt.datetime | None:
-        row = self._db.execute("SELECT first_seen FROM reports WHERE id = ?", (report_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT first_seen FROM reports WHERE id = ?", (report_id,)
+        ).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row else None
 
     # -- cached stage results -------------------------------------------------------------
@@ -168,7 +189,8 @@ class Catalog:
     def finish_run(self, run_id: int, outcome: str) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE runs SET finished_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id)
+                "UPDATE runs SET finished_at = ?, outcome = ? WHERE id = ?",
+                (_now(), outcome, run_id),
             )
 
     def log_work(self, run_id: int, report_id: str, stage: str, seconds: float) -> None:

@@ -85,7 +85,9 @@ def discover(inbox: Path) -> Discovery:
             reports.append(_read_report(audio, notes_by_stem.get(audio.stem), report_id))
         except ReportError as exc:
             failures.append(
-                Failure(report_id=report_id, path=exc.path or audio, stage="discover", reason=str(exc))
+                Failure(
+                    report_id=report_id, path=exc.path or audio, stage="discover", reason=str(exc)
+                )
             )
     stems = {p.stem for p in recordings}
     for stem, notes in notes_by_stem.items():
@@ -99,7 +101,9 @@ def _read_report(audio: Path, notes_path: Path | None, report_id: str) -> FieldR
     default_title = audio.stem.replace("_", " ").replace("-", " ").strip().capitalize()
     if notes_path is None:
         notes = Notes(title=default_title)
-        warnings = (f"{audio.name}: no notes file {audio.stem}{NOTES_SUFFIX}; titled {default_title!r}",)
+        warnings = (
+            f"{audio.name}: no notes file {audio.stem}{NOTES_SUFFIX}; titled {default_title!r}",
+        )
         log.warning(warnings[0])
     else:
         notes = read_notes(notes_path, default_title=default_title)

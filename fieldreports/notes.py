@@ -86,9 +86,7 @@ def read_notes(path: Path, *, default_title: str) -> Notes:
     return parse_front_matter(meta, body=body.strip(), path=path, default_title=default_title)
 
 
-def parse_front_matter(
-    meta: dict[str, Any], *, body: str, path: Path, default_title: str
-) -> Notes:
+def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_title: str) -> Notes:
     for key in meta:
         if key not in FRONT_MATTER_KEYS:
             raise ReportError(
@@ -142,7 +140,9 @@ def _coordinate(value: Any, key: str, limit: float, path: Path) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ReportError(f"{key} must be a number in decimal degrees, not {value!r}.", path=path) from None
+        raise ReportError(
+            f"{key} must be a number in decimal degrees, not {value!r}.", path=path
+        ) from None
     if not math.isfinite(number) or abs(number) > limit:
         hint = " (are lat and lon swapped?)" if key == "lat" and abs(number) <= 180 else ""
         raise ReportError(

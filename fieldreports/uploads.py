@@ -119,7 +119,9 @@ class UploadStore:
     def get(self, upload_id: str) -> Upload:
         part, meta = self._paths(upload_id)
         if not meta.is_file():
-            raise UploadError(HTTPStatus.NOT_FOUND, "no such upload (finished, cancelled or never made)")
+            raise UploadError(
+                HTTPStatus.NOT_FOUND, "no such upload (finished, cancelled or never made)"
+            )
         upload = Upload(**json.loads(meta.read_text(encoding="utf-8")))
         # The bytes on disk are the truth: a crash between write and save must not lose or repeat any.
         upload.offset = part.stat().st_size if part.exists() else 0
@@ -127,8 +129,10 @@ class UploadStore:
 
     def create(self, *, length: int, metadata: Mapping[str, str]) -> Upload:
         if length < 0 or length > MAX_SIZE:
-            raise UploadError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                              f"Upload-Length {length} is over the {MAX_SIZE} byte limit")
+            raise UploadError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"Upload-Length {length} is over the {MAX_SIZE} byte limit",
+            )
         filename = safe_filename(metadata.get("filename", "upload"))
         fingerprint = metadata.get("sha256", "").lower()
         with self._lock:
@@ -140,25 +144,46 @@ class UploadStore:
                         return existing
                 done = self._find_identical(fingerprint, length)
                 if done is not None:
-                    return Upload(id="done" + fingerprint[:16], filename=done.name, length=length,
-                                  offset=length, sha256=fingerprint)
-            upload = Upload(id=secrets.token_hex(12), filename=filename, length=length, offset=0,
-                            sha256=fingerprint)
+                    return Upload(
+                        id="done" + fingerprint[:16],
+                        filename=done.name,
+                        length=length,
+                        offset=length,
+                        sha256=fingerprint,
+                    )
+            upload = Upload(
+                id=secrets.token_hex(12),
+                filename=filename,
+                length=length,
+                offset=0,
+                sha256=fingerprint,
+            )
             self._paths(upload.id)[0].touch()
             self._save(upload)
         if length == 0:
             self._finish(upload)
         return upload
 
-    def append(self, upload_id: str, *, offset: int, body: Callable[[int], bytes], size: int,
-               checksum: str = "") -> Upload:
+    def append(
+        self,
+        upload_id: str,
+        *,
+        offset: int,
+        body: Callable[[int], bytes],
+        size: int,
+        checksum: str = "",
+    ) -> Upload:
         with self._lock_for(upload_id):
             upload = self.get(upload_id)
             if offset != upload.offset:
-                raise UploadError(HTTPStatus.CONFLICT,
-                                  f"Upload-Offset {offset} does not match the server's {upload.offset}")
+                raise UploadError(
+                    HTTPStatus.CONFLICT,
+                    f"Upload-Offset {offset} does not match the server's {upload.offset}",
+                )
             if upload.offset + size > upload.length:
-                raise UploadError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "more bytes than Upload-Length")
+                raise UploadError(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "more bytes than Upload-Length"
+                )
             algorithm, _, expected = checksum.partition(" ")
             digest = hashlib.new(algorithm) if algorithm in ("sha1", "sha256") else None
             if checksum and digest is None:
@@ -175,7 +200,9 @@ class UploadStore:
             if digest is not None:
                 digest.update(received)
                 if base64.b64encode(digest.digest()).decode() != expected or remaining:
-                    raise UploadError(460, "checksum mismatch: the chunk was damaged; send it again")
+                    raise UploadError(
+                        460, "checksum mismatch: the chunk was damaged; send it again"
+                    )
             with part.open("ab") as handle:
                 handle.write(received)
                 handle.flush()
@@ -207,8 +234,11 @@ class UploadStore:
         with self._lock:
             identical = self._find_identical(digest, size)
             if identical is not None:
-                log.info("%s is already in the inbox as %s; not added twice", upload.filename,
-                         identical.name)
+                log.info(
+                    "%s is already in the inbox as %s; not added twice",
+                    upload.filename,
+                    identical.name,
+                )
                 part.unlink()
                 meta.unlink()
                 return identical
@@ -225,8 +255,9 @@ class UploadStore:
         return target
 
 
-def make_server(inbox: Path, *, host: str = "127.0.0.1", port: int = 8001,
-                token: str = "") -> ThreadingHTTPServer:
+def make_server(
+    inbox: Path, *, host: str = "127.0.0.1", port: int = 8001, token: str = ""
+) -> ThreadingHTTPServer:
     """A tus upload server writing into `inbox`; with `token`, requests need `Bearer <token>`."""
     store = UploadStore(inbox)
 
@@ -237,8 +268,9 @@ def make_server(inbox: Path, *, host: str = "127.0.0.1", port: int = 8001,
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             log.debug("%s " + format, self.address_string(), *args)
 
-        def _reply(self, status: int, headers: Mapping[str, str] | None = None,
-                   text: str = "") -> None:
+        def _reply(
+            self, status: int, headers: Mapping[str, str] | None = None, text: str = ""
+        ) -> None:
             body = text.encode()
             self.send_response(status)
             self.send_header("Tus-Resumable", TUS_VERSION)
@@ -255,8 +287,11 @@ def make_server(inbox: Path, *, host: str = "127.0.0.1", port: int = 8001,
                 self._reply(HTTPStatus.UNAUTHORIZED, text="upload token missing or wrong\n")
                 return
             if self.command != "OPTIONS" and self.headers.get("Tus-Resumable") != TUS_VERSION:
-                self._reply(HTTPStatus.PRECONDITION_FAILED, {"Tus-Version": TUS_VERSION},
-                            "send Tus-Resumable: 1.0.0\n")
+                self._reply(
+                    HTTPStatus.PRECONDITION_FAILED,
+                    {"Tus-Version": TUS_VERSION},
+                    "send Tus-Resumable: 1.0.0\n",
+                )
                 return
             try:
                 action()
@@ -269,21 +304,34 @@ def make_server(inbox: Path, *, host: str = "127.0.0.1", port: int = 8001,
             prefix = "/files/"
             if not self.path.startswith(prefix):
                 raise UploadError(HTTPStatus.NOT_FOUND, "uploads live under /files/")
-            return self.path[len(prefix):].strip("/")
+            return self.path[len(prefix) :].strip("/")
 
         def do_OPTIONS(self) -> None:  # noqa: N802
-            self._handle(lambda: self._reply(HTTPStatus.NO_CONTENT, {
-                "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS,
-                "Tus-Max-Size": str(MAX_SIZE), "Tus-Checksum-Algorithm": "sha1,sha256"}))
+            self._handle(
+                lambda: self._reply(
+                    HTTPStatus.NO_CONTENT,
+                    {
+                        "Tus-Version": TUS_VERSION,
+                        "Tus-Extension": EXTENSIONS,
+                        "Tus-Max-Size": str(MAX_SIZE),
+                        "Tus-Checksum-Algorithm": "sha1,sha256",
+                    },
+                )
+            )
 
         def do_POST(self) -> None:  # noqa: N802
             def create() -> None:
                 if self.path.rstrip("/") != "/files":
                     raise UploadError(HTTPStatus.NOT_FOUND, "create uploads at /files/")
-                upload = store.create(length=int(self.headers["Upload-Length"]),
-                                      metadata=parse_metadata(self.headers.get("Upload-Metadata", "")))
-                self._reply(HTTPStatus.CREATED, {"Location": f"/files/{upload.id}",
-                                                 "Upload-Offset": str(upload.offset)})
+                upload = store.create(
+                    length=int(self.headers["Upload-Length"]),
+                    metadata=parse_metadata(self.headers.get("Upload-Metadata", "")),
+                )
+                self._reply(
+                    HTTPStatus.CREATED,
+                    {"Location": f"/files/{upload.id}", "Upload-Offset": str(upload.offset)},
+                )
+
             self._handle(create)
 
         def do_HEAD(self) -> None:  # noqa: N802
@@ -292,34 +340,50 @@ def make_server(inbox: Path, *, host: str = "127.0.0.1", port: int = 8001,
                 if upload_id.startswith("done"):
                     raise UploadError(HTTPStatus.GONE, "already received")
                 upload = store.get(upload_id)
-                self._reply(HTTPStatus.OK, {"Upload-Offset": str(upload.offset),
-                                            "Upload-Length": str(upload.length)})
+                self._reply(
+                    HTTPStatus.OK,
+                    {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)},
+                )
+
             self._handle(head)
 
         def do_PATCH(self) -> None:  # noqa: N802
             def patch() -> None:
                 if self.headers.get("Content-Type") != "application/offset+octet-stream":
-                    raise UploadError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                                      "PATCH needs Content-Type: application/offset+octet-stream")
-                upload = store.append(self._upload_id(),
-                                      offset=int(self.headers["Upload-Offset"]),
-                                      body=self.rfile.read,
-                                      size=int(self.headers.get("Content-Length", 0)),
-                                      checksum=self.headers.get("Upload-Checksum", ""))
+                    raise UploadError(
+                        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                        "PATCH needs Content-Type: application/offset+octet-stream",
+                    )
+                upload = store.append(
+                    self._upload_id(),
+                    offset=int(self.headers["Upload-Offset"]),
+                    body=self.rfile.read,
+                    size=int(self.headers.get("Content-Length", 0)),
+                    checksum=self.headers.get("Upload-Checksum", ""),
+                )
                 self._reply(HTTPStatus.NO_CONTENT, {"Upload-Offset": str(upload.offset)})
+
             self._handle(patch)
 
         def do_DELETE(self) -> None:  # noqa: N802
             def delete() -> None:
                 store.cancel(self._upload_id())
                 self._reply(HTTPStatus.NO_CONTENT)
+
             self._handle(delete)
 
     return ThreadingHTTPServer((host, port), Handler)
 
 
-def upload_file(path: Path, server_url: str, *, token: str = "", chunk_bytes: int = 4 << 20,
-                attempts: int = 8, on_progress: Callable[[int, int], None] | None = None) -> None:
+def upload_file(
+    path: Path,
+    server_url: str,
+    *,
+    token: str = "",
+    chunk_bytes: int = 4 << 20,
+    attempts: int = 8,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Send one file to a tus server, resuming after every dropped connection.
 
     The file's SHA-256 is its fingerprint: if the server already holds part of it (from an
@@ -330,13 +394,18 @@ def upload_file(path: Path, server_url: str, *, token: str = "", chunk_bytes: in
     headers = {"Tus-Resumable": TUS_VERSION}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    metadata = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
-                        for k, v in (("filename", path.name), ("sha256", digest)))
+    metadata = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}"
+        for k, v in (("filename", path.name), ("sha256", digest))
+    )
     delay_s = 1.0
     for attempt in range(1, attempts + 1):
         try:
-            response = _request("POST", f"{base}/files/", {**headers, "Upload-Length": str(length),
-                                                           "Upload-Metadata": metadata})
+            response = _request(
+                "POST",
+                f"{base}/files/",
+                {**headers, "Upload-Length": str(length), "Upload-Metadata": metadata},
+            )
             location = response.headers["Location"]
             url = location if location.startswith("http") else base + location
             offset = int(response.headers.get("Upload-Offset", 0))
@@ -345,18 +414,27 @@ def upload_file(path: Path, server_url: str, *, token: str = "", chunk_bytes: in
                     handle.seek(offset)
                     chunk = handle.read(chunk_bytes)
                     checksum = base64.b64encode(hashlib.sha1(chunk).digest()).decode()
-                    response = _request("PATCH", url, {
-                        **headers, "Upload-Offset": str(offset),
-                        "Content-Type": "application/offset+octet-stream",
-                        "Upload-Checksum": f"sha1 {checksum}"}, body=chunk)
+                    response = _request(
+                        "PATCH",
+                        url,
+                        {
+                            **headers,
+                            "Upload-Offset": str(offset),
+                            "Content-Type": "application/offset+octet-stream",
+                            "Upload-Checksum": f"sha1 {checksum}",
+                        },
+                        body=chunk,
+                    )
                     offset = int(response.headers["Upload-Offset"])
                     if on_progress:
                         on_progress(offset, length)
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as exc:
             if isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403, 413, 415):
-                raise FieldReportsError(f"{path.name}: the server refused the upload "
-                                        f"({exc.code}: {exc.read().decode().strip()})") from exc
+                raise FieldReportsError(
+                    f"{path.name}: the server refused the upload "
+                    f"({exc.code}: {exc.read().decode().strip()})"
+                ) from exc
             if attempt == attempts:
                 raise FieldReportsError(
                     f"{path.name}: upload failed after {attempts} attempts ({exc}); run the same "
@@ -367,7 +445,8 @@ def upload_file(path: Path, server_url: str, *, token: str = "", chunk_bytes: in
             delay_s = min(delay_s * 2, 60.0)
 
 
-def _request(method: str, url: str, headers: Mapping[str, str],
-             body: bytes | None = None) -> urllib.response.addinfourl:
+def _request(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None = None
+) -> urllib.response.addinfourl:
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     return urllib.request.urlopen(request, timeout=60)  # noqa: S310 - the user names the server

@@ -32,33 +32,97 @@ def speak(text: str, out: Path, *, voice: str = "en", speed_wpm: int = 150) -> P
     return out
 
 
-def tone(out: Path, *, freq_hz: float = 1000, seconds: float = 5, level_dbfs: float = -20,
-         rate_hz: int = 48000, channels: int = 1) -> Path:
+def tone(
+    out: Path,
+    *,
+    freq_hz: float = 1000,
+    seconds: float = 5,
+    level_dbfs: float = -20,
+    rate_hz: int = 48000,
+    channels: int = 1,
+) -> Path:
     """A sine at a known peak level (dBFS)."""
     require("sox")
-    run(["sox", "-n", "-r", str(rate_hz), "-c", str(channels), "-b", "24", str(out),
-         "synth", str(seconds), "sine", str(freq_hz), "vol", f"{level_dbfs}dB"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            str(rate_hz),
+            "-c",
+            str(channels),
+            "-b",
+            "24",
+            str(out),
+            "synth",
+            str(seconds),
+            "sine",
+            str(freq_hz),
+            "vol",
+            f"{level_dbfs}dB",
+        ]
+    )
     return out
 
 
-def noise(out: Path, *, seconds: float = 5, level_dbfs: float = -40, rate_hz: int = 48000,
-          colour: str = "pinknoise") -> Path:
+def noise(
+    out: Path,
+    *,
+    seconds: float = 5,
+    level_dbfs: float = -40,
+    rate_hz: int = 48000,
+    colour: str = "pinknoise",
+) -> Path:
     require("sox")
-    run(["sox", "-n", "-r", str(rate_hz), "-c", "1", "-b", "24", str(out),
-         "synth", str(seconds), colour, "vol", f"{level_dbfs}dB"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            str(rate_hz),
+            "-c",
+            "1",
+            "-b",
+            "24",
+            str(out),
+            "synth",
+            str(seconds),
+            colour,
+            "vol",
+            f"{level_dbfs}dB",
+        ]
+    )
     return out
 
 
 def with_noise(speech: Path, out: Path, *, noise_dbfs: float = -45) -> Path:
     """Speech mixed with pink room noise at a fixed level."""
     require("sox")
-    length = subprocess.run(["soxi", "-D", str(speech)], check=True, capture_output=True,
-                            text=True).stdout.strip()
-    rate = subprocess.run(["soxi", "-r", str(speech)], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    length = subprocess.run(
+        ["soxi", "-D", str(speech)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    rate = subprocess.run(
+        ["soxi", "-r", str(speech)], check=True, capture_output=True, text=True
+    ).stdout.strip()
     bed = out.with_name(out.stem + "-bed.wav")
-    run(["sox", "-n", "-r", rate, "-c", "1", "-b", "16", str(bed), "synth", length, "pinknoise",
-         "vol", f"{noise_dbfs}dB"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            rate,
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(bed),
+            "synth",
+            length,
+            "pinknoise",
+            "vol",
+            f"{noise_dbfs}dB",
+        ]
+    )
     run(["sox", "-m", str(speech), str(bed), str(out)])
     bed.unlink()
     return out
@@ -81,11 +145,23 @@ def ebur128(path: Path) -> tuple[float, float]:
     """Integrated loudness (LUFS) and true peak (dBTP) by ffmpeg's ebur128 filter: an independent meter."""
     require("ffmpeg")
     result = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-af", "ebur128=peak=true",
-         "-f", "null", "-"],
-        check=True, capture_output=True, text=True,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    summary = result.stderr[result.stderr.rindex("Summary:"):]
+    summary = result.stderr[result.stderr.rindex("Summary:") :]
     integrated = float(summary.split("I:")[1].split("LUFS")[0])
     peak = float(summary.split("Peak:")[1].split("dBFS")[0])
     return integrated, peak

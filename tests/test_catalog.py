@@ -39,4 +39,8 @@ def test_outcomes_are_recorded_for_status(tmp_path: Path) -> None:
         catalog.record("r1", status="failed", stage="normalise", reason="not audio")
         (record,) = catalog.reports()
     assert (record.id, record.status, record.stage, record.reason) == (
-        "r1", "failed", "normalise", "not audio")
+        "r1",
+        "failed",
+        "normalise",
+        "not audio",
+    )

@@ -27,24 +27,32 @@ def test_defaults_fill_everything_but_title_and_base_url(tmp_path: Path) -> None
 
 
 def test_integers_are_accepted_for_float_settings(tmp_path: Path) -> None:
-    show = write(tmp_path / "s", '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n'
-                 "[audio]\npodcast_lufs = -14\n")
+    show = write(
+        tmp_path / "s",
+        '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\npodcast_lufs = -14\n',
+    )
     assert load_config(show).audio.podcast_lufs == -14.0
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\nlangauge = "en"\n',
-         'unknown key "langauge" in [show]; did you mean "language"?'),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\nlangauge = "en"\n',
+            'unknown key "langauge" in [show]; did you mean "language"?',
+        ),
         ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audoi]\n', 'unknown table "[audoi]"'),
         ('[show]\ntitle = "T"\n', "[show] needs base_url"),
         ('[show]\ntitle = "T"\nbase_url = "e.org"\n', "must be an absolute http(s) URL"),
-        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\npodcast_lufs = "loud"\n',
-         "podcast_lufs = 'loud' should be a float"),
-        ('[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[storage]\nkind = "s3"\n',
-         "needs a bucket"),
-        ('[show\n', "not valid TOML"),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\npodcast_lufs = "loud"\n',
+            "podcast_lufs = 'loud' should be a float",
+        ),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[storage]\nkind = "s3"\n',
+            "needs a bucket",
+        ),
+        ("[show\n", "not valid TOML"),
     ],
 )
 def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -16,10 +16,14 @@ def notes(path: Path, front: str, body: str = "Body.") -> Path:
 
 
 def test_front_matter_is_read_into_typed_notes(tmp_path: Path) -> None:
-    path = notes(tmp_path / "a.md", "title: Waiting at the harbour\njourney: J\n"
-                 "recorded_at: 2022-03-14T09:40:00+01:00\nplace: Lampedusa\nlat: 35.5\nlon: 12.6\n"
-                 "language: IT\nreporter: R\ntags: [sea, arrivals]\nexplicit: false\n"
-                 "sensitive: true\n", body="Some *notes*.")
+    path = notes(
+        tmp_path / "a.md",
+        "title: Waiting at the harbour\njourney: J\n"
+        "recorded_at: 2022-03-14T09:40:00+01:00\nplace: Lampedusa\nlat: 35.5\nlon: 12.6\n"
+        "language: IT\nreporter: R\ntags: [sea, arrivals]\nexplicit: false\n"
+        "sensitive: true\n",
+        body="Some *notes*.",
+    )
     n = read_notes(path, default_title="x")
     assert n.title == "Waiting at the harbour"
     assert n.recorded_at == dt.datetime(2022, 3, 14, 8, 40, tzinfo=dt.UTC)
@@ -39,7 +43,10 @@ def test_naive_time_and_missing_title(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("front", "message"),
     [
-        ("title: T\nplase: Lampedusa\n", 'unknown key "plase" in front matter; did you mean "place"?'),
+        (
+            "title: T\nplase: Lampedusa\n",
+            'unknown key "plase" in front matter; did you mean "place"?',
+        ),
         ("title: T\nlat: 95\nlon: 10\n", "lat = 95 is out of range"),
         ("title: T\nlat: 12.6\n", "give both lat and lon"),
         ("title: T\nlon: 200\nlat: 10\n", "lon = 200 is out of range"),

@@ -29,8 +29,10 @@ GPX = """<?xml version="1.0" encoding="UTF-8"?>
 
 def km_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
@@ -53,21 +55,38 @@ def show(tmp_path_factory: pytest.TempPathFactory, jfk: Path) -> Path:
     (show / "tracks" / "route.gpx").write_text(GPX, encoding="utf-8")
 
     shutil.copy(jfk, inbox / "jfk-speech.flac")
-    write_notes(inbox / "jfk-speech.md", "title: Ask not\njourney: Test\nlanguage: en\n"
-                "recorded_at: 2022-03-01T12:00:00+01:00\nlat: 35.4990\nlon: 12.6060\n")
+    write_notes(
+        inbox / "jfk-speech.md",
+        "title: Ask not\njourney: Test\nlanguage: en\n"
+        "recorded_at: 2022-03-01T12:00:00+01:00\nlat: 35.4990\nlon: 12.6060\n",
+    )
 
-    english = speak("We are driving north along the border river. The queue of trucks is long.",
-                    work / "en.wav", voice="en-gb")
-    convert(with_noise(english, work / "en-noisy.wav"), inbox / "on-the-road.ogg",
-            "-c:a", "libopus", "-b:a", "32k")
+    english = speak(
+        "We are driving north along the border river. The queue of trucks is long.",
+        work / "en.wav",
+        voice="en-gb",
+    )
+    convert(
+        with_noise(english, work / "en-noisy.wav"),
+        inbox / "on-the-road.ogg",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "32k",
+    )
     # 09:15 UTC, halfway between the two track points.
-    write_notes(inbox / "on-the-road.md", "title: On the road\njourney: Test\nlanguage: en\n"
-                "recorded_at: 2022-03-02T10:15:00+01:00\n")
+    write_notes(
+        inbox / "on-the-road.md",
+        "title: On the road\njourney: Test\nlanguage: en\nrecorded_at: 2022-03-02T10:15:00+01:00\n",
+    )
 
     dutch = speak("We staan bij het grenshek. Het is koud.", work / "nl.wav", voice="nl")
     convert(dutch, inbox / "bij-het-hek.m4a", "-c:a", "aac", "-b:a", "64k")
-    write_notes(inbox / "bij-het-hek.md", "title: Bij het hek\njourney: Test\nlanguage: nl\n"
-                "recorded_at: 2022-03-03T10:00:00+01:00\nplace: Röszke\n")
+    write_notes(
+        inbox / "bij-het-hek.md",
+        "title: Bij het hek\njourney: Test\nlanguage: nl\n"
+        "recorded_at: 2022-03-03T10:00:00+01:00\nplace: Röszke\n",
+    )
 
     (inbox / "broken.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 8)
     write_notes(inbox / "broken.md", "title: Broken upload\n")
@@ -89,7 +108,7 @@ def feed_bytes(show: Path, first_run) -> bytes:
 
 def local(show: Path, url: str) -> Path:
     assert url.startswith(BASE_URL), url
-    return show / "public" / url[len(BASE_URL):]
+    return show / "public" / url[len(BASE_URL) :]
 
 
 def test_failures_are_named_and_the_rest_is_published(show: Path, first_run) -> None:

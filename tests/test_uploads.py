@@ -47,8 +47,13 @@ def test_upload_arrives_whole_under_a_safe_name(server, tmp_path: Path) -> None:
     url, inbox = server
     source = recording(tmp_path)
     seen: list[int] = []
-    upload_file(source, url, token=TOKEN, chunk_bytes=64_000,
-                on_progress=lambda done, total: seen.append(done))
+    upload_file(
+        source,
+        url,
+        token=TOKEN,
+        chunk_bytes=64_000,
+        on_progress=lambda done, total: seen.append(done),
+    )
     (received,) = [p for p in inbox.iterdir() if p.is_file()]
     assert received.name == "2022-09-20-roszke.flac"
     assert received.read_bytes() == source.read_bytes()
@@ -62,20 +67,31 @@ def test_interrupted_upload_resumes_without_resending(server, tmp_path: Path) ->
     source = recording(tmp_path)
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
-                    for k, v in (("filename", source.name), ("sha256", digest)))
-    created = request("POST", f"{url}/files/", {"Upload-Length": str(len(data)),
-                                                "Upload-Metadata": meta})
+    meta = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}"
+        for k, v in (("filename", source.name), ("sha256", digest))
+    )
+    created = request(
+        "POST", f"{url}/files/", {"Upload-Length": str(len(data)), "Upload-Metadata": meta}
+    )
     location = url + created.headers["Location"]
-    request("PATCH", location, {"Upload-Offset": "0",
-                                "Content-Type": "application/offset+octet-stream"},
-            data[:100_000])
+    request(
+        "PATCH",
+        location,
+        {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        data[:100_000],
+    )
     assert not any(p.is_file() for p in inbox.iterdir())  # half a file never enters the inbox
 
     # The client lost the upload URL (a restart); the fingerprint finds the upload again.
     offsets: list[int] = []
-    upload_file(source, url, token=TOKEN, chunk_bytes=50_000,
-                on_progress=lambda done, total: offsets.append(done))
+    upload_file(
+        source,
+        url,
+        token=TOKEN,
+        chunk_bytes=50_000,
+        on_progress=lambda done, total: offsets.append(done),
+    )
     assert offsets[0] == 150_000  # resumed at 100 000, not from zero
     (received,) = [p for p in inbox.iterdir() if p.is_file()]
     assert received.read_bytes() == data
@@ -107,12 +123,24 @@ def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> N
     location = url + created.headers["Location"]
     wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
     with pytest.raises(urllib.error.HTTPError) as damaged:
-        request("PATCH", location, {"Upload-Offset": "0", "Upload-Checksum": f"sha1 {wrong}",
-                                    "Content-Type": "application/offset+octet-stream"}, b"0123456789")
+        request(
+            "PATCH",
+            location,
+            {
+                "Upload-Offset": "0",
+                "Upload-Checksum": f"sha1 {wrong}",
+                "Content-Type": "application/offset+octet-stream",
+            },
+            b"0123456789",
+        )
     assert damaged.value.code == 460
     with pytest.raises(urllib.error.HTTPError) as conflict:
-        request("PATCH", location, {"Upload-Offset": "5",
-                                    "Content-Type": "application/offset+octet-stream"}, b"56789")
+        request(
+            "PATCH",
+            location,
+            {"Upload-Offset": "5", "Content-Type": "application/offset+octet-stream"},
+            b"56789",
+        )
     assert conflict.value.code == 409
     head = request("HEAD", location, {})
     assert head.headers["Upload-Offset"] == "0"
