@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from html import escape
 
 import nh3
 from feedgen.feed import FeedGenerator
@@ -144,10 +145,10 @@ def episode_description(episode: Episode) -> str:
     if where or when:
         said = " ".join(p for p in ("Recorded", f"in {where}" if where else "",
                                     f"on {when}" if when else "") if p)
-        parts.append(f"<p>{nh3.clean_text(said)}.</p>")
+        parts.append(f"<p>{escape(said)}.</p>")
     if episode.transcript_excerpt and not episode.notes_markdown.strip():
-        parts.append(f"<p>{nh3.clean_text(episode.transcript_excerpt)}</p>")
-    html = "\n".join(p for p in parts if p) or f"<p>{nh3.clean_text(episode.title)}</p>"
+        parts.append(f"<p>{escape(episode.transcript_excerpt)}</p>")
+    html = "\n".join(p for p in parts if p) or f"<p>{escape(episode.title)}</p>"
     if len(html.encode("utf-8")) <= MAX_DESCRIPTION_BYTES:
         return html
     # Cutting HTML would break its tags: fall back to plain text.
@@ -180,8 +181,9 @@ def render_feed(
     fg.register_extension("podcastindex", PodcastIndexExtension, PodcastIndexEntryExtension)
 
     fg.title(show.title)
-    fg.link(href=show.link or base_url, rel="alternate")
+    # feedgen gives RSS's <link> the last link added: the self link must come first.
     fg.link(href=feed_url, rel="self")
+    fg.link(href=show.link or base_url, rel="alternate")
     fg.description(show_description(show))
     fg.language(show.language)
     fg.generator("fieldreports")

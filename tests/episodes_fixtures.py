@@ -1,0 +1,205 @@
+"""Shared builders for the publishing tests: a small show, tiny real MP3/WAV files, Episodes.
+
+No Whisper and no loudness pass here: MasteredAudio, Transcript and Location are built directly
+around real files that ffmpeg makes in a second, so the feed, storage and publishing tests stay fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import socket
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audiogen import require, run
+
+from episodes.episode import Episode, make_episode
+from fieldreports.audio import Loudness, MasteredAudio
+from fieldreports.config import ShowConfig, parse_config
+from fieldreports.geotag import Location
+from fieldreports.inbox import FieldReport
+from fieldreports.notes import Notes
+from fieldreports.transcribe import Segment, Transcript
+
+UTC = dt.UTC
+BASE_URL = "https://example.org/border-reached/"
+
+
+def show_config(show_dir: Path, **tables: dict[str, Any]) -> ShowConfig:
+    """A ShowConfig as show.toml would give it, with the [show] table filled in."""
+    show = {
+        "title": "Border Reached!",
+        "base_url": BASE_URL,
+        "author": "Border Reached team",
+        "description": "Field reports from the edges of Europe.",
+        "language": "en",
+        "category": "News",
+        "subcategory": "Politics",
+        "owner_name": "Ana Editor",
+        "owner_email": "editor@example.org",
+        "timezone": "Europe/Rome",
+        **tables.pop("show", {}),
+    }
+    show_dir.mkdir(parents=True, exist_ok=True)
+    return parse_config({"show": show, **tables}, show_dir=show_dir, source=show_dir / "show.toml")
+
+
+def tone_mp3(out: Path, *, seconds: float = 1.5, freq_hz: int = 440) -> Path:
+    require("ffmpeg")
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         f"sine=frequency={freq_hz}:duration={seconds}:sample_rate=44100",
+         "-ac", "1", "-b:a", "64k", str(out)])
+    return out
+
+
+def tone_wav(out: Path, *, seconds: float = 1.5, freq_hz: int = 440) -> Path:
+    require("ffmpeg")
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         f"sine=frequency={freq_hz}:duration={seconds}:sample_rate=48000",
+         "-ac", "1", "-c:a", "pcm_s24le", str(out)])
+    return out
+
+
+def mastered(work: Path, name: str, *, freq_hz: int = 440, seconds: float = 1.5) -> MasteredAudio:
+    work.mkdir(parents=True, exist_ok=True)
+    mp3 = tone_mp3(work / f"{name}.mp3", freq_hz=freq_hz, seconds=seconds)
+    wav = tone_wav(work / f"{name}.wav", freq_hz=freq_hz, seconds=seconds)
+    return MasteredAudio(
+        source=wav,
+        source_sha256=hashlib.sha256(wav.read_bytes()).hexdigest(),
+        duration_s=seconds,
+        podcast_mp3=mp3,
+        master_wav=wav,
+        before=Loudness(integrated_lufs=-30.2, true_peak_dbtp=-8.0, range_lu=3.1),
+        podcast=Loudness(integrated_lufs=-16.1, true_peak_dbtp=-1.2, range_lu=3.0),
+        master=Loudness(integrated_lufs=-23.04, true_peak_dbtp=-2.46, range_lu=3.0),
+        podcast_gain_db=14.1,
+        master_gain_db=7.2,
+    )
+
+
+def report(report_id: str, audio: Path, **notes: Any) -> FieldReport:
+    return FieldReport(
+        id=report_id,
+        audio_path=audio,
+        notes_path=None,
+        notes=Notes(**{"title": report_id.replace("-", " ").capitalize(), **notes}),
+        audio_sha256=hashlib.sha256(audio.read_bytes()).hexdigest(),
+        size_bytes=audio.stat().st_size,
+    )
+
+
+def transcript(language: str, *texts: str, task: str = "transcribe",
+               seconds_each: float = 40.0) -> Transcript:
+    segments = tuple(
+        Segment(start_s=i * seconds_each, end_s=(i + 1) * seconds_each, text=f" {t}")
+        for i, t in enumerate(texts)
+    )
+    return Transcript(engine="faster-whisper", model="base", task=task, language=language,
+                      language_probability=0.97, duration_s=seconds_each * len(texts),
+                      segments=segments)
+
+
+# Exact coordinates (private) and coarsened ones (public), deliberately far apart so a test can
+# tell which were published.
+LAMPEDUSA = Location(source="notes", lat=35.50111, lon=12.60583, public_lat=35.5, public_lon=12.6,
+                     name="Lampedusa", country_code="it", accuracy_m=5.0)
+ROSZKE = Location(source="gpx", lat=46.18734, lon=20.03862, public_lat=46.2, public_lon=20.0,
+                  name="Röszke", country_code="hu", sensitive=True)
+NOWHERE = Location(source="none")
+
+
+@contextlib.contextmanager
+def tags_ready() -> Iterator[None]:
+    """Use the real write_tags; while the audio stage has not landed it, a minimal mutagen tagger.
+
+    TEMPORARY: remove once fieldreports.audio.write_tags is implemented.
+    """
+    import episodes.episode as episode_module
+    from fieldreports.audio import write_tags
+
+    with pytest.MonkeyPatch.context() as mp:
+        if _not_implemented(write_tags):
+            mp.setattr(episode_module, "write_tags", _minimal_write_tags)
+        yield
+
+
+def _not_implemented(fn: Any) -> bool:
+    import inspect
+
+    source = inspect.getsource(fn)
+    return "raise NotImplementedError" in source
+
+
+def _minimal_write_tags(mp3: Path, tags: Any) -> None:
+    from mutagen.id3 import ID3, TIT2, TPE1
+
+    id3 = ID3()
+    id3.add(TIT2(encoding=3, text=tags.title))
+    id3.add(TPE1(encoding=3, text=tags.artist))
+    id3.save(mp3)
+
+
+def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
+    """Three episodes: Italian with an English translation, Hungarian-route English, unlocated."""
+    staging = work / "staging"
+    plans: Sequence[tuple[str, dict[str, Any], Location, tuple[Transcript, ...], int]] = (
+        (
+            "2022-03-14-lampedusa-harbour",
+            {"title": "Waiting at the harbour", "journey": "Border Reached! 2022",
+             "reporter": "Giulia Rossi", "language": "it", "tags": ("sea", "arrivals"),
+             "recorded_at": dt.datetime(2022, 3, 14, 9, 40),
+             "body": "Boats arrive at **dawn**. See [UNHCR](https://www.unhcr.org/)."},
+            LAMPEDUSA,
+            (transcript("it", "Aspettiamo al porto da ore.", "Le barche arrivano all'alba.",
+                        "Il molo è pieno."),
+             transcript("en", "We have been waiting at the harbour for hours.",
+                        "The boats arrive at dawn.", "The pier is full.", task="translate")),
+            440,
+        ),
+        (
+            "2022-04-02-roszke-fence",
+            {"title": "At the fence", "journey": "Border Reached! 2022", "reporter": "Jan Kowalski",
+             "recorded_at": dt.datetime(2022, 4, 2, 16, 5, tzinfo=UTC)},
+            ROSZKE,
+            (transcript("en", "The fence runs as far as we can see."),),
+            550,
+        ),
+        (
+            "studio-wrap-up",
+            {"title": "Wrap-up from the studio"},
+            NOWHERE,
+            (transcript("en", "That was the journey."),),
+            660,
+        ),
+    )
+    episodes = []
+    with tags_ready():
+        for number, (report_id, notes, location, transcripts, freq) in enumerate(plans, start=1):
+            audio = mastered(work / "audio", report_id, freq_hz=freq)
+            episodes.append(
+                make_episode(
+                    report(report_id, audio.podcast_mp3, **notes),
+                    audio,
+                    transcripts,
+                    location,
+                    guid=f"urn:uuid:00000000-0000-5000-8000-00000000000{number}",
+                    season=1 if notes.get("journey") else None,
+                    number=number,
+                    published_at=dt.datetime(2022, 5, number, 12, 0, tzinfo=UTC),
+                    show=config.show,
+                    staging_dir=staging,
+                )
+            )
+    return tuple(episodes)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
