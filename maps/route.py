@@ -1,16 +1,147 @@
 """render_map: the folium route map, with every asset served beside it (no CDN).
 
-SKELETON: signatures the pipeline relies on; the bodies are being written.
+The map is one page, `map/index.html`, one level below the site root, and every URL in it is
+relative: the vendored Leaflet, jQuery, Bootstrap, Font Awesome and plugins under `map/vendor/`,
+the MP3s and transcripts as `../episodes/...`. So the same files work on any host, under any
+prefix, and from a folder opened straight from disk.
+
+Each journey is one switchable layer: its stops in time order, numbered, joined by the route (the
+GPX track between two stops where a track covers that stretch, a straight line otherwise),
+clustered when the journey has many stops. A sensitive stop, whose location was coarsened, is
+drawn as an area, never a pin, and no track is drawn into or out of it, since a track would
+lead straight to the exact place. Country borders from Natural Earth are always drawn under the
+tiles, so the route still has a map beneath it when the tiles cannot load (offline, blocked).
+
+All field text goes through `maps.popup`, which makes it safe for folium's template literals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import datetime as dt
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import folium
+import folium.plugins
+from branca.element import Element, Figure, MacroElement
+from folium.elements import JSCSSMixin
+from folium.template import Template
 
 from episodes.episode import Episode
 from episodes.site import SiteFile
 from fieldreports.config import MapSettings, ShowInfo
-from fieldreports.gpx import Track
+from fieldreports.errors import SetupError
+from fieldreports.gpx import Track, TrackPoint
+from maps.popup import check_scripts, popup_html, text, tooltip_html
+
+log = logging.getLogger(__name__)
+
+VENDOR_DIR = Path(__file__).parent / "vendor"
+PAGE_KEY = "map/index.html"
+
+# folium 0.20's default assets, same versions, served from map/vendor/ (see vendor/README.md).
+# Bootstrap 3 glyphicons and folium's awesome-rotate CSS are left out: neither is in a published
+# package at the version folium links, and this map uses neither glyphicons nor rotated icons.
+_JS = (
+    ("leaflet", "vendor/leaflet-1.9.3/leaflet.js"),
+    ("jquery", "vendor/jquery-3.7.1/jquery.min.js"),
+    ("bootstrap", "vendor/bootstrap-5.2.2/js/bootstrap.bundle.min.js"),
+    ("awesome_markers", "vendor/leaflet.awesome-markers-2.0.2/leaflet.awesome-markers.js"),
+)
+_CSS = (
+    ("leaflet_css", "vendor/leaflet-1.9.3/leaflet.css"),
+    ("bootstrap_css", "vendor/bootstrap-5.2.2/css/bootstrap.min.css"),
+    ("awesome_markers_font_css", "vendor/fontawesome-free-6.2.0/css/all.min.css"),
+    ("awesome_markers_css", "vendor/leaflet.awesome-markers-2.0.2/leaflet.awesome-markers.css"),
+)
+_CLUSTER_JS = (("markerclusterjs", "vendor/leaflet.markercluster-1.1.0/leaflet.markercluster.js"),)
+_CLUSTER_CSS = (
+    ("markerclustercss", "vendor/leaflet.markercluster-1.1.0/MarkerCluster.css"),
+    ("markerclusterdefaultcss", "vendor/leaflet.markercluster-1.1.0/MarkerCluster.Default.css"),
+)
+_BORDERS_JS = (("fieldreports_borders", "vendor/borders/countries-50m-europe.js"),)
+
+_CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".txt": "text/plain; charset=utf-8",
+    "": "text/plain; charset=utf-8",  # LICENSE
+}
+# The vendored paths carry their version, so a browser may keep them for a year.
+_ASSET_CACHE = "public, max-age=31536000, immutable"
+_PAGE_CACHE = "public, max-age=300"
+_NOT_PUBLISHED = {"README.md", "make_borders.py"}
+
+_COLOURS = ("#b3261e", "#1d4ed8", "#047857", "#7c3aed", "#b45309", "#0e7490", "#be185d")
+_EUROPE = ((35.0, -10.0), (60.0, 35.0))  # shown when nothing is located yet
+
+_STYLE = """<style>
+html, body { width: 100%; height: 100%; margin: 0; padding: 0; }
+html body .leaflet-container { background: #cfe3ef; }
+.fr-stop { display: flex; align-items: center; justify-content: center; box-sizing: border-box;
+  border-radius: 50%; background: var(--fr-colour); color: #fff; border: 2px solid #fff;
+  font: 600 12px/1 system-ui, sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.5); }
+.fr-stop.fr-area { background: rgba(255,255,255,.9); color: var(--fr-colour);
+  border: 2px dashed var(--fr-colour); box-shadow: none; }
+.fr-popup { width: min(%(width)spx, 75vw); max-height: 60vh; overflow-y: auto;
+  font: 14px/1.4 system-ui, sans-serif; overflow-wrap: anywhere; }
+.fr-popup h3 { font-size: 1rem; margin: 0 0 .25em; }
+.fr-popup .fr-meta { color: #444; font-size: .85rem; margin: 0 0 .4em; }
+.fr-popup audio { display: block; width: 100%%; margin: .4em 0; }
+.fr-popup .fr-excerpt { border-left: 3px solid #bbb; margin: .4em 0; padding-left: .5em;
+  font-style: italic; font-size: .9rem; }
+.fr-popup .fr-notes { border-top: 1px solid #ddd; margin-top: .4em; padding-top: .3em; }
+.fr-popup .fr-notes img { display: none; }
+.fr-popup pre { white-space: pre-wrap; }
+.leaflet-popup-content { margin: 10px 12px; }
+</style>"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Stop:
+    episode: Episode
+    number: int
+    lat: float
+    lon: float
+    when: dt.datetime | None
+    sensitive: bool
+    radius_m: float
+
+
+class _Borders(JSCSSMixin, MacroElement):
+    """Natural Earth country borders in their own pane beneath the tiles: the offline fallback."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            map.createPane("fr-borders");
+            map.getPane("fr-borders").style.zIndex = 150;
+            if (window.fieldreportsBorders) {
+                L.geoJSON(window.fieldreportsBorders, {
+                    pane: "fr-borders", interactive: false,
+                    style: {color: "#8a8f98", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1}
+                }).addTo(map);
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "Borders"
+        self.default_js = list(_BORDERS_JS)
+        self.default_css = []
 
 
 def render_map(
@@ -20,5 +151,250 @@ def render_map(
     tracks: Sequence[Track] = (),
     settings: MapSettings,
 ) -> tuple[SiteFile, ...]:
-    """The map page `map/index.html` and its assets under `map/`."""
-    raise NotImplementedError
+    """The map page `map/index.html` and its assets under `map/`.
+
+    Episodes without a location are left off the map (they are still in the feed).
+    """
+    page = render_page(episodes, show, tracks=tracks, settings=settings)
+    index = SiteFile(
+        key=PAGE_KEY,
+        content_type="text/html; charset=utf-8",
+        cache_control=_PAGE_CACHE,
+        data=page.encode("utf-8"),
+    )
+    return (index, *vendored_files())
+
+
+def vendored_files() -> tuple[SiteFile, ...]:
+    """Every vendored asset (and its licence) as a site file under `map/vendor/`."""
+    files = []
+    for path in sorted(VENDOR_DIR.rglob("*")):
+        if not path.is_file() or path.name in _NOT_PUBLISHED or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(VENDOR_DIR).as_posix()
+        files.append(
+            SiteFile(
+                key=f"map/vendor/{relative}",
+                content_type=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+                cache_control=_ASSET_CACHE,
+                source=path,
+            )
+        )
+    return tuple(files)
+
+
+def render_page(
+    episodes: Sequence[Episode],
+    show: ShowInfo,
+    *,
+    tracks: Sequence[Track] = (),
+    settings: MapSettings,
+) -> str:
+    """The HTML of `map/index.html`."""
+    journeys = _journeys(episodes, settings)
+    located = sum(len(stops) for stops in journeys.values())
+    log.debug("map: %d of %d episodes located, %d journeys", located, len(episodes), len(journeys))
+
+    # Marker clusters need a maxZoom on the map, which tiles would otherwise give it.
+    fmap = folium.Map(
+        location=None, tiles=None, control_scale=True, zoom_start=4, **{"minZoom": 2, "maxZoom": 18}
+    )
+    fmap.default_js = list(_JS)
+    fmap.default_css = list(_CSS)
+    root = fmap.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(Element(f"<title>{text(show.title)}: route map</title>"), name="title")
+    # An empty icon, so the browser asks for no /favicon.ico that the site may not have.
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="icon")
+    root.header.add_child(
+        Element(_STYLE.replace("%(width)s", str(settings.popup_width_px)).replace("%%", "%")),
+        name="fieldreports_style",
+    )
+    _Borders().add_to(fmap)
+    tiles = _tile_layer(settings)
+    if tiles is not None:
+        tiles.add_to(fmap)
+
+    points = _sorted_points(tracks)
+    for index, (journey, stops) in enumerate(journeys.items()):
+        colour = _COLOURS[index % len(_COLOURS)]
+        layer = folium.FeatureGroup(name=text(journey), show=True).add_to(fmap)
+        route = _route(stops, points)
+        if len(route) >= 2:
+            folium.PolyLine(
+                route, color=colour, weight=3, opacity=0.8, class_name="fr-route", interactive=False
+            ).add_to(layer)
+        target: folium.map.Layer = layer
+        if settings.cluster_min_stops > 0 and len(stops) >= settings.cluster_min_stops:
+            cluster = folium.plugins.MarkerCluster(
+                control=False, options={"showCoverageOnHover": False, "maxClusterRadius": 40}
+            )
+            cluster.default_js = list(_CLUSTER_JS)
+            cluster.default_css = list(_CLUSTER_CSS)
+            target = cluster.add_to(layer)
+        for stop in stops:
+            _add_stop(stop, target, layer, colour=colour, settings=settings)
+
+    if len(journeys) > 0:
+        folium.LayerControl(collapsed=True).add_to(fmap)
+    fmap.fit_bounds(_bounds(journeys), padding=(24, 24), max_zoom=settings.max_zoom)
+
+    _renumber(root)
+    page = root.render()
+    check_scripts(page)
+    return page
+
+
+def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, list[_Stop]]:
+    """Located episodes grouped by journey, each journey in time order, journeys by first stop."""
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+    def order(episode: Episode) -> tuple[dt.datetime, dt.datetime, str]:
+        return (episode.recorded_at or far_future, episode.published_at, episode.title)
+
+    grouped: dict[str, list[Episode]] = {}
+    for episode in sorted(episodes, key=order):
+        if not episode.location.located:
+            continue
+        grouped.setdefault(episode.journey.strip() or "Reports", []).append(episode)
+
+    journeys: dict[str, list[_Stop]] = {}
+    for journey, members in grouped.items():
+        stops = []
+        for number, episode in enumerate(members, start=1):
+            location = episode.location
+            assert location.public_lat is not None and location.public_lon is not None
+            radius_m = location.accuracy_m or settings.area_radius_km * 1000.0
+            stops.append(
+                _Stop(
+                    episode=episode,
+                    number=number,
+                    lat=location.public_lat,
+                    lon=location.public_lon,
+                    when=episode.recorded_at,
+                    sensitive=location.sensitive,
+                    radius_m=radius_m,
+                )
+            )
+        journeys[journey] = stops
+    return journeys
+
+
+def _sorted_points(tracks: Sequence[Track]) -> tuple[list[dt.datetime], list[TrackPoint]]:
+    points = sorted((p for t in tracks for p in t.points), key=lambda p: p.time)
+    return [p.time for p in points], points
+
+
+def _route(
+    stops: Sequence[_Stop], points: tuple[list[dt.datetime], list[TrackPoint]]
+) -> list[tuple[float, float]]:
+    """The journey's line: stop to stop, following the GPX track between two timed stops."""
+    times, track = points
+    if not stops:
+        return []
+    line = [(stops[0].lat, stops[0].lon)]
+    for a, b in pairwise(stops):
+        if a.when and b.when and not (a.sensitive or b.sensitive) and track:
+            start = bisect.bisect_right(times, a.when)
+            end = bisect.bisect_left(times, b.when)
+            line.extend((p.lat, p.lon) for p in track[start:end])
+        line.append((b.lat, b.lon))
+    return line
+
+
+def _add_stop(
+    stop: _Stop,
+    target: folium.map.Layer,
+    layer: folium.FeatureGroup,
+    *,
+    colour: str,
+    settings: MapSettings,
+) -> None:
+    if stop.sensitive:
+        # The area goes in the journey layer itself, so it stays visible when markers cluster.
+        folium.Circle(
+            (stop.lat, stop.lon),
+            radius=stop.radius_m,
+            color=colour,
+            weight=2,
+            dash_array="6 6",
+            fill=True,
+            fill_opacity=0.12,
+            interactive=False,
+            class_name="fr-area-circle",
+        ).add_to(layer)
+    icon = folium.DivIcon(
+        html=f'<span style="--fr-colour:{colour}" class="fr-stop{" fr-area" if stop.sensitive else ""}"'
+        f' role="button" aria-label="stop {stop.number}">{stop.number}</span>',
+        icon_size=(26, 26),
+        icon_anchor=(13, 13),
+        popup_anchor=(0, -12),
+        class_name="fr-marker",
+    )
+    popup = folium.Popup(
+        folium.Html(
+            popup_html(stop.episode, number=stop.number, excerpt_chars=settings.excerpt_chars),
+            script=True,
+        ),
+        max_width=settings.popup_width_px + 40,
+        lazy=True,
+    )
+    folium.Marker(
+        (stop.lat, stop.lon),
+        icon=icon,
+        popup=popup,
+        tooltip=folium.Tooltip(tooltip_html(stop.episode, number=stop.number), sticky=False),
+    ).add_to(target)
+
+
+def _bounds(journeys: dict[str, list[_Stop]]) -> list[list[float]]:
+    stops = [s for js in journeys.values() for s in js]
+    if not stops:
+        return [list(_EUROPE[0]), list(_EUROPE[1])]
+    south, west, north, east = 90.0, 180.0, -90.0, -180.0
+    for s in stops:
+        margin = s.radius_m if s.sensitive else 0.0
+        dlat = margin / 111_320.0
+        dlon = margin / (111_320.0 * max(math.cos(math.radians(s.lat)), 0.01))
+        south, north = min(south, s.lat - dlat), max(north, s.lat + dlat)
+        west, east = min(west, s.lon - dlon), max(east, s.lon + dlon)
+    return [[south, west], [north, east]]
+
+
+def _tile_layer(settings: MapSettings) -> folium.TileLayer | None:
+    tiles = settings.tiles.strip()
+    if tiles.lower() in ("", "none", "off", "offline"):
+        return None
+    if "{z}" in tiles and not settings.attribution:
+        raise SetupError(
+            f'[map] tiles = "{tiles}" is a tile URL; add [map] attribution with the credit its '
+            'provider asks for (e.g. attribution = "© OpenStreetMap contributors").'
+        )
+    try:
+        return folium.TileLayer(
+            tiles=tiles, attr=settings.attribution or None, control=False, name="Base map"
+        )
+    except ValueError as exc:
+        raise SetupError(
+            f'[map] tiles = "{tiles}" is neither a tile provider name (like "OpenStreetMap"), '
+            f'a URL template with {{z}}/{{x}}/{{y}}, nor "none" ({exc}).'
+        ) from None
+
+
+def _walk(element: Element, seen: set[int]) -> Iterator[Element]:
+    if id(element) in seen:
+        return
+    seen.add(id(element))
+    yield element
+    # Popups and figures keep parts of their content outside `_children`.
+    parts = [getattr(element, name, None) for name in ("header", "html", "script")]
+    for child in (*element._children.values(), *parts):
+        if isinstance(child, Element):
+            yield from _walk(child, seen)
+
+
+def _renumber(root: Figure) -> None:
+    """Give every element a stable id instead of folium's random one, so an unchanged show
+    renders a byte-identical page (and publishing can skip it)."""
+    for number, element in enumerate(_walk(root, set())):
+        element._id = f"{number:06d}"
