@@ -113,21 +113,42 @@ class StorageSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GeotagSettings:
-    """The `[geotag]` table: how reports are placed on the route."""
+    """The `[geotag]` table: how reports are placed on the route (docs/geotagging.md).
+
+    `clock_offset_s` is added to a recording's time before it is looked up on the GPX tracks
+    (a recorder 1 h slow: 3600). `countries` lists the journey's ISO 3166 codes ("PL, BY");
+    the countries of the other stops and of the tracks are added to it.
+    """
 
     max_gap_minutes: float = 30.0
     clock_offset_s: float = 0.0
     sensitive: bool = False
     coarsen_km: float = 10.0
+    coarsen_town_population: int = 5000
+    countries: str = ""
+
+    @property
+    def country_codes(self) -> tuple[str, ...]:
+        """`countries` as upper-case codes: "pl, BY" -> ("PL", "BY")."""
+        codes = self.countries.replace(";", ",").split(",")
+        return tuple(c.strip().upper() for c in codes if c.strip())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MapSettings:
-    """The `[map]` table: the public route map."""
+    """The `[map]` table: the public route map (docs/map.md).
+
+    `tiles` is "OpenStreetMap" (or another name folium knows), a URL template with {z}/{x}/{y}
+    (then `attribution` is required), or "none" for the bundled country borders alone.
+    """
 
     tiles: str = "OpenStreetMap"
     attribution: str = ""
     excerpt_chars: int = 280
+    cluster_min_stops: int = 40  # a journey with this many stops clusters its markers; 0: never
+    max_zoom: int = 12  # the closest zoom when fitting the map to its stops
+    area_radius_km: float = 10.0  # a sensitive stop's area when its location gives no accuracy
+    popup_width_px: int = 320  # on phones popups shrink to 75% of the screen width
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
