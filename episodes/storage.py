@@ -250,6 +250,8 @@ def make_s3_client(settings: StorageSettings) -> Any:
         connect_timeout=settings.connect_timeout_s,
         read_timeout=settings.read_timeout_s,
         s3=s3_options,
+        # SigV4 everywhere: AWS refuses v2 in newer regions, and presigned URLs need it to expire.
+        signature_version="s3v4",
         # Checksums on every request would break some S3 clones (older MinIO, R2).
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",

@@ -1,0 +1,226 @@
+"""Storage backends: the local folder, and S3 against moto's standalone server over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from episodes_fixtures import free_port, make_show_episodes, show_config
+
+from episodes.episode import Episode
+from episodes.partners import presign_masters
+from episodes.publish import build_site, publish
+from episodes.site import SiteFile
+from episodes.storage import LocalStorage, S3Storage, StorageError, check_key, open_storage
+from fieldreports.config import ShowConfig
+
+BUCKET = "border-reached"
+
+
+# ---------------------------------------------------------------- local folder
+
+
+def test_local_put_is_whole_and_skips_identical(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "public", base_url="https://example.org/show/")
+    page = SiteFile(key="transcripts/a.en.vtt", content_type="text/vtt", data=b"WEBVTT\n")
+    assert storage.put(page) is True
+    assert storage.put(page) is False
+    assert (tmp_path / "public/transcripts/a.en.vtt").read_bytes() == b"WEBVTT\n"
+    same_size = SiteFile(key=page.key, content_type="text/vtt", data=b"WEBVTT\r")
+    assert storage.put(same_size) is True  # same size, different bytes: written
+    assert storage.get(page.key) == b"WEBVTT\r"
+    assert storage.keys() == ("transcripts/a.en.vtt",)
+    assert not [p for p in (tmp_path / "public").rglob("*") if p.name.endswith(".tmp")]
+    assert oct((tmp_path / "public/transcripts/a.en.vtt").stat().st_mode & 0o777) == "0o644"
+    assert storage.url("feed.xml") == "https://example.org/show/feed.xml"
+
+
+@pytest.mark.parametrize("key", ["../x", "/etc/passwd", "a//b", "a/./b", ""])
+def test_unsafe_keys_are_refused(key: str) -> None:
+    with pytest.raises(ValueError):
+        check_key(key)
+
+
+# ---------------------------------------------------------------- S3 (moto server)
+
+
+class Moto:
+    """moto's standalone S3 server on a fixed free port, stoppable and restartable."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._cls = ThreadedMotoServer
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server = None
+
+    def start(self) -> None:
+        self.server = self._cls(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Moto]:
+    with pytest.MonkeyPatch.context() as mp:
+        # Fake credentials through boto3's usual chain; never a real profile.
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        mp.delenv("AWS_PROFILE", raising=False)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        server = Moto()
+        server.start()
+        boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1").create_bucket(
+            Bucket=BUCKET
+        )
+        yield server
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def episodes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Episode, ...]:
+    work = tmp_path_factory.mktemp("s3-episodes")
+    return make_show_episodes(show_config(work / "show"), work)
+
+
+def s3_config(tmp_path: Path, moto: Moto, prefix: str, **storage: object) -> ShowConfig:
+    return show_config(
+        tmp_path / "show",
+        storage={
+            "kind": "s3",
+            "bucket": BUCKET,
+            "prefix": prefix,
+            "region": "us-east-1",
+            "endpoint_url": moto.endpoint,
+            "public_base_url": f"{moto.endpoint}/{BUCKET}/{prefix}/",
+            "addressing_style": "path",
+            "max_attempts": 2,
+            "connect_timeout_s": 1.0,
+            "read_timeout_s": 5.0,
+            **storage,
+        },
+    )
+
+
+def _client(moto: Moto):  # noqa: ANN202 - a boto3 client
+    return boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1")
+
+
+def test_s3_publish_sets_types_and_republish_uploads_nothing(
+    moto: Moto, episodes: tuple[Episode, ...], tmp_path: Path
+) -> None:
+    config = s3_config(tmp_path, moto, "first")
+    storage = open_storage(config)
+    assert isinstance(storage, S3Storage)
+    site = build_site(episodes, config, map_files=(), staging_dir=tmp_path / "staging")
+    report = publish(site, storage)
+    assert set(report.uploaded) == set(site.keys()) and report.unchanged == ()
+    client = _client(moto)
+    feed = client.head_object(Bucket=BUCKET, Key="first/feed.xml")
+    assert feed["ContentType"] == "application/rss+xml; charset=utf-8"
+    assert feed["CacheControl"] == "public, max-age=300"
+    mp3 = client.head_object(Bucket=BUCKET, Key=f"first/{episodes[0].audio.key}")
+    assert mp3["ContentType"] == "audio/mpeg"
+    assert mp3["CacheControl"] == "public, max-age=86400"
+    assert mp3["ContentLength"] == episodes[0].audio.size_bytes
+    assert mp3["Metadata"]["sha256"] == episodes[0].audio.sha256
+    vtt = client.head_object(Bucket=BUCKET, Key=f"first/{episodes[0].transcripts[0].key}")
+    assert vtt["ContentType"] == "text/vtt; charset=utf-8"
+    # The feed's enclosures point at the bucket's public URLs.
+    assert f"{moto.endpoint}/{BUCKET}/first/episodes/".encode() in storage.get("feed.xml")
+
+    again = publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "s2"),
+                    storage)
+    assert again.uploaded == ()
+    assert len(again.unchanged) == len(site.keys())
+
+
+def test_s3_server_stopped_mid_publish_keeps_old_feed_and_next_run_completes(
+    moto: Moto, episodes: tuple[Episode, ...], tmp_path: Path
+) -> None:
+    config = s3_config(tmp_path, moto, "crash")
+    storage = open_storage(config)
+    old_site = build_site(episodes[:2], config, map_files=(), staging_dir=tmp_path / "a")
+    publish(old_site, storage)
+    old_feed = storage.get("feed.xml")
+
+    new_site = build_site(episodes, config, map_files=(), staging_dir=tmp_path / "b")
+    stop_after = len(new_site.media)
+
+    def stop_server(done: int, total: int) -> None:
+        if done == stop_after:
+            moto.stop()
+
+    try:
+        with pytest.raises(StorageError, match="run again"):
+            publish(new_site, storage, on_progress=stop_server)
+    finally:
+        if moto.server is None:
+            moto.start()
+    assert storage.get("feed.xml") == old_feed  # listeners still see a consistent feed
+    new_mp3 = episodes[2].audio.key
+    assert storage.get(new_mp3) == episodes[2].audio.source.read_bytes()
+
+    finished = publish(new_site, storage)
+    assert new_mp3 in finished.unchanged  # uploaded before the crash, not again
+    assert "feed.xml" in finished.uploaded
+    assert storage.get("feed.xml") == new_site.feed[0].data
+    assert storage.get("feed.xml") != old_feed
+
+
+def test_s3_multipart_upload_and_foreign_objects(
+    moto: Moto, tmp_path: Path
+) -> None:
+    config = s3_config(tmp_path, moto, "multi", multipart_threshold_mb=5)
+    storage = open_storage(config)
+    big = tmp_path / "big.wav"
+    big.write_bytes(os.urandom(6 * 1024 * 1024 + 17))
+    file = SiteFile(key="masters/big.wav", content_type="audio/wav",
+                    cache_control="public, max-age=86400", source=big)
+    assert storage.put(file) is True
+    head = _client(moto).head_object(Bucket=BUCKET, Key="multi/masters/big.wav")
+    assert "-" in head["ETag"]  # went up in parts
+    assert head["ContentLength"] == big.stat().st_size
+    assert storage.put(file) is False  # and is recognised by its SHA-256 afterwards
+
+    # An object another tool uploaded (no sha256 metadata) is matched by its MD5 ETag.
+    data = b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"
+    _client(moto).put_object(Bucket=BUCKET, Key="multi/t.vtt", Body=data,
+                             ContentType="text/vtt", CacheControl="public, max-age=300")
+    assert storage.put(SiteFile(key="t.vtt", content_type="text/vtt", data=data)) is False
+    # ...but re-uploaded when its headers are wrong.
+    assert storage.put(SiteFile(key="t.vtt", content_type="text/vtt; charset=utf-8",
+                                data=data)) is True
+
+
+def test_presigned_master_urls_download(
+    moto: Moto, episodes: tuple[Episode, ...], tmp_path: Path
+) -> None:
+    config = s3_config(tmp_path, moto, "partners")
+    storage = open_storage(config)
+    publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "st"), storage)
+    document = json.loads(presign_masters(config, expires_s=3600))
+    assert document["expires_at"]
+    assert len(document["episodes"]) == len(episodes)
+    for entry in document["episodes"]:
+        url = entry["master_url"]
+        assert "X-Amz-Signature=" in url and "X-Amz-Expires=3600" in url
+        with urllib.request.urlopen(url, timeout=10) as answer:  # no credentials involved
+            body = answer.read()
+        assert hashlib.sha256(body).hexdigest() == entry["sha256"]
+        assert entry["integrated_lufs"] == -23.0
