@@ -1,23 +1,61 @@
 """locate: put each report on the route, offline, without exposing sources.
 
-SKELETON: the data model and signatures the pipeline relies on; the bodies are being written.
+Reporters rarely type coordinates. They carry a phone that logs a GPX track, they write "Röszke"
+or "the harbour in Lampedusa", or they say where they are on tape. `Geotagger.locate` tries, in
+order, and records which rule won as `Location.source`:
+
+1. "notes": explicit `lat`/`lon` in the front matter (checked for swapped values);
+2. "gpx": the show's GPX tracks at the recording time (see `recording_time`), interpolated;
+3. "place": the notes' `place`, from the offline gazetteer (see `gazetteer.py`);
+4. "text": a place name in the notes' body or the transcript, in the journey's countries;
+5. "none": not located; the episode is published off the map.
+
+The journey's countries are the `[geotag] countries` setting, plus the countries of the other
+stops (`nearby`) and of the GPX tracks. They settle ambiguous names, catch swapped coordinates,
+and bound the search in free text.
+
+A sensitive report (`sensitive: true`, or `[geotag] sensitive`) keeps its exact point in
+`lat`/`lon`, which stay in the private catalog, and publishes only `public_lat`/`public_lon`,
+snapped to the nearest town or a ~10 km grid (`coarsen.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import datetime as dt
+import json
+import logging
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from fieldreports.clock import as_aware
+from fieldreports.coarsen import coarsen
 from fieldreports.config import GeotagSettings
-from fieldreports.gpx import Track
+from fieldreports.errors import ReportError, SetupError
+from fieldreports.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
+from fieldreports.gpx import Track, position_at
 from fieldreports.inbox import FieldReport
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("notes", "gpx", "place", "text", "none")
+_TRACK_SAMPLES = 200  # points per track looked up for the journey's countries
+_FFPROBE_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
     """Where a report was made. `lat`/`lon` are exact and stay private; `public_*` are published.
 
-    `source` says which rule won: "notes", "gpx", "place", "text" or "none".
+    `source` says which rule won: "notes", "gpx", "place", "text" or "none". `accuracy_m` is
+    how far the exact point may be off; `public_accuracy_m` the same for the published point.
+    `name` is for display ("Lampedusa, Italy", "near Terespol, Poland"); for a sensitive report
+    it names no more than the published point does. `note` says how the location was found
+    (or why not), for the run's summary.
     """
 
     source: str
@@ -29,19 +67,173 @@ class Location:
     name: str = ""
     country_code: str = ""
     sensitive: bool = False
+    public_accuracy_m: float | None = None
+    note: str = ""
 
     @property
     def located(self) -> bool:
         return self.public_lat is not None and self.public_lon is not None
+
+    @property
+    def geo_uri(self) -> str:
+        """The published point as an RFC 5870 `geo:` URI ("" when not located).
+
+        >>> Location(source="notes", public_lat=35.5011, public_lon=12.6058, public_accuracy_m=12.4).geo_uri
+        'geo:35.5011,12.6058;u=12'
+        >>> Location(source="none").geo_uri
+        ''
+        """
+        if self.public_lat is None or self.public_lon is None:
+            return ""
+        uri = f"geo:{self.public_lat:.6g},{self.public_lon:.7g}"
+        if self.public_accuracy_m is not None:
+            uri += f";u={round(self.public_accuracy_m)}"
+        return uri
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocatedBatch:
+    """`Geotagger.locate_all`'s result: a Location per report id, or the error that stopped it."""
+
+    locations: Mapping[str, Location]
+    errors: Mapping[str, ReportError]
+
+
+def coordinate_accuracy_m(lat: float, lon: float) -> float:
+    """How precise typed coordinates are, from their decimals: half a unit in the last place.
+
+    >>> coordinate_accuracy_m(35.5011, 12.6058)
+    6.0
+    >>> coordinate_accuracy_m(35.5, 12.6)
+    5566.0
+    """
+    decimals = min(_decimals(lat), _decimals(lon))
+    return float(max(5, round(111_320 * 10.0**-decimals / 2)))
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
+
+
+def recording_time(report: FieldReport, timezone: str) -> dt.datetime | None:
+    """When a report was recorded: `recorded_at` from the notes, else the recording's own
+    creation-time tag, else None. Always timezone-aware; a naive time is read in `timezone`.
+    """
+    if report.notes.recorded_at is not None:
+        return as_aware(report.notes.recorded_at, timezone)
+    tagged = _tagged_time(report.audio_path, timezone)
+    if tagged is not None:
+        log.debug("%s: recording time %s from the file's tags", report.audio_path.name, tagged)
+    return tagged
+
+
+def _tagged_time(path: Path, timezone: str) -> dt.datetime | None:
+    tags = _ffprobe_tags(path) if shutil.which("ffprobe") else _mutagen_tags(path)
+    for key in ("creation_time", "com.apple.quicktime.creationdate", "date", "©day", "tdrc"):
+        value = tags.get(key)
+        if value:
+            parsed = parse_tag_time(value, timezone)
+            if parsed is not None:
+                return parsed
+    # Broadcast WAV (EBU Tech 3285) keeps a local date and time in the bext chunk.
+    if tags.get("origination_date") and tags.get("origination_time"):
+        return parse_tag_time(f"{tags['origination_date']}T{tags['origination_time']}", timezone)
+    return None
+
+
+def parse_tag_time(value: str, timezone: str) -> dt.datetime | None:
+    """A creation-time tag as an aware datetime; None for a bare date or anything unreadable.
+
+    >>> parse_tag_time("2022-03-14T08:40:00.000000Z", "Europe/Rome").isoformat()
+    '2022-03-14T08:40:00+00:00'
+    >>> parse_tag_time("2022-03-14 09:40:00", "Europe/Rome").isoformat()
+    '2022-03-14T09:40:00+01:00'
+    >>> parse_tag_time("2022:03:14", "UTC") is None
+    True
+    """
+    text = value.strip().replace("Z", "+00:00")
+    text = re.sub(r"^(\d{4}):(\d{2}):(\d{2})", r"\1-\2-\3", text)
+    if not re.match(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}", text):
+        return None
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # "+0100", as QuickTime writes it
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # 1970 or 1904 is a device with no clock set, not a time.
+    return as_aware(when, timezone) if when.year > 1990 else None
+
+
+def _ffprobe_tags(path: Path) -> dict[str, str]:
+    argv = [
+        "ffprobe", "-v", "error", "-print_format", "json",
+        "-show_entries", "format_tags:stream_tags", str(path),
+    ]  # fmt: skip
+    log.debug("argv: %s", argv)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=_FFPROBE_TIMEOUT_S)
+        data = json.loads(done.stdout or "{}")
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, OSError):
+        return {}
+    tags: dict[str, str] = {}
+    # Stream tags first, so the container's own tags win.
+    for stream in data.get("streams", ()):
+        tags.update({k.lower(): str(v) for k, v in (stream.get("tags") or {}).items()})
+    tags.update({k.lower(): str(v) for k, v in (data.get("format", {}).get("tags") or {}).items()})
+    return tags
+
+
+def _mutagen_tags(path: Path) -> dict[str, str]:
+    import mutagen  # only without ffprobe
+
+    try:
+        audio = mutagen.File(path)
+    except mutagen.MutagenError:
+        return {}
+    if audio is None or audio.tags is None:
+        return {}
+    return {
+        str(k).lower(): str(v[0] if isinstance(v, list) and v else v) for k, v in audio.tags.items()
+    }
 
 
 class Geotagger:
     """The gazetteer and tracks, loaded once per run."""
 
     def __init__(
-        self, *, tracks: Sequence[Track], settings: GeotagSettings, timezone: str = "UTC"
+        self,
+        *,
+        tracks: Sequence[Track],
+        settings: GeotagSettings,
+        timezone: str = "UTC",
+        gazetteer: Gazetteer | None = None,
     ) -> None:
-        raise NotImplementedError
+        self._tracks = tuple(tracks)
+        self._settings = settings
+        self._timezone = timezone
+        self._gazetteer = gazetteer if gazetteer is not None else load_gazetteer()
+        unknown = [c for c in settings.country_codes if not self._known_country(c)]
+        if unknown:
+            raise SetupError(
+                f"[geotag] countries: unknown country code {', '.join(map(repr, unknown))}; "
+                'use ISO 3166 two-letter codes, like countries = "PL, BY".'
+            )
+        self._track_countries = self._countries_along(self._tracks)
+        if self._track_countries:
+            log.debug("the GPX tracks pass through %s", ", ".join(sorted(self._track_countries)))
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return self._gazetteer
+
+    def journey_countries(self, nearby: Sequence[Location] = ()) -> frozenset[str]:
+        """The setting's countries, the other stops' and the tracks'."""
+        return (
+            frozenset(self._settings.country_codes)
+            | {n.country_code for n in nearby if n.country_code}
+            | self._track_countries
+        )
 
     def locate(
         self,
@@ -51,4 +243,297 @@ class Geotagger:
         nearby: Sequence[Location] = (),
     ) -> Location:
         """Resolve one report's location; ReportError for invalid coordinates."""
-        raise NotImplementedError
+        countries = self.journey_countries(nearby)
+        sensitive = report.notes.sensitive or self._settings.sensitive
+        found = (
+            self._from_notes(report, countries)
+            or self._from_tracks(report)
+            or self._from_place(report, countries, nearby)
+            or self._from_text(report, transcript_text, countries, nearby)
+        )
+        if found is None:
+            why = "no coordinates, no GPX point at the recording time, no known place name"
+            log.info("%s: not located (%s); it is published off the map", report.id, why)
+            return Location(source="none", sensitive=sensitive, note=f"not located: {why}")
+        return self._publishable(found, sensitive=sensitive)
+
+    def locate_all(
+        self, reports: Sequence[FieldReport], *, transcripts: Mapping[str, str] | None = None
+    ) -> LocatedBatch:
+        """Locate a batch, each report with the other stops of its journey as `nearby`.
+
+        Two passes: the first places every report on its own; the second locates each again
+        with the first pass's locations of the other reports of the same `journey` (all
+        reports when the notes name none), so ambiguous names and swapped coordinates are
+        judged in context. `transcripts` maps report ids to transcript text.
+        """
+        texts = transcripts or {}
+        first: dict[str, Location] = {}
+        for report in reports:
+            try:
+                first[report.id] = self.locate(report, transcript_text=texts.get(report.id, ""))
+            except ReportError:
+                continue
+        locations: dict[str, Location] = {}
+        errors: dict[str, ReportError] = {}
+        for report in reports:
+            journey = fold(report.notes.journey)
+            nearby = tuple(
+                first[other.id]
+                for other in reports
+                if other.id != report.id
+                and other.id in first
+                and first[other.id].source in ("notes", "gpx", "place")
+                and (not journey or fold(other.notes.journey) in ("", journey))
+            )
+            try:
+                locations[report.id] = self.locate(
+                    report, transcript_text=texts.get(report.id, ""), nearby=nearby
+                )
+            except ReportError as exc:
+                errors[report.id] = exc
+        return LocatedBatch(locations=locations, errors=errors)
+
+    # ---- the rules, in order ---------------------------------------------------------------
+
+    def _from_notes(self, report: FieldReport, countries: frozenset[str]) -> Location | None:
+        lat, lon = report.notes.lat, report.notes.lon
+        if lat is None or lon is None:
+            return None
+        self._check_not_swapped(report, lat, lon, countries)
+        name, place = self._gazetteer.describe(lat, lon)
+        return Location(
+            source="notes",
+            lat=lat,
+            lon=lon,
+            accuracy_m=coordinate_accuracy_m(lat, lon),
+            name=name,
+            country_code=self._country_at(lat, lon, place),
+            note="coordinates in the notes",
+        )
+
+    def _from_tracks(self, report: FieldReport) -> Location | None:
+        if not self._tracks:
+            return None
+        when = recording_time(report, self._timezone)
+        if when is None:
+            return None
+        moment = when + dt.timedelta(seconds=self._settings.clock_offset_s)
+        fix = position_at(self._tracks, moment, max_gap_s=self._settings.max_gap_minutes * 60.0)
+        if fix is None:
+            log.info(
+                "%s: no GPX point within %g minutes of %s", report.id,
+                self._settings.max_gap_minutes, moment.isoformat(),
+            )  # fmt: skip
+            return None
+        name, place = self._gazetteer.describe(fix.lat, fix.lon)
+        return Location(
+            source="gpx",
+            lat=fix.lat,
+            lon=fix.lon,
+            accuracy_m=round(fix.accuracy_m, 1),
+            name=name,
+            country_code=self._country_at(fix.lat, fix.lon, place),
+            note=f"GPX track {fix.track.name!r} at {moment.isoformat()}",
+        )
+
+    def _from_place(
+        self, report: FieldReport, countries: frozenset[str], nearby: Sequence[Location]
+    ) -> Location | None:
+        text = report.notes.place
+        if not text:
+            return None
+        named, candidates, hinted = self._place_candidates(text, countries)
+        if not candidates:
+            log.warning("%s: place %r is not in the offline gazetteer", report.id, text)
+            return None
+        place, why = self._settle(named, candidates, hinted or countries, nearby)
+        if why:
+            log.info("%s: %s", report.id, why)
+        return self._at_place(place, "place", f'place "{text}"' + (f"; {why}" if why else ""))
+
+    def _from_text(
+        self,
+        report: FieldReport,
+        transcript_text: str,
+        countries: frozenset[str],
+        nearby: Sequence[Location],
+    ) -> Location | None:
+        if not countries:
+            return None
+        mentions = [
+            *self._gazetteer.mentions(report.notes.title, countries=countries),
+            *self._gazetteer.mentions(report.notes.body, countries=countries),
+            *self._gazetteer.mentions(transcript_text, countries=countries),
+        ]
+        if not mentions:
+            return None
+        # The name said most often wins; of equals, the first (notes come before the tape).
+        counts = Counter(fold(m.text) for m in mentions)
+        chosen = max(mentions, key=lambda m: counts[fold(m.text)])
+        place, why = self._settle(chosen.text, chosen.places, countries, nearby)
+        detail = f'"{chosen.text}" named in the notes or transcript' + (f"; {why}" if why else "")
+        log.info("%s: located from text: %s", report.id, detail)
+        return self._at_place(place, "text", detail)
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _at_place(self, place: Place, source: str, note: str) -> Location:
+        return Location(
+            source=source,
+            lat=place.lat,
+            lon=place.lon,
+            accuracy_m=place.accuracy_m,
+            name=self._gazetteer.label(place),
+            country_code=place.country_code,
+            note=note,
+        )
+
+    def _publishable(self, found: Location, *, sensitive: bool) -> Location:
+        assert found.lat is not None and found.lon is not None
+        if not sensitive:
+            return replace(
+                found,
+                public_lat=found.lat,
+                public_lon=found.lon,
+                public_accuracy_m=found.accuracy_m,
+            )
+        coarse = coarsen(
+            found.lat,
+            found.lon,
+            gazetteer=self._gazetteer,
+            cell_km=self._settings.coarsen_km,
+            town_population=self._settings.coarsen_town_population,
+        )
+        # The display name is made from the published point, so it tells no more than it.
+        name = (
+            f"near {coarse.town}"
+            if coarse.town
+            else self._gazetteer.describe(coarse.lat, coarse.lon)[0]
+        )
+        return replace(
+            found,
+            public_lat=coarse.lat,
+            public_lon=coarse.lon,
+            public_accuracy_m=max(coarse.accuracy_m, found.accuracy_m or 0.0),
+            name=name,
+            sensitive=True,
+            note=f"{found.note}; published coarsened to the nearest {coarse.method}",
+        )
+
+    def _place_candidates(
+        self, text: str, countries: frozenset[str]
+    ) -> tuple[str, tuple[Place, ...], frozenset[str]]:
+        """What a `place` value names: the matched words, the places, and any country hint.
+
+        "Samos, Greece" and "Idomeni (GR)" carry a country; "the harbour in Lampedusa" holds
+        the name among other words, found by trying its word runs, longest first.
+        """
+        parts = [p.strip() for p in re.split(r"[,;()/]", text) if p.strip()]
+        hinted = frozenset(
+            code for part in parts[1:] if (code := self._gazetteer.country_code(part))
+        )
+        names = [p for p in parts if not (hinted and self._gazetteer.country_code(p))] or parts
+        whole = " ".join(names)
+        found = self._gazetteer.lookup(whole, countries=hinted)
+        if found:
+            return whole, found, hinted
+        words = re.findall(r"[^\W\d_][\w'’-]*", whole)
+        best: tuple[tuple[bool, bool, int, int], str, tuple[Place, ...]] | None = None
+        for size in range(min(4, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                phrase = " ".join(words[start : start + size])
+                places = self._gazetteer.lookup(phrase, countries=hinted)
+                if not places or len(fold(phrase)) < 3:
+                    continue
+                in_journey = any(p.country_code in countries for p in places)
+                score = (phrase[0].isupper(), in_journey, size, max(p.population for p in places))
+                if best is None or score > best[0]:
+                    best = (score, phrase, places)
+        if best is None:
+            return text, (), hinted
+        return best[1], best[2], hinted
+
+    def _settle(
+        self,
+        name: str,
+        candidates: Sequence[Place],
+        countries: frozenset[str],
+        nearby: Sequence[Location],
+    ) -> tuple[Place, str]:
+        """One place for an ambiguous name, and why (empty when the name was not ambiguous).
+
+        In the journey's countries if any candidate is; then nearest to another stop; then
+        the place whose own name it is; then the most populous.
+        """
+        if len(candidates) == 1:
+            return candidates[0], ""
+        pool = [p for p in candidates if p.country_code in countries] or list(candidates)
+        stops: list[tuple[float, float]] = [
+            (n.lat, n.lon) for n in nearby if n.lat is not None and n.lon is not None
+        ]
+        if len(pool) > 1 and stops:
+
+            def to_stops(p: Place) -> float:
+                return min(distance_km(p.lat, p.lon, lat, lon) for lat, lon in stops)
+
+            chosen = min(pool, key=to_stops)
+            reason = f"{to_stops(chosen):.0f} km from the nearest other stop"
+        else:
+            chosen = min(
+                pool,
+                key=lambda p: (
+                    not p.curated,
+                    not self._gazetteer.is_own_name(p, name),
+                    -p.population,
+                ),
+            )
+            reason = (
+                "the only one in the journey's countries"
+                if len(pool) == 1 and len(candidates) > 1
+                else "the most likely by name and size"
+            )
+        others = ", ".join(
+            f"{p.name} ({p.country_code})" for p in candidates[:6] if p is not chosen
+        )
+        return (
+            chosen,
+            f'"{name}" could also be {others}; chose {self._gazetteer.label(chosen)}: {reason}',
+        )
+
+    def _check_not_swapped(
+        self, report: FieldReport, lat: float, lon: float, countries: frozenset[str]
+    ) -> None:
+        """ReportError when the point lies off the journey's countries and, swapped, inside them."""
+        if not countries or abs(lon) > 90:
+            return
+        here = self._gazetteer.country_at(lat, lon)
+        if here in countries:
+            return
+        there = self._gazetteer.country_at(lon, lat)
+        if there not in countries:
+            return
+        where = self._gazetteer.country_name(here) if here else "open sea or wilderness"
+        swapped_name, _ = self._gazetteer.describe(lon, lat)
+        raise ReportError(
+            f"lat = {lat}, lon = {lon} lies in {where}, off this journey "
+            f"({', '.join(sorted(countries))}), but swapped it lies {swapped_name}: "
+            "are lat and lon the wrong way round? Fix them in the front matter.",
+            path=report.notes_path or report.audio_path,
+        )
+
+    def _country_at(self, lat: float, lon: float, place: Place | None) -> str:
+        return place.country_code if place is not None else self._gazetteer.country_at(lat, lon)
+
+    def _countries_along(self, tracks: Sequence[Track]) -> frozenset[str]:
+        codes: set[str] = set()
+        for track in tracks:
+            step = max(1, len(track.points) // _TRACK_SAMPLES)
+            for point in track.points[::step]:
+                code = self._gazetteer.country_at(point.lat, point.lon)
+                if code:
+                    codes.add(code)
+        return frozenset(codes)
+
+    def _known_country(self, code: str) -> bool:
+        return self._gazetteer.country_code(code) == code
