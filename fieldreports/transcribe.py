@@ -262,11 +262,13 @@ def transcribe(
             lang, prob = _detect_language(engine, samples, chunks)
             source = "detected"
             log.info("%s: detected language %s (p=%.2f)", audio.name, lang, prob)
+        window_s = len(samples) / SAMPLE_RATE_HZ
         for segment in _decode(engine, samples, chunks, language=lang, task=task):
-            segment = _shift(segment, offset_s)
+            segment = _place(segment, offset_s, window_s)
             kept.append(segment)
             if on_progress is not None:
-                on_progress(min(segment.end_s, total_s or segment.end_s), max(total_s, duration_s))
+                done_s = max(done_s, segment.end_s)
+                on_progress(done_s, max(total_s, duration_s))
         done_s = duration_s
         if on_progress is not None:
             on_progress(done_s, max(total_s, done_s))
@@ -439,7 +441,8 @@ def _windows(path: Path, *, window_s: float) -> Iterator[tuple[float, np.ndarray
                 if len(block):
                     yield offset / SAMPLE_RATE_HZ, block
                 break
-            cut = _quiet_cut(block)
+            # search the last quarter (at most 30 s), so a window is never cut to a sliver
+            cut = _quiet_cut(block, search_s=min(30.0, window_s / 4))
             yield offset / SAMPLE_RATE_HZ, block[:cut]
             offset += cut
             carry = block[cut:]
@@ -650,22 +653,21 @@ def _end(to_window: _TimeMap, start: float, end: float) -> float:
     return to_window(end, to_window.index(max(start, end - 0.01)))
 
 
-def _shift(segment: Segment, offset_s: float) -> Segment:
-    if offset_s == 0.0:
-        return segment
+def _place(segment: Segment, offset_s: float, window_s: float) -> Segment:
+    """Move a segment from window time to file time, clamped to the window: Whisper pads its
+    input to 30 s and can stamp the last segment past the end of the audio it was given."""
+
+    def at(t: float) -> float:
+        return round(offset_s + min(max(t, 0.0), window_s), 3)
+
     return Segment(
-        start_s=round(segment.start_s + offset_s, 3),
-        end_s=round(segment.end_s + offset_s, 3),
+        start_s=at(segment.start_s),
+        end_s=at(segment.end_s),
         text=segment.text,
         avg_logprob=segment.avg_logprob,
         no_speech_prob=segment.no_speech_prob,
         words=tuple(
-            Word(
-                start_s=round(w.start_s + offset_s, 3),
-                end_s=round(w.end_s + offset_s, 3),
-                text=w.text,
-                probability=w.probability,
-            )
+            Word(start_s=at(w.start_s), end_s=at(w.end_s), text=w.text, probability=w.probability)
             for w in segment.words
         ),
     )
