@@ -67,14 +67,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
                 raise RangeNotSatisfiable(f"{header} of {size} bytes")
             return max(0, size - suffix), size - 1
         first = int(first_text)
-        last = int(last_text) if last_text else size - 1
+        last = int(last_text) if last_text else None
     except ValueError:
         return None
-    if first < 0 or last < first:
-        return None
+    if last is not None and last < first:
+        return None  # malformed, so ignored (RFC 9110 §14.2)
     if first >= size:
         raise RangeNotSatisfiable(f"{header} of {size} bytes")
-    return first, min(last, size - 1)
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
