@@ -786,6 +786,41 @@ def upload(console: Console, files: tuple[Path, ...], server_url: str, token: st
             bar.update(task, completed=path.stat().st_size)
 
 
+@cli.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--expires",
+    default="7d",
+    show_default=True,
+    help="How long the master links work: 90m, 12h, 7d (S3 allows at most 7 days).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON to this file instead of printing it.",
+)
+@click.pass_obj
+def partners(console: Console, show_dir: Path, expires: str, output: Path | None) -> None:
+    """Print partners.json with presigned links to the broadcast masters.
+
+    For a radio partner without access to the bucket: each master URL is signed and expires.
+    With local storage the URLs are the plain public ones.
+    """
+    from episodes.partners import parse_expiry, presign_masters
+
+    config = _load(show_dir)
+    try:
+        data = presign_masters(config, expires_s=parse_expiry(expires))
+    except FieldReportsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        output.write_bytes(data)
+        console.print(f"Wrote {output}")
+
+
 def main() -> None:
     cli()
 

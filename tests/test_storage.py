@@ -224,3 +224,28 @@ def test_presigned_master_urls_download(
             body = answer.read()
         assert hashlib.sha256(body).hexdigest() == entry["sha256"]
         assert entry["integrated_lufs"] == -23.0
+
+
+def test_partners_command_prints_presigned_links(
+    moto: Moto, episodes: tuple[Episode, ...], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from pipeline import cli
+
+    config = s3_config(tmp_path, moto, "cli")
+    publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "st"),
+            open_storage(config))
+    (config.show_dir / "show.toml").write_text(
+        f'[show]\ntitle = "Border Reached!"\nbase_url = "https://example.org/br/"\n'
+        f'[storage]\nkind = "s3"\nbucket = "{BUCKET}"\nprefix = "cli"\n'
+        f'region = "us-east-1"\nendpoint_url = "{moto.endpoint}"\naddressing_style = "path"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["partners", str(config.show_dir), "--expires", "2h"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert all("X-Amz-Expires=7200" in e["master_url"] for e in document["episodes"])
+    too_long = CliRunner().invoke(cli, ["partners", str(config.show_dir), "--expires", "8d"])
+    assert too_long.exit_code != 0 and "7 days" in too_long.output
