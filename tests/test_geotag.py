@@ -88,7 +88,9 @@ def test_swapped_coordinates_are_an_error_naming_the_file(tmp_path, gazetteer) -
         tagger(gazetteer).locate(r, nearby=[terespol])
 
 
-def test_coordinates_off_the_journey_are_kept_when_a_swap_does_not_help(tmp_path, gazetteer) -> None:
+def test_coordinates_off_the_journey_are_kept_when_a_swap_does_not_help(
+    tmp_path, gazetteer
+) -> None:
     r = report(tmp_path, lat=41.12, lon=22.52)  # Idomeni, on a Polish journey: odd, not swapped
     assert tagger(gazetteer, countries="PL").locate(r).source == "notes"
 
