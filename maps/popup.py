@@ -75,9 +75,17 @@ def render_notes(markdown: str) -> str:
     >>> render_notes("[x](javascript:alert(1)) ![i](https://example.org/i.png)")
     '<p>[x](javascript:alert(1)) i</p>\\n'
     """
-    rendered = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
         ["table", "strikethrough"]
-    ).render(markdown)
+    )
+    # An image becomes its alt text: a remote image would be a request from every visitor.
+    md.add_render_rule(
+        "image",
+        lambda self, tokens, idx, options, env: html.escape(
+            self.renderInlineAsText(tokens[idx].children or [], options, env)
+        ),
+    )
+    rendered = md.render(markdown)
     return nh3.clean(
         rendered,
         tags=_NOTE_TAGS,

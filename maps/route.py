@@ -37,7 +37,7 @@ from episodes.site import SiteFile
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
 from fieldreports.gpx import Track, TrackPoint
-from maps.popup import check_scripts, popup_html, text, tooltip_html
+from maps.popup import check_scripts, for_template_literal, popup_html, text, tooltip_html
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,9 @@ def render_page(
     points = _sorted_points(tracks)
     for index, (journey, stops) in enumerate(journeys.items()):
         colour = _COLOURS[index % len(_COLOURS)]
-        layer = folium.FeatureGroup(name=text(journey), show=True).add_to(fmap)
+        # Leaflet writes layer names as HTML; escape them as strictly as popups.
+        name = for_template_literal(text(journey))
+        layer = folium.FeatureGroup(name=name, show=True).add_to(fmap)
         route = _route(stops, points)
         if len(route) >= 2:
             folium.PolyLine(
@@ -297,9 +299,25 @@ def _route(
         if a.when and b.when and not (a.sensitive or b.sensitive) and track:
             start = bisect.bisect_right(times, a.when)
             end = bisect.bisect_left(times, b.when)
-            line.extend((p.lat, p.lon) for p in track[start:end])
+            line.extend(_thin(track[start:end]))
         line.append((b.lat, b.lon))
     return line
+
+
+def _thin(points: Sequence[TrackPoint], *, min_step_deg: float = 0.0003) -> list[tuple[float, float]]:
+    """Track points at least ~30 m apart: a GPX logged every second would bloat the page
+    without changing the line at any zoom the map shows.
+
+    >>> import datetime as dt
+    >>> t = dt.datetime(2022, 3, 14, tzinfo=dt.UTC)
+    >>> _thin([TrackPoint(time=t, lat=45.0, lon=19.0 + i * 0.0001) for i in range(10)])
+    [(45.0, 19.0), (45.0, 19.0004), (45.0, 19.0008)]
+    """
+    kept: list[tuple[float, float]] = []
+    for p in points:
+        if not kept or max(abs(p.lat - kept[-1][0]), abs(p.lon - kept[-1][1])) >= min_step_deg:
+            kept.append((p.lat, p.lon))
+    return kept
 
 
 def _add_stop(

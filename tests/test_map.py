@@ -210,6 +210,9 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(visit: Visit) -> None:
     visit.page.locator(".leaflet-control-layers").hover()
     assert "Poland 2021 <img src=x onerror=alert(5)>" in visit.page.locator(
         ".leaflet-control-layers-overlays").inner_text()
+    # and in the tooltip
+    visit.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile("^3$")).hover()
+    assert HOSTILE in visit.page.locator(".leaflet-tooltip").inner_text()
     visit.page.wait_for_timeout(200)
     assert visit.dialogs == []
     assert visit.errors == []
@@ -270,3 +273,32 @@ def test_blocked_tiles_leave_borders_and_route(browser, tmp_path: Path, episodes
             assert v.page.locator("path.fr-route").count() == 2
         finally:
             v.close()
+
+
+def test_journeys_are_switchable_layers(visit: Visit) -> None:
+    visit.page.locator(".leaflet-control-layers").hover()
+    boxes = visit.page.locator(".leaflet-control-layers-overlays input[type=checkbox]")
+    assert boxes.count() == 2
+    boxes.nth(1).uncheck()  # the second journey: two stops
+    assert visit.page.locator(".leaflet-marker-pane > *").count() == 3
+    assert visit.page.locator("path.fr-route").count() == 1
+    boxes.nth(1).check()
+    assert visit.page.locator(".leaflet-marker-pane > *").count() == 5
+
+
+def test_map_works_opened_from_disk(browser, site: Path) -> None:  # noqa: ANN001
+    """Relative URLs and a script (not fetch) for the borders: file:// works too."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    blocked: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    mapkit.block_outside(page, "file://", blocked)
+    try:
+        page.goto((site / "map" / "index.html").as_uri(), wait_until="load")
+        assert page.locator(".leaflet-marker-pane > *").count() == 5
+        assert page.locator(".leaflet-fr-borders-pane path").count() == 1
+        assert errors == [] and blocked == []
+    finally:
+        context.close()
