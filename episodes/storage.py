@@ -246,7 +246,7 @@ def make_s3_client(settings: StorageSettings) -> Any:
     style = settings.addressing_style
     s3_options = {"addressing_style": style} if style else {}
     config = Config(
-        retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
         connect_timeout=settings.connect_timeout_s,
         read_timeout=settings.read_timeout_s,
         s3=s3_options,

@@ -249,3 +249,84 @@ def test_partners_command_prints_presigned_links(
     assert all("X-Amz-Expires=7200" in e["master_url"] for e in document["episodes"])
     too_long = CliRunner().invoke(cli, ["partners", str(config.show_dir), "--expires", "8d"])
     assert too_long.exit_code != 0 and "7 days" in too_long.output
+
+
+class _Flaky:
+    """An HTTP proxy in front of moto that answers the first request of each key with 503 SlowDown
+    (S3's throttling answer) or 500, so the client's retries with backoff are exercised for real."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen: dict[str, int] = {}
+        self.refused = 0
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # answers botocore's "Expect: 100-continue" at once
+
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                key = f"{self.command} {self.path.split('?')[0]}"
+                seen[key] = seen.get(key, 0) + 1
+                if seen[key] == 1 and self.command in ("PUT", "HEAD"):
+                    flaky.refused += 1
+                    status = 503 if self.command == "PUT" else 500
+                    payload = (b"<Error><Code>SlowDown</Code><Message>Reduce your request rate."
+                               b"</Message></Error>" if status == 503 else b"")
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "server", "date"):
+                        self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _any
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_throttling_and_5xx_are_retried_with_backoff(moto: Moto, tmp_path: Path) -> None:
+    flaky = _Flaky(moto.port)
+    try:
+        config = s3_config(tmp_path, moto, "flaky", endpoint_url=flaky.endpoint, max_attempts=3)
+        storage = open_storage(config)
+        files = [SiteFile(key=f"transcripts/{n}.txt", content_type="text/plain", data=b"x" * n)
+                 for n in range(1, 4)]
+        assert all(storage.put(f) for f in files)
+        assert flaky.refused == 6  # each HEAD got a 500 and each PUT a 503 first
+        assert [storage.get(f.key) for f in files] == [f.data for f in files]
+    finally:
+        flaky.close()
+
+    # With a single attempt the same refusals surface as an error that says what to do.
+    flaky = _Flaky(moto.port)
+    try:
+        config = s3_config(tmp_path, moto, "flaky2", endpoint_url=flaky.endpoint, max_attempts=1)
+        with pytest.raises(StorageError, match="run again"):
+            open_storage(config).put(files[0])
+    finally:
+        flaky.close()
