@@ -245,14 +245,15 @@ class Geotagger:
         """Resolve one report's location; ReportError for invalid coordinates."""
         countries = self.journey_countries(nearby)
         sensitive = report.notes.sensitive or self._settings.sensitive
+        misses: list[str] = []  # why each rule gave nothing, for the summary
         found = (
             self._from_notes(report, countries)
-            or self._from_tracks(report)
-            or self._from_place(report, countries, nearby)
-            or self._from_text(report, transcript_text, countries, nearby)
+            or self._from_tracks(report, misses)
+            or self._from_place(report, countries, nearby, misses)
+            or self._from_text(report, transcript_text, countries, nearby, misses)
         )
         if found is None:
-            why = "no coordinates, no GPX point at the recording time, no known place name"
+            why = "; ".join(["no coordinates in the notes", *misses])
             log.info("%s: not located (%s); it is published off the map", report.id, why)
             return Location(source="none", sensitive=sensitive, note=f"not located: {why}")
         return self._publishable(found, sensitive=sensitive)
@@ -294,6 +295,32 @@ class Geotagger:
                 errors[report.id] = exc
         return LocatedBatch(locations=locations, errors=errors)
 
+    def route_points(
+        self, report: FieldReport, location: Location, *, offsets_s: Sequence[float]
+    ) -> tuple[tuple[float, float], ...]:
+        """Publishable (lat, lon) for moments `offsets_s` seconds into the recording.
+
+        For chapters with `waypoints: true`: a report recorded on the move traces its stretch
+        of the GPX track, one point per chapter start. A sensitive report, one not located by
+        GPX, or a moment the track does not cover gets the location's public point, so this
+        never publishes more than `public_lat`/`public_lon` do. Empty when not located.
+        """
+        if location.public_lat is None or location.public_lon is None:
+            return ()
+        public = (location.public_lat, location.public_lon)
+        when = recording_time(report, self._timezone)
+        if location.sensitive or location.source != "gpx" or when is None:
+            return tuple(public for _ in offsets_s)
+        start = when + dt.timedelta(seconds=self._settings.clock_offset_s)
+        max_gap_s = self._settings.max_gap_minutes * 60.0
+        points: list[tuple[float, float]] = []
+        for offset_s in offsets_s:
+            fix = position_at(
+                self._tracks, start + dt.timedelta(seconds=offset_s), max_gap_s=max_gap_s
+            )
+            points.append((round(fix.lat, 6), round(fix.lon, 6)) if fix else public)
+        return tuple(points)
+
     # ---- the rules, in order ---------------------------------------------------------------
 
     def _from_notes(self, report: FieldReport, countries: frozenset[str]) -> Location | None:
@@ -312,19 +339,23 @@ class Geotagger:
             note="coordinates in the notes",
         )
 
-    def _from_tracks(self, report: FieldReport) -> Location | None:
+    def _from_tracks(self, report: FieldReport, misses: list[str]) -> Location | None:
         if not self._tracks:
+            misses.append("no GPX tracks")
             return None
         when = recording_time(report, self._timezone)
         if when is None:
+            misses.append("no recording time (no recorded_at, no creation-time tag)")
             return None
         moment = when + dt.timedelta(seconds=self._settings.clock_offset_s)
         fix = position_at(self._tracks, moment, max_gap_s=self._settings.max_gap_minutes * 60.0)
         if fix is None:
-            log.info(
-                "%s: no GPX point within %g minutes of %s", report.id,
-                self._settings.max_gap_minutes, moment.isoformat(),
-            )  # fmt: skip
+            miss = (
+                f"no GPX fix around {moment.isoformat()} "
+                f"(none, or a gap over {self._settings.max_gap_minutes:g} minutes)"
+            )
+            log.info("%s: %s", report.id, miss)
+            misses.append(miss)
             return None
         name, place = self._gazetteer.describe(fix.lat, fix.lon)
         return Location(
@@ -338,14 +369,20 @@ class Geotagger:
         )
 
     def _from_place(
-        self, report: FieldReport, countries: frozenset[str], nearby: Sequence[Location]
+        self,
+        report: FieldReport,
+        countries: frozenset[str],
+        nearby: Sequence[Location],
+        misses: list[str],
     ) -> Location | None:
         text = report.notes.place
         if not text:
+            misses.append("no place in the notes")
             return None
         named, candidates, hinted = self._place_candidates(text, countries)
         if not candidates:
             log.warning("%s: place %r is not in the offline gazetteer", report.id, text)
+            misses.append(f'place "{text}" is not in the offline gazetteer')
             return None
         place, why = self._settle(named, candidates, hinted or countries, nearby)
         if why:
@@ -358,8 +395,10 @@ class Geotagger:
         transcript_text: str,
         countries: frozenset[str],
         nearby: Sequence[Location],
+        misses: list[str],
     ) -> Location | None:
         if not countries:
+            misses.append("the journey's countries are unknown, so the text was not searched")
             return None
         mentions = [
             *self._gazetteer.mentions(report.notes.title, countries=countries),
@@ -367,6 +406,7 @@ class Geotagger:
             *self._gazetteer.mentions(transcript_text, countries=countries),
         ]
         if not mentions:
+            misses.append(f"no place in {', '.join(sorted(countries))} named in the text")
             return None
         # The name said most often wins; of equals, the first (notes come before the tape).
         counts = Counter(fold(m.text) for m in mentions)

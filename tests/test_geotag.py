@@ -256,3 +256,37 @@ def test_show_default_makes_every_report_sensitive(tmp_path, gazetteer) -> None:
     assert distance_km(*exact, loc.public_lat, loc.public_lon) < 8
     plain = tagger(gazetteer).locate(report(tmp_path, lat=exact[0], lon=exact[1]))
     assert not plain.sensitive and (plain.public_lat, plain.public_lon) == exact
+
+
+def test_not_located_says_why(tmp_path, gazetteer, tracks) -> None:
+    r = report(tmp_path, place="Xyzzyvillage", recorded_at=dt.datetime(2022, 3, 14, 12, 0))
+    note = tagger(gazetteer, tracks, countries="HU").locate(r).note
+    assert "no GPX fix around 2022-03-14T12:00:00+01:00" in note
+    assert 'place "Xyzzyvillage" is not in the offline gazetteer' in note
+    assert "no place in HU, RS named in the text" in note  # RS: the track passes there
+
+
+# ---- chapters: route points ----------------------------------------------------------------
+
+
+def test_route_points_trace_the_track_during_the_recording(tmp_path, gazetteer, tracks) -> None:
+    geo = tagger(gazetteer, tracks)
+    r = report(tmp_path, recorded_at=dt.datetime(2022, 3, 14, 9, 10))  # 08:10Z
+    loc = geo.locate(r)
+    points = geo.route_points(r, loc, offsets_s=[0, 300, 600])
+    assert points[0] == (loc.public_lat, loc.public_lon) == (46.14, 19.97)
+    assert distance_km(*points[1], 46.16, 20.00) < 0.1  # five minutes on
+    assert distance_km(*points[2], 46.18, 20.03) < 0.1
+
+
+def test_route_points_of_a_sensitive_report_are_only_its_public_point(
+    tmp_path, gazetteer, tracks
+) -> None:
+    geo = tagger(gazetteer, tracks)
+    r = report(tmp_path, recorded_at=dt.datetime(2022, 3, 14, 9, 10), sensitive=True)
+    loc = geo.locate(r)
+    assert loc.sensitive and loc.source == "gpx"
+    public = (loc.public_lat, loc.public_lon)
+    assert geo.route_points(r, loc, offsets_s=[0, 300, 600]) == (public, public, public)
+    nowhere = geo.locate(report(tmp_path))
+    assert geo.route_points(report(tmp_path), nowhere, offsets_s=[0]) == ()
