@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import folium
 import folium.plugins
@@ -87,6 +88,7 @@ _STYLE = """<style>
 html, body { width: 100%; height: 100%; margin: 0; padding: 0; }
 html body .leaflet-container { background: #cfe3ef; }
 .fr-stop { display: flex; align-items: center; justify-content: center; box-sizing: border-box;
+  width: 100%; height: 100%;
   border-radius: 50%; background: var(--fr-colour); color: #fff; border: 2px solid #fff;
   font: 600 12px/1 system-ui, sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.5); }
 .fr-stop.fr-area { background: rgba(255,255,255,.9); color: var(--fr-colour);
@@ -95,7 +97,7 @@ html body .leaflet-container { background: #cfe3ef; }
   font: 14px/1.4 system-ui, sans-serif; overflow-wrap: anywhere; }
 .fr-popup h3 { font-size: 1rem; margin: 0 0 .25em; }
 .fr-popup .fr-meta { color: #444; font-size: .85rem; margin: 0 0 .4em; }
-.fr-popup audio { display: block; width: 100%%; margin: .4em 0; }
+.fr-popup audio { display: block; width: 100%; margin: .4em 0; }
 .fr-popup .fr-excerpt { border-left: 3px solid #bbb; margin: .4em 0; padding-left: .5em;
   font-style: italic; font-size: .9rem; }
 .fr-popup .fr-notes { border-top: 1px solid #ddd; margin-top: .4em; padding-top: .3em; }
@@ -196,9 +198,8 @@ def render_page(
     log.debug("map: %d of %d episodes located, %d journeys", located, len(episodes), len(journeys))
 
     # Marker clusters need a maxZoom on the map, which tiles would otherwise give it.
-    fmap = folium.Map(
-        location=None, tiles=None, control_scale=True, zoom_start=4, **{"minZoom": 2, "maxZoom": 18}
-    )
+    zoom_limits: dict[str, Any] = {"minZoom": 2, "maxZoom": 18}
+    fmap = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=4, **zoom_limits)
     fmap.default_js = list(_JS)
     fmap.default_css = list(_CSS)
     root = fmap.get_root()
@@ -207,7 +208,7 @@ def render_page(
     # An empty icon, so the browser asks for no /favicon.ico that the site may not have.
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="icon")
     root.header.add_child(
-        Element(_STYLE.replace("%(width)s", str(settings.popup_width_px)).replace("%%", "%")),
+        Element(_STYLE.replace("%(width)s", str(settings.popup_width_px))),
         name="fieldreports_style",
     )
     _Borders().add_to(fmap)
@@ -220,7 +221,8 @@ def render_page(
         colour = _COLOURS[index % len(_COLOURS)]
         # Leaflet writes layer names as HTML; escape them as strictly as popups.
         name = for_template_literal(text(journey))
-        layer = folium.FeatureGroup(name=name, show=True).add_to(fmap)
+        layer = folium.FeatureGroup(name=name, show=True)
+        layer.add_to(fmap)
         route = _route(stops, points)
         if len(route) >= 2:
             folium.PolyLine(
@@ -233,7 +235,8 @@ def render_page(
             )
             cluster.default_js = list(_CLUSTER_JS)
             cluster.default_css = list(_CLUSTER_CSS)
-            target = cluster.add_to(layer)
+            cluster.add_to(layer)
+            target = cluster
         for stop in stops:
             _add_stop(stop, target, layer, colour=colour, settings=settings)
 

@@ -107,7 +107,7 @@ class Visit:
         """Click the marker with this stop number; returns the open popup's locator."""
         markers = self.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{number}$"))
         marker = markers.first if layer_text is None else markers.nth(int(layer_text))
-        self.page.evaluate(f"{FIND_MAP}.closePopup()")
+        self.page.evaluate(f"void {FIND_MAP}.closePopup()")  # returning the map would serialise it
         marker.click()
         popup = self.page.locator(".leaflet-popup-content .fr-popup")
         popup.wait_for(state="visible")
