@@ -48,19 +48,24 @@ class ShowInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AudioSettings:
-    """The `[audio]` table: loudness targets and field clean-up (EBU R 128, AES TD1004)."""
+    """The `[audio]` table: loudness targets and field clean-up (EBU R 128; see docs/audio.md)."""
 
     podcast_lufs: float = -16.0
     podcast_true_peak_dbtp: float = -1.0
     podcast_bitrate_kbps: int = 96
-    podcast_channels: int = 1
+    podcast_channels: int = 1  # 1: mono (speech); 2: stereo
+    podcast_sample_rate_hz: int = 44100
     master_lufs: float = -23.0
     master_true_peak_dbtp: float = -1.0
     master_sample_rate_hz: int = 48000
     master_bit_depth: int = 24
-    highpass_hz: float = 80.0
+    master_channels: int = 0  # 0: as the source (more than two are folded to stereo); 1 or 2
+    highpass_hz: float = 80.0  # 0 turns the high-pass off
     noise_reduction: bool = False
+    noise_reduction_strength: float = 0.8  # 0..1: how far noise is turned down (noisereduce)
     trim_silence: bool = True
+    trim_keep_s: float = 0.5  # silence kept before the first and after the last sound
+    silence_threshold_lu: float = 25.0  # quieter than this under the integrated loudness is silence
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

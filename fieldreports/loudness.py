@@ -131,6 +131,48 @@ def _interpolator(factor: int, taps_per_phase: int = 24) -> np.ndarray:
     return np.ascontiguousarray(phases[::-1, :])
 
 
+class TruePeak:
+    """Per-frame true peak of a stream: |sample| maximum over channels and oversampled phases.
+
+    The value reported for frame n covers the interpolator's window ending at n, so it describes
+    the signal about `delay` frames earlier; `flush` runs the filter out on silence.
+    """
+
+    def __init__(self, *, rate_hz: int, channels: int) -> None:
+        self.factor = oversampling_factor(rate_hz)
+        self._phases = _interpolator(self.factor) if self.factor > 1 else np.ones((1, 1))
+        # The odd-length design makes one branch a pure delay: its output is the input samples,
+        # which `feed` counts anyway, so that branch is skipped.
+        self._kernels = [
+            np.ascontiguousarray(self._phases[::-1, k])
+            for k in range(self.factor)
+            if np.count_nonzero(np.abs(self._phases[:, k]) > 1e-9) > 1
+        ]
+        self._history = np.zeros((self._phases.shape[0] - 1, channels))
+        self.channels = channels
+        self.delay = self._phases.shape[0] // 2
+
+    def feed(self, x: np.ndarray) -> np.ndarray:
+        if self.factor == 1:
+            return np.abs(x).max(axis=1)
+        padded = np.concatenate([self._history, x])
+        self._history = padded[len(padded) - len(self._history):]
+        peak = np.abs(x).max(axis=1)  # the samples themselves are peaks too
+        for c in range(self.channels):
+            column = np.ascontiguousarray(padded[:, c])
+            for taps in self._kernels:
+                # One polyphase branch: np.convolve is several times faster than a matrix
+                # product over a strided window view.
+                np.maximum(peak, np.abs(np.convolve(column, taps, mode="valid")), out=peak)
+        return peak
+
+    def flush(self) -> float:
+        """The largest peak in the filter's tail once the stream ends."""
+        if self.factor == 1 or not len(self._history):
+            return 0.0
+        return float(self.feed(np.zeros((len(self._history), self.channels))).max())
+
+
 class LoudnessMeter:
     """Feed blocks of samples (frames x channels); finish() gives the per-hop statistics.
 
@@ -160,9 +202,7 @@ class LoudnessMeter:
         self.hops_per_step = step // self.hop
         self._sos = k_weighting_sos(rate_hz)
         self._zi = np.zeros((self._sos.shape[0], 2, channels))
-        self.factor = oversampling_factor(rate_hz)
-        self._phases = _interpolator(self.factor) if self.factor > 1 else np.ones((1, 1))
-        self._history = np.zeros((self._phases.shape[0] - 1, channels))
+        self._peaks = TruePeak(rate_hz=rate_hz, channels=channels)
         self._carry_energy = np.zeros(0)
         self._carry_peak = np.zeros(0)
         self._energy: list[np.ndarray] = []
@@ -181,21 +221,7 @@ class LoudnessMeter:
         self.frames += len(x)
         weighted, self._zi = signal.sosfilt(self._sos, x, axis=0, zi=self._zi)
         energy = (weighted * weighted) @ self.weights
-        peak = self._true_peak(x)
-        self._bin(energy, peak)
-
-    def _true_peak(self, x: np.ndarray) -> np.ndarray:
-        """|sample| maximum over channels and oversampled phases, one value per input frame."""
-        if self.factor == 1:
-            return np.abs(x).max(axis=1)
-        padded = np.concatenate([self._history, x])
-        self._history = padded[len(padded) - len(self._history):]
-        peak = np.zeros(len(x))
-        for c in range(self.channels):
-            windows = sliding_window_view(padded[:, c], self._phases.shape[0])
-            np.maximum(peak, np.abs(windows @ self._phases).max(axis=1), out=peak)
-        # The input samples themselves are peaks too (the filter's phases need not hit them).
-        return np.maximum(peak, np.abs(x).max(axis=1))
+        self._bin(energy, self._peaks.feed(x))
 
     def _bin(self, energy: np.ndarray, peak: np.ndarray) -> None:
         if len(self._carry_energy):
@@ -210,14 +236,9 @@ class LoudnessMeter:
 
     def finish(self) -> HopStats:
         """Flush the interpolator and return the statistics; the meter is done after this."""
-        if self.factor > 1 and self.frames:
+        if self.frames:
             # Run the filter's tail out on silence so the last samples' inter-sample peaks count.
-            tail = np.zeros((len(self._history), self.channels))
-            padded = np.concatenate([self._history, tail])
-            extra = 0.0
-            for c in range(self.channels):
-                windows = sliding_window_view(padded[:, c], self._phases.shape[0])
-                extra = max(extra, float(np.abs(windows @ self._phases).max()))
+            extra = self._peaks.flush()
             if len(self._carry_peak):
                 self._carry_peak = np.maximum(self._carry_peak, extra)
             elif self._peak:

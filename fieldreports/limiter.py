@@ -1,0 +1,350 @@
+"""A look-ahead true-peak limiter, planned from the analysis pass and applied while rendering.
+
+Because the first pass already knows every hop's true peak, the limiter needs no delay line: the
+whole gain curve is planned in advance on a control grid of hops (5 ms), and the render pass only
+interpolates it. Planning in advance also lets us *predict* the loudness the limited output will
+have, so the static gain is solved for the target once, not found by trial renders.
+
+The curve, in dB per hop j (all values <= 0):
+
+1. required[j] = min(0, ceiling - gain - peak[j])   what hop j needs to stay under the ceiling;
+2. a forward minimum over the look-ahead window, then a moving average of the same length: the
+   averaged value at j is a mean of minima that all include j, so it never exceeds required[j],
+   and the gain ramps down smoothly *before* the peak (the attack);
+3. a release that rises at most `release_db_per_s`, again never above what is required;
+4. a three-hop minimum, so linear interpolation between hop centres stays under the requirement
+   inside every hop.
+
+Clipping never happens: a peak is turned down, never cut off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from fieldreports.loudness import HopStats, Loudness
+
+LOOKAHEAD_S = 0.01
+RELEASE_DB_PER_S = 80.0
+# How far over the ceiling the smooth curve leaves single peaks for the PeakLimiter to take.
+PEAK_RANGE_DB = 6.0
+# How close the predicted integrated loudness must come to the target before we stop refining.
+_SOLVE_TOLERANCE_LU = 0.005
+# No target is worth more limiting than this; beyond it we stay under target and say so.
+_MAX_LIMITING_DB = 24.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GainPlan:
+    """A static gain, a smooth limiter curve over hops [start_hop, stop_hop) of the analysed stream,
+    and the ceiling of the sample-level PeakLimiter after it (None when no peak will reach it)."""
+
+    gain_db: float
+    reduction_db: np.ndarray
+    hop: int
+    start_hop: int
+    stop_hop: int
+    predicted: Loudness
+    peak_ceiling_dbtp: float | None = None
+
+    @property
+    def max_reduction_db(self) -> float:
+        return float(-self.reduction_db.min()) if len(self.reduction_db) else 0.0
+
+    def gains(self, first_frame: int, frames: int) -> np.ndarray | float:
+        """Linear gain for frames [first_frame, first_frame + frames) (absolute stream positions)."""
+        static = 10.0 ** (self.gain_db / 20.0)
+        lo = max(first_frame // self.hop - 1, self.start_hop)
+        hi = min((first_frame + frames) // self.hop + 2, self.stop_hop)
+        curve = self.reduction_db[lo - self.start_hop: hi - self.start_hop]
+        if not len(curve) or curve.min() >= 0.0:
+            return static
+        centres = (np.arange(lo, hi) + 0.5) * self.hop
+        positions = np.arange(first_frame, first_frame + frames, dtype=np.float64)
+        reduction = np.interp(positions, centres, curve)
+        return static * 10.0 ** (reduction / 20.0)
+
+    def apply(self, block: np.ndarray, first_frame: int) -> np.ndarray:
+        gains = self.gains(first_frame, len(block))
+        return block * (gains[:, None] if isinstance(gains, np.ndarray) else gains)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Excerpt:
+    """A stretch of the analysed signal kept to rehearse the PeakLimiter on (see `plan`)."""
+
+    first_frame: int
+    samples: np.ndarray
+
+
+def reduction_curve(
+    peak_db: np.ndarray,
+    gain_db: float,
+    ceiling_dbtp: float,
+    *,
+    hop_s: float,
+    lookahead_s: float = LOOKAHEAD_S,
+    release_db_per_s: float = RELEASE_DB_PER_S,
+) -> np.ndarray:
+    """Limiter gain reduction in dB per hop (<= 0) keeping `peak_db + gain_db` under the ceiling.
+
+    >>> peaks = np.array([-20.0, -20.0, -20.0, 0.0, -20.0, -20.0, -20.0, -20.0])
+    >>> curve = reduction_curve(peaks, 6.0, -1.0, hop_s=0.005, lookahead_s=0.01)
+    >>> bool(curve[3] <= -7.0), bool((curve <= 0).all()), float(curve[0])
+    (True, True, 0.0)
+    """
+    required = np.minimum(0.0, ceiling_dbtp - gain_db - peak_db)
+    if required.min(initial=0.0) >= 0.0:
+        return np.zeros_like(required)
+    width = max(1, round(lookahead_s / hop_s))
+    forward = sliding_window_view(np.concatenate([required, np.zeros(width - 1)]), width).min(axis=1)
+    smoothed = sliding_window_view(np.concatenate([np.zeros(width - 1), forward]), width).mean(axis=1)
+    smoothed = np.minimum(smoothed, required)  # rounding in the mean must not lift a hop
+    rate = release_db_per_s * hop_s
+    steps = np.arange(len(smoothed)) * rate
+    released = np.minimum(steps + np.minimum.accumulate(smoothed - steps), smoothed)
+    padded = np.concatenate([[0.0], released, [0.0]])
+    return np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
+
+
+def plan(
+    stats: HopStats,
+    *,
+    target_lufs: float,
+    ceiling_dbtp: float,
+    start_hop: int = 0,
+    stop_hop: int | None = None,
+    excerpts: tuple[Excerpt, ...] = (),
+    peak_range_db: float = PEAK_RANGE_DB,
+) -> GainPlan:
+    """The static gain that brings hops [start_hop, stop_hop) to `target_lufs` after limiting.
+
+    Two stages keep the ceiling: the smooth curve brings every hop to within `peak_range_db` of it,
+    and the sample-level PeakLimiter takes single peaks the rest of the way. The curve's effect on
+    loudness follows from the hop statistics; the PeakLimiter's is rehearsed on `excerpts` (the
+    analysed signal's own loud stretches) as a table of energy kept against how far a hop's peak
+    reaches over the ceiling, then applied to every hop. Without excerpts the curve does it all.
+    """
+    stop_hop = len(stats.energy) if stop_hop is None else stop_hop
+    peaks = stats.peak[start_hop:stop_hop].astype(np.float64)
+    with np.errstate(divide="ignore"):
+        peak_db = 20.0 * np.log10(peaks)
+    hop_s = stats.hop / stats.rate_hz
+    unlimited = stats.loudness(0.0, start_hop, stop_hop)
+    if not math.isfinite(unlimited.integrated_lufs):
+        raise ValueError("nothing above the -70 LUFS gate to normalise")
+    smooth_ceiling = ceiling_dbtp + (peak_range_db if excerpts else 0.0)
+    floor = target_lufs - unlimited.integrated_lufs
+    if peak_db.max(initial=-math.inf) + floor <= ceiling_dbtp:
+        excerpts = ()  # no peak comes near the ceiling: plain gain, nothing to limit
+        smooth_ceiling = ceiling_dbtp
+    table = (
+        _rehearse(stats, excerpts, peak_db, floor, ceiling_dbtp, smooth_ceiling, start_hop, stop_hop)
+        if excerpts
+        else None
+    )
+    full = np.zeros(len(stats.energy))
+
+    def attempt(gain: float) -> tuple[np.ndarray, Loudness]:
+        reduction = reduction_curve(peak_db, gain, smooth_ceiling, hop_s=hop_s)
+        full[start_hop:stop_hop] = gain + reduction
+        if table is not None:
+            over_db = peak_db + gain + reduction - ceiling_dbtp
+            kept = np.interp(over_db, table[0], table[1])
+            with np.errstate(divide="ignore"):
+                full[start_hop:stop_hop] += 10.0 * np.log10(np.maximum(kept, 1e-12))
+        loudness = stats.loudness(full, start_hop, stop_hop)
+        peak = float((peak_db + gain + reduction).max(initial=-math.inf))
+        return reduction, Loudness(
+            integrated_lufs=loudness.integrated_lufs,
+            true_peak_dbtp=min(peak, ceiling_dbtp),
+            range_lu=loudness.range_lu,
+        )
+
+    gain, reduction, predicted = _solve(attempt, floor, target_lufs)
+    over = float((peak_db + gain + reduction).max(initial=-math.inf)) > ceiling_dbtp
+    return GainPlan(
+        gain_db=gain,
+        reduction_db=reduction,
+        hop=stats.hop,
+        start_hop=start_hop,
+        stop_hop=stop_hop,
+        predicted=predicted,
+        peak_ceiling_dbtp=ceiling_dbtp if over else None,
+    )
+
+
+def _solve(
+    attempt: Callable[[float], tuple[np.ndarray, Loudness]], floor: float, target_lufs: float
+) -> tuple[float, np.ndarray, Loudness]:
+    """The gain whose attempt lands on the target.
+
+    Loudness after limiting rises with the gain but never faster than the gain itself, so the
+    plain gain (`floor`) is a lower bound. Bracket the target from there, then narrow the bracket
+    with the secant step, falling back to bisection when the secant strays (the curve flattens as
+    the limiter works harder).
+    """
+    low = floor
+    reduction, predicted = attempt(low)
+    best = (low, reduction, predicted)
+    low_error = target_lufs - predicted.integrated_lufs
+    if low_error <= _SOLVE_TOLERANCE_LU:
+        return best
+    high, high_error = low, low_error
+    step = max(1.0, 2.0 * low_error)
+    while high_error > 0 and high < floor + _MAX_LIMITING_DB:
+        low, low_error = high, high_error
+        high = min(low + step, floor + _MAX_LIMITING_DB)
+        step *= 2.0
+        reduction, predicted = attempt(high)
+        high_error = target_lufs - predicted.integrated_lufs
+        best = (high, reduction, predicted)
+    for _ in range(40):
+        if high_error > 0 or abs(high_error) < _SOLVE_TOLERANCE_LU:
+            break  # out of reach (best is the most limiting allowed) or already there
+        gain = (low * high_error - high * low_error) / (high_error - low_error)
+        if not low < gain < high:
+            gain = 0.5 * (low + high)
+        reduction, predicted = attempt(gain)
+        error = target_lufs - predicted.integrated_lufs
+        best = (gain, reduction, predicted)
+        if abs(error) < _SOLVE_TOLERANCE_LU or high - low < 1e-4:
+            break
+        if error > 0:
+            low, low_error = gain, error
+        else:
+            high, high_error = gain, error
+    return best
+
+
+def _rehearse(
+    stats: HopStats,
+    excerpts: tuple[Excerpt, ...],
+    peak_db: np.ndarray,
+    floor: float,
+    ceiling_dbtp: float,
+    smooth_ceiling: float,
+    start_hop: int,
+    stop_hop: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energy the PeakLimiter keeps, by how far a hop's peak reaches over the ceiling (dB).
+
+    Run on the excerpts at a few gains so that overshoots from none to the full range occur.
+    """
+    from fieldreports.loudness import LoudnessMeter
+
+    edges = np.arange(-6.0, PEAK_RANGE_DB + 3.01, 0.5)
+    before = np.zeros(len(edges) + 1)
+    after = np.zeros(len(edges) + 1)
+    hop_s = stats.hop / stats.rate_hz
+    channels = excerpts[0].samples.shape[1]
+    for extra in (0.0, 2.0, 4.0, 7.0):
+        gain = floor + extra
+        trial = GainPlan(
+            gain_db=gain,
+            reduction_db=reduction_curve(peak_db, gain, smooth_ceiling, hop_s=hop_s),
+            hop=stats.hop,
+            start_hop=start_hop,
+            stop_hop=stop_hop,
+            predicted=Loudness(integrated_lufs=0.0, true_peak_dbtp=0.0, range_lu=0.0),
+        )
+        for excerpt in excerpts:
+            y = trial.apply(excerpt.samples.astype(np.float64), excerpt.first_frame)
+            limiter = PeakLimiter(rate_hz=stats.rate_hz, channels=channels, ceiling_dbtp=ceiling_dbtp)
+            out = np.concatenate([limiter.feed(y), limiter.finish()])
+            metered = []
+            for signal_ in (y, out):
+                meter = LoudnessMeter(rate_hz=stats.rate_hz, channels=channels, hop_s=hop_s)
+                meter.feed(signal_)
+                metered.append(meter.finish())
+            n = min(len(metered[0].energy), len(metered[1].energy))
+            with np.errstate(divide="ignore"):
+                over = 20.0 * np.log10(metered[0].peak[:n].astype(np.float64)) - ceiling_dbtp
+            bins = np.digitize(over, edges)
+            np.add.at(before, bins, metered[0].energy[:n])
+            np.add.at(after, bins, metered[1].energy[:n])
+    centres = np.concatenate([[edges[0] - 0.25], edges + 0.25])
+    seen = before > 0
+    if not seen.any():
+        return np.array([0.0]), np.array([1.0])
+    kept = np.minimum(1.0, after[seen] / before[seen])
+    # More overshoot never keeps more energy; smooth out the noise of sparse bins that way.
+    kept = np.minimum.accumulate(kept)
+    return np.concatenate([[-1e9], centres[seen]]), np.concatenate([[1.0], kept])
+
+
+class PeakLimiter:
+    """A streaming sample-level look-ahead true-peak limiter: the last stage before the encoder.
+
+    The planned curve above handles loud passages smoothly; this stage catches what is left at
+    the scale of single waveform peaks (a voice's glottal pulses), which a 5 ms grid cannot reach.
+    Same construction as `reduction_curve`, per sample: required gain from the 4x-oversampled
+    peak, a forward minimum and a moving average over the look-ahead (the attack), and a release
+    that rises at most `release_db_per_s`. Output lags input by `delay` frames; `finish` flushes.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_hz: int,
+        channels: int,
+        ceiling_dbtp: float,
+        lookahead_s: float = 0.0015,
+        release_db_per_s: float = 400.0,
+    ) -> None:
+        from fieldreports.loudness import TruePeak
+
+        self._peaks = TruePeak(rate_hz=rate_hz, channels=channels)
+        self.ceiling_dbtp = ceiling_dbtp
+        self.channels = channels
+        self._attack = max(1, round(lookahead_s * rate_hz))
+        # The interpolator reports a peak about half its length late; the window reaches past it.
+        self._window = self._attack + self._peaks.delay + 4
+        self.delay = self._window - 1
+        self._rate = release_db_per_s / rate_hz
+        self._x = np.zeros((0, channels))
+        self._required = np.zeros(0)
+        self._forward_tail = np.zeros(self._attack - 1)
+        self._release = 0.0
+        self._fed = 0
+        self._out = 0
+        self.max_reduction_db = 0.0
+
+    def feed(self, block: np.ndarray) -> np.ndarray:
+        """Limit the next block; returns the frames that are ready (fewer at first: the delay)."""
+        x = np.asarray(block, dtype=np.float64).reshape(-1, self.channels)
+        self._fed += len(x)
+        peak = self._peaks.feed(x)
+        with np.errstate(divide="ignore"):
+            required = np.minimum(0.0, self.ceiling_dbtp - 20.0 * np.log10(peak))
+        self._x = np.concatenate([self._x, x])
+        self._required = np.concatenate([self._required, required])
+        ready = len(self._required) - (self._window - 1)
+        if ready <= 0:
+            return np.zeros((0, self.channels))
+        forward = sliding_window_view(self._required, self._window)[:ready].min(axis=1)
+        history = np.concatenate([self._forward_tail, forward])
+        smoothed = sliding_window_view(history, self._attack).mean(axis=1)
+        smoothed = np.minimum(smoothed, forward)
+        ramp = self._rate * np.arange(1, ready + 1)
+        gain_db = np.minimum(ramp + np.minimum.accumulate(smoothed - ramp), self._release + ramp)
+        gain_db = np.minimum(gain_db, smoothed)  # float rounding in the ramp must not lift it
+        self._release = float(gain_db[-1])
+        self.max_reduction_db = max(self.max_reduction_db, float(-gain_db.min()))
+        out = self._x[:ready] * (10.0 ** (gain_db / 20.0))[:, None]
+        self._x = self._x[ready:]
+        self._required = self._required[ready:]
+        self._forward_tail = history[len(history) - (self._attack - 1):] if self._attack > 1 else history[:0]
+        self._out += ready
+        return out
+
+    def finish(self) -> np.ndarray:
+        """The delayed frames still inside the limiter, limited."""
+        fed = self._fed
+        tail = self.feed(np.zeros((self._window - 1 + self._peaks.delay, self.channels)))
+        return tail[: max(0, fed - (self._out - len(tail)))]
