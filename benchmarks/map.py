@@ -42,7 +42,7 @@ def main() -> None:
                                     args=list(mapkit.CHROMIUM_ARGS))
         mp3 = mapkit.make_mp3(Path(tmp) / "tone.mp3")
         print(f"{'stops':>6} {'render s':>9} {'page KiB':>9} {'DOMContentLoaded s':>19} "
-              f"{'load s':>7} {'markers+clusters':>17}")
+              f"{'load s':>7} {'icons at load':>14}")
         for count in (int(s) for s in args.stops.split(",")):
             episodes = mapkit.many_episodes(count, mp3)
             renders = []
@@ -68,7 +68,7 @@ def main() -> None:
                     shown = page.locator(".leaflet-marker-pane > *").count()
                     context.close()
             print(f"{count:>6} {statistics.median(renders):>9.3f} {page_kib:>9.0f} "
-                  f"{statistics.median(dcl):>19.3f} {statistics.median(loads):>7.3f} {shown:>17}")
+                  f"{statistics.median(dcl):>19.3f} {statistics.median(loads):>7.3f} {shown:>14}")
         browser.close()
 
 
