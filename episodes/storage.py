@@ -88,6 +88,9 @@ def open_storage(config: ShowConfig) -> Storage:
 class LocalStorage:
     """A folder on disk, written with temp + rename so a reader never sees half a file."""
 
+    # One at a time: the cost is fsync, and a predictable order is easier to reason about.
+    workers = 1
+
     def __init__(self, root: Path, *, base_url: str) -> None:
         self.root = root
         self.base_url = base_url
@@ -152,6 +155,8 @@ class S3Storage:
         self.prefix = settings.prefix.strip("/") + "/" if settings.prefix.strip("/") else ""
         self.base_url = base_url
         self.client = client or make_s3_client(settings)
+        # Each file costs at least one round trip; several in flight hide the latency.
+        self.workers = settings.workers
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -246,6 +251,7 @@ def make_s3_client(settings: StorageSettings) -> Any:
     style = settings.addressing_style
     s3_options = {"addressing_style": style} if style else {}
     config = Config(
+        max_pool_connections=max(10, settings.workers + 2),
         retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
         connect_timeout=settings.connect_timeout_s,
         read_timeout=settings.read_timeout_s,

@@ -114,6 +114,7 @@ class StorageSettings:
     max_attempts: int = 5
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
+    workers: int = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -193,3 +193,21 @@ def test_show_artwork_is_checked_and_corrected(made, tmp_path: Path) -> None:
     site = build_site(episodes, config, map_files=(), staging_dir=tmp_path)
     (artwork,) = [f for f in site.media if f.key.startswith("artwork")]
     assert artwork.source == good.resolve() and artwork.key == "artwork.png"
+
+
+def test_parallel_groups_keep_the_order_and_stop_before_the_feed(made, tmp_path: Path) -> None:
+    config, episodes = made
+    site = build_site(episodes, config, map_files=MAP_FILES, staging_dir=tmp_path)
+    storage = Recording(LocalStorage(tmp_path / "public", base_url=BASE_URL))
+    publish(site, storage, workers=4)
+    group_of = {f.key: n for n, group in enumerate(
+        (site.media, site.transcripts, site.map, site.pages, site.feed)) for f in group}
+    groups = [group_of[k] for k in storage.order]
+    assert groups == sorted(groups) and sorted(storage.order) == sorted(site.keys())
+
+    failing = Recording(LocalStorage(tmp_path / "other", base_url=BASE_URL),
+                        fail_on=episodes[0].transcripts[3].key)
+    with pytest.raises(OSError):
+        publish(site, failing, workers=4)
+    assert not any(k.startswith("map/") or k in ("index.html", "feed.xml") for k in failing.order)
+    assert not (tmp_path / "other" / "feed.xml").exists()
