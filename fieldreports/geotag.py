@@ -37,7 +37,7 @@ from fieldreports.coarsen import coarsen
 from fieldreports.config import GeotagSettings
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
-from fieldreports.gpx import Track, position_at
+from fieldreports.gpx import Track, TrackIndex
 from fieldreports.inbox import FieldReport
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,9 @@ class Geotagger:
         timezone: str = "UTC",
         gazetteer: Gazetteer | None = None,
     ) -> None:
-        self._tracks = tuple(tracks)
+        self._tracks = TrackIndex(tracks)
+        # ffprobe once per recording, not once per pass and chapter.
+        self._times: dict[Path, dt.datetime | None] = {}
         self._settings = settings
         self._timezone = timezone
         self._gazetteer = gazetteer if gazetteer is not None else load_gazetteer()
@@ -219,7 +221,7 @@ class Geotagger:
                 f"[geotag] countries: unknown country code {', '.join(map(repr, unknown))}; "
                 'use ISO 3166 two-letter codes, like countries = "PL, BY".'
             )
-        self._track_countries = self._countries_along(self._tracks)
+        self._track_countries = self._countries_along(self._tracks.tracks)
         if self._track_countries:
             log.debug("the GPX tracks pass through %s", ", ".join(sorted(self._track_countries)))
 
@@ -308,15 +310,15 @@ class Geotagger:
         if location.public_lat is None or location.public_lon is None:
             return ()
         public = (location.public_lat, location.public_lon)
-        when = recording_time(report, self._timezone)
+        when = self._recording_time(report)
         if location.sensitive or location.source != "gpx" or when is None:
             return tuple(public for _ in offsets_s)
         start = when + dt.timedelta(seconds=self._settings.clock_offset_s)
         max_gap_s = self._settings.max_gap_minutes * 60.0
         points: list[tuple[float, float]] = []
         for offset_s in offsets_s:
-            fix = position_at(
-                self._tracks, start + dt.timedelta(seconds=offset_s), max_gap_s=max_gap_s
+            fix = self._tracks.position_at(
+                start + dt.timedelta(seconds=offset_s), max_gap_s=max_gap_s
             )
             points.append((round(fix.lat, 6), round(fix.lon, 6)) if fix else public)
         return tuple(points)
@@ -340,15 +342,15 @@ class Geotagger:
         )
 
     def _from_tracks(self, report: FieldReport, misses: list[str]) -> Location | None:
-        if not self._tracks:
+        if not self._tracks.tracks:
             misses.append("no GPX tracks")
             return None
-        when = recording_time(report, self._timezone)
+        when = self._recording_time(report)
         if when is None:
             misses.append("no recording time (no recorded_at, no creation-time tag)")
             return None
         moment = when + dt.timedelta(seconds=self._settings.clock_offset_s)
-        fix = position_at(self._tracks, moment, max_gap_s=self._settings.max_gap_minutes * 60.0)
+        fix = self._tracks.position_at(moment, max_gap_s=self._settings.max_gap_minutes * 60.0)
         if fix is None:
             miss = (
                 f"no GPX fix around {moment.isoformat()} "
@@ -561,6 +563,13 @@ class Geotagger:
             "are lat and lon the wrong way round? Fix them in the front matter.",
             path=report.notes_path or report.audio_path,
         )
+
+    def _recording_time(self, report: FieldReport) -> dt.datetime | None:
+        if report.notes.recorded_at is not None:
+            return as_aware(report.notes.recorded_at, self._timezone)
+        if report.audio_path not in self._times:
+            self._times[report.audio_path] = recording_time(report, self._timezone)
+        return self._times[report.audio_path]
 
     def _country_at(self, lat: float, lon: float, place: Place | None) -> str:
         return place.country_code if place is not None else self._gazetteer.country_at(lat, lon)

@@ -129,19 +129,32 @@ def position_at(tracks: Sequence[Track], when: dt.datetime, *, max_gap_s: float)
     point counts when it is at most half of `max_gap_s` away (the same doubt as in a gap).
     Of several tracks that cover `when`, the one with the smallest gap wins.
     """
-    if when.tzinfo is None:
-        raise ValueError("position_at needs a timezone-aware time")
-    when = when.astimezone(dt.UTC)
-    best: TrackFix | None = None
-    for track in tracks:
-        fix = _fix(track, when, max_gap_s)
-        if fix is not None and (best is None or fix.gap_s < best.gap_s):
-            best = fix
-    return best
+    return TrackIndex(tracks).position_at(when, max_gap_s=max_gap_s)
 
 
-def _fix(track: Track, when: dt.datetime, max_gap_s: float) -> TrackFix | None:
-    times = [p.time for p in track.points]
+class TrackIndex:
+    """Tracks with their times laid out for bisection, for many look-ups in one run."""
+
+    def __init__(self, tracks: Sequence[Track]) -> None:
+        self.tracks = tuple(tracks)
+        self._times = tuple([p.time for p in t.points] for t in self.tracks)
+
+    def position_at(self, when: dt.datetime, *, max_gap_s: float) -> TrackFix | None:
+        """See `position_at`."""
+        if when.tzinfo is None:
+            raise ValueError("position_at needs a timezone-aware time")
+        when = when.astimezone(dt.UTC)
+        best: TrackFix | None = None
+        for track, times in zip(self.tracks, self._times, strict=True):
+            fix = _fix(track, times, when, max_gap_s)
+            if fix is not None and (best is None or fix.gap_s < best.gap_s):
+                best = fix
+        return best
+
+
+def _fix(
+    track: Track, times: Sequence[dt.datetime], when: dt.datetime, max_gap_s: float
+) -> TrackFix | None:
     i = bisect.bisect_left(times, when)
     if i < len(times) and times[i] == when:
         point = track.points[i]
