@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import os
 import uuid
 from pathlib import Path
 
@@ -210,3 +212,23 @@ def test_explicit_episode_and_unlocked_show(show, tmp_path: Path) -> None:
     root = etree.fromstring(feed)
     assert root.find("channel/podcast:locked", NS).text == "no"
     assert root.find("channel/item/itunes:explicit", NS).text == "true"
+
+
+GOLDEN = Path(__file__).parent / "data" / "publishing" / "feed.golden.json"
+
+
+def test_feed_matches_the_golden_podcastparser_reading(feed: bytes) -> None:
+    """podcastparser's view of the fixture show, kept as a golden file (podcastparser's habit).
+
+    Enclosure sizes depend on the local ffmpeg's MP3 encoder, so they are blanked; regenerate
+    with UPDATE_GOLDEN=1 after an intended change and review the diff.
+    """
+    parsed = podcastparser.parse(FEED_URL, io.BytesIO(feed))
+    for episode in parsed["episodes"]:
+        for enclosure in episode["enclosures"]:
+            enclosure["file_size"] = "<size>"
+    text = json.dumps(parsed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert json.loads(text) == json.loads(GOLDEN.read_text(encoding="utf-8"))
