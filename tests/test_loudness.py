@@ -1,0 +1,146 @@
+"""The meter against EBU Tech 3341 (loudness, true peak) and Tech 3342 (loudness range) test signals,
+synthesised here, and against two independent meters: pyloudnorm and ffmpeg's ebur128 filter."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+from audiogen import ebur128
+
+from fieldreports.audio import measure
+from fieldreports.loudness import LoudnessMeter, measure_samples
+
+RATE = 48000
+
+
+def sine(level_dbfs: float, seconds: float, *, freq_hz: float = 1000.0, channels: int = 2,
+         phase_deg: float = 0.0, rate: int = RATE) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    wave_ = 10 ** (level_dbfs / 20) * np.sin(2 * np.pi * freq_hz * t + np.deg2rad(phase_deg))
+    return np.repeat(wave_[:, None], channels, axis=1)
+
+
+def sequence(*parts: tuple[float, float], channels: int = 2, rate: int = RATE) -> np.ndarray:
+    """1 kHz sine segments of (level dBFS, seconds), back to back, as the Tech 3341/3342 cases are."""
+    return np.concatenate(
+        [sine(level, seconds, channels=channels, rate=rate) for level, seconds in parts]
+    )
+
+
+# EBU Tech 3341 (2016) table 1, cases 1-5: stereo 1 kHz sine segments (dBFS, seconds),
+# expected integrated loudness (LUFS), tolerance +-0.1.
+TECH_3341 = {
+    "case 1: -23 dBFS": (((-23, 20),), -23.0),
+    "case 2: -33 dBFS": (((-33, 20),), -33.0),
+    "case 3: relative gate": (((-36, 10), (-23, 60), (-36, 10)), -23.0),
+    "case 4: both gates": (((-72, 10), (-36, 10), (-23, 60), (-36, 10), (-72, 10)), -23.0),
+    "case 5: level steps": (((-26, 20), (-20, 20.1), (-26, 20)), -23.0),
+}
+
+# EBU Tech 3342 (2016) table 1, cases 1-4: expected loudness range (LU), tolerance +-1 (we ask 0.1).
+TECH_3342 = {
+    "case 1": (((-20, 20), (-30, 20)), 10.0),
+    "case 2": (((-20, 20), (-15, 20)), 5.0),
+    "case 3": (((-40, 20), (-20, 20)), 20.0),
+    "case 4": (((-50, 20), (-35, 20), (-20, 20), (-35, 20), (-50, 20)), 15.0),
+}
+
+
+@pytest.mark.parametrize("case", TECH_3341)
+def test_integrated_loudness_matches_tech_3341_and_pyloudnorm(case: str) -> None:
+    parts, expected = TECH_3341[case]
+    signal = sequence(*parts)
+    ours = measure_samples(signal, RATE).integrated_lufs
+    assert ours == pytest.approx(expected, abs=0.1)
+    assert ours == pytest.approx(pyloudnorm.Meter(RATE).integrated_loudness(signal), abs=0.05)
+
+
+def test_surround_channels_are_weighted_as_tech_3341_case_6() -> None:
+    # 5.0: L and R at -28 dBFS, C at -24, Ls and Rs at -30 make -23.0 LUFS with the 1.41 weights.
+    signal = np.concatenate(
+        [sine(-28, 20, channels=2), sine(-24, 20, channels=1), sine(-30, 20, channels=2)], axis=1
+    )
+    weights = (1.0, 1.0, 1.0, 1.41, 1.41)
+    assert measure_samples(signal, RATE, weights=weights).integrated_lufs == pytest.approx(-23.0, abs=0.1)
+    # Unweighted, the surrounds count 1.5 dB too little: proof that the weights do something.
+    assert measure_samples(signal, RATE).integrated_lufs < -23.3
+
+
+@pytest.mark.parametrize("case", TECH_3342)
+def test_loudness_range_matches_tech_3342(case: str) -> None:
+    parts, expected = TECH_3342[case]
+    assert measure_samples(sequence(*parts), RATE).range_lu == pytest.approx(expected, abs=0.1)
+
+
+def faded(signal: np.ndarray, seconds: float = 0.02) -> np.ndarray:
+    """A short raised-cosine fade in and out: a sine switched on at full level splatters, and its
+    true overshoot at the switch would be measured instead of the tone's."""
+    n = round(seconds * RATE)
+    ramp = np.sin(np.linspace(0, np.pi / 2, n)) ** 2
+    out = signal.copy()
+    out[:n] *= ramp[:, None]
+    out[-n:] *= ramp[::-1, None]
+    return out
+
+
+# EBU Tech 3341 table 2, cases 15-18: 0.5-amplitude sines whose samples miss their peaks;
+# expected true peak -6.0 dBTP (+0.2/-0.4), whatever the sample peak says.
+TRUE_PEAK = {
+    "case 15: fs/4, 0 deg": (RATE / 4, 0.0),
+    "case 16: fs/4, 45 deg": (RATE / 4, 45.0),
+    "case 17: fs/6, 60 deg": (RATE / 6, 60.0),
+    "case 18: fs/8, 67.5 deg": (RATE / 8, 67.5),
+}
+
+
+@pytest.mark.parametrize("case", TRUE_PEAK)
+def test_true_peak_matches_tech_3341(case: str) -> None:
+    freq, phase = TRUE_PEAK[case]
+    signal = faded(sine(-6.0206, 5, freq_hz=freq, phase_deg=phase, channels=1))
+    result = measure_samples(signal, RATE)
+    assert result.true_peak_dbtp == pytest.approx(-6.02, abs=0.1)
+    if phase:
+        assert 20 * np.log10(np.abs(signal).max()) < -6.6  # the samples alone would read low
+
+
+def test_meter_is_independent_of_block_size() -> None:
+    signal = sequence((-30, 3), (-18, 4))
+    whole = measure_samples(signal, RATE)
+    meter = LoudnessMeter(rate_hz=RATE, channels=2)
+    for start in range(0, len(signal), 777):
+        meter.feed(signal[start: start + 777])
+    pieces = meter.finish().loudness()
+    assert pieces.integrated_lufs == pytest.approx(whole.integrated_lufs, abs=1e-9)
+    assert pieces.true_peak_dbtp == pytest.approx(whole.true_peak_dbtp, abs=1e-9)
+
+
+def test_nothing_above_the_gate_is_minus_infinity_not_nan() -> None:
+    result = measure_samples(sine(-80, 5, channels=1), RATE)
+    assert result.integrated_lufs == -np.inf
+
+
+def write_wav(path: Path, signal: np.ndarray, rate: int = RATE) -> Path:
+    ints = np.clip(np.round(signal * 2**23), -(2**23), 2**23 - 1).astype("<i4")
+    frames = ints.reshape(-1, 1).view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(signal.shape[1])
+        out.setsampwidth(3)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return path
+
+
+@pytest.mark.parametrize("rate", [48000, 44100])
+def test_file_measurement_agrees_with_ffmpeg_ebur128(tmp_path: Path, rate: int) -> None:
+    # Tech 3341 case 5 at two rates: the K-weighting must follow the rate.
+    signal = sequence((-26, 20), (-20, 20.1), (-26, 20), rate=rate)
+    path = write_wav(tmp_path / "case.wav", signal, rate)
+    ours = measure(path)
+    theirs, theirs_peak = ebur128(path)
+    assert ours.integrated_lufs == pytest.approx(-23.0, abs=0.1)
+    assert ours.integrated_lufs == pytest.approx(theirs, abs=0.1)
+    assert ours.true_peak_dbtp == pytest.approx(theirs_peak, abs=0.15)
