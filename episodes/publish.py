@@ -104,7 +104,9 @@ def build_site(
             key=HOME_KEY,
             content_type="text/html; charset=utf-8",
             cache_control=CACHE_PAGE,
-            data=render_home(episodes, show, artwork_url=artwork.url, feed_url=feed_url,
+            # Relative when we publish the artwork, so the page also works from `serve`.
+            data=render_home(episodes, show, feed_url=feed_url,
+                             artwork_url=artwork.file.key if artwork.file else artwork.url,
                              map_url=MAP_KEY if has_map else ""),
         ),
         SiteFile(
