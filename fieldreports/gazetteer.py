@@ -46,6 +46,15 @@ _FOLD_TABLE = str.maketrans(
 _NON_WORD = re.compile(r"[\W_]+")
 # Combining marks left by NFKD (accents, cedillas, ogoneks, the Greek tonos).
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_SENTENCE_END = re.compile(r"[.!?;:\n]")
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“‘«(")
+    return not before or before[-1] in ".!?:;\n"
+
+
 # IATA/ICAO codes ("LMP") sit among GeoNames' alternate names; as words they would match
 # ordinary abbreviations in notes.
 _CODE = re.compile(r"[A-Z0-9]{2,4}")
@@ -200,21 +209,30 @@ class Gazetteer:
         Only capitalised words count, so the ordinary words many villages are named after do
         not; of overlapping names the longest wins ("Porto Empedocle" over "Porto"). A
         one-word name must be the place's own name or the place must have 1000 people,
-        because alternate names of small places hold many ordinary words.
+        because alternate names of small places hold many ordinary words. A one-word name
+        that opens a sentence counts only when the text also has it inside a sentence:
+        "Police stopped us" is no visit to Police in Poland.
+
+        >>> g = Gazetteer([("Police", "PL", 53.55, 14.57, 34350, 0.0, False, ())], {"PL": "Poland"})
+        >>> [m.text for m in g.mentions("Police stopped us. We slept.", countries=["PL"])]
+        []
+        >>> [m.text for m in g.mentions("Police again. We drove to Police.", countries=["PL"])]
+        ['Police', 'Police']
         """
         wanted = {c.upper() for c in countries}
         if not wanted:
             return []
-        words = [(m.group(), m.start()) for m in re.finditer(r"[^\W\d_][\w'’-]*", text)]
-        found: list[Mention] = []
+        words = [(m.group(), m.start()) for m in _WORD.finditer(text)]
+        found: list[tuple[Mention, bool]] = []
         i = 0
         while i < len(words):
             for size in range(min(max_words, len(words) - i), 0, -1):
                 chunk = words[i : i + size]
-                if not all(w[0][0].isupper() for w in (chunk[0], chunk[-1])):
+                if not (chunk[0][0][0].isupper() and chunk[-1][0][0].isupper()):
                     continue
-                phrase = text[chunk[0][1] : chunk[-1][1] + len(chunk[-1][0])]
-                if len(fold(phrase)) < 4:
+                end = chunk[-1][1] + len(chunk[-1][0])
+                phrase = text[chunk[0][1] : end]
+                if len(fold(phrase)) < 4 or _SENTENCE_END.search(phrase):
                     continue
                 places = tuple(
                     p
@@ -222,12 +240,14 @@ class Gazetteer:
                     if size > 1 or p.curated or p.population >= 1000 or self.is_own_name(p, phrase)
                 )
                 if places:
-                    found.append(Mention(text=phrase, start=chunk[0][1], places=places))
+                    opening = size == 1 and _opens_sentence(text, chunk[0][1])
+                    found.append((Mention(text=phrase, start=chunk[0][1], places=places), opening))
                     i += size
                     break
             else:
                 i += 1
-        return found
+        inside = {fold(m.text) for m, opening in found if not opening}
+        return [m for m, opening in found if not opening or fold(m.text) in inside]
 
     # ---- coordinates -> places -------------------------------------------------------------
 

@@ -481,7 +481,7 @@ class Geotagger:
         if found:
             return whole, found, hinted
         words = re.findall(r"[^\W\d_][\w'’-]*", whole)
-        best: tuple[tuple[bool, bool, int, int], str, tuple[Place, ...]] | None = None
+        best: tuple[tuple[int, bool, bool, int, int], str, tuple[Place, ...]] | None = None
         for size in range(min(4, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
                 phrase = " ".join(words[start : start + size])
@@ -489,7 +489,12 @@ class Geotagger:
                 if not places or len(fold(phrase)) < 3:
                     continue
                 in_journey = any(p.country_code in countries for p in places)
-                score = (phrase[0].isupper(), in_journey, size, max(p.population for p in places))
+                own = any(p.curated or self._gazetteer.is_own_name(p, phrase) for p in places)
+                largest = max(p.population for p in places)
+                # A capital on the first word may only open the phrase ("Police station in
+                # Kelebija"); a capital later in it marks a name.
+                capital = 0 if not phrase[0].isupper() else 1 if start == 0 else 2
+                score = (capital, in_journey, own, size, largest)
                 if best is None or score > best[0]:
                     best = (score, phrase, places)
         if best is None:

@@ -172,6 +172,8 @@ def test_recording_time_from_the_files_creation_tag(tmp_path, gazetteer, tracks)
         ("the harbour in Lampedusa", "Lampedusa", "IT"),
         ("Idomeni (GR)", "Idomeni", "GR"),
         ("Samos, Spain", "Samos", "ES"),
+        ("Border crossing at Kelebija", "Kelebija", "RS"),  # "Border" is also Bordères
+        ("Police station in Kelebija", "Kelebija", "RS"),  # "Police" is a Polish town
     ],
 )
 def test_place_from_the_gazetteer(tmp_path, gazetteer, written, name, country) -> None:
