@@ -83,6 +83,8 @@ _NOT_PUBLISHED = {"README.md", "make_borders.py"}
 
 _COLOURS = ("#b3261e", "#1d4ed8", "#047857", "#7c3aed", "#b45309", "#0e7490", "#be185d")
 _EUROPE = ((35.0, -10.0), (60.0, 35.0))  # shown when nothing is located yet
+# A track stretch is used between two stops only if it starts and ends this close to them.
+_TRACK_NEAR_KM = 50.0
 
 _STYLE = """<style>
 html, body { width: 100%; height: 100%; margin: 0; padding: 0; }
@@ -216,14 +218,14 @@ def render_page(
     if tiles is not None:
         tiles.add_to(fmap)
 
-    points = _sorted_points(tracks)
+    timed_tracks = _timed_tracks(tracks)
     for index, (journey, stops) in enumerate(journeys.items()):
         colour = _COLOURS[index % len(_COLOURS)]
         # Leaflet writes layer names as HTML; escape them as strictly as popups.
         name = for_template_literal(text(journey))
         layer = folium.FeatureGroup(name=name, show=True)
         layer.add_to(fmap)
-        route = _route(stops, points)
+        route = _route(stops, timed_tracks)
         if len(route) >= 2:
             folium.PolyLine(
                 route, color=colour, weight=3, opacity=0.8, class_name="fr-route", interactive=False
@@ -269,7 +271,8 @@ def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, l
         for number, episode in enumerate(members, start=1):
             location = episode.location
             assert location.public_lat is not None and location.public_lon is not None
-            radius_m = location.accuracy_m or settings.area_radius_km * 1000.0
+            # Never the private accuracy_m: the area shows what the public point may be off by.
+            radius_m = location.public_accuracy_m or settings.area_radius_km * 1000.0
             stops.append(
                 _Stop(
                     episode=episode,
@@ -285,26 +288,64 @@ def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, l
     return journeys
 
 
-def _sorted_points(tracks: Sequence[Track]) -> tuple[list[dt.datetime], list[TrackPoint]]:
-    points = sorted((p for t in tracks for p in t.points), key=lambda p: p.time)
-    return [p.time for p in points], points
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TimedTrack:
+    times: tuple[dt.datetime, ...]
+    points: tuple[TrackPoint, ...]
 
 
-def _route(
-    stops: Sequence[_Stop], points: tuple[list[dt.datetime], list[TrackPoint]]
-) -> list[tuple[float, float]]:
-    """The journey's line: stop to stop, following the GPX track between two timed stops."""
-    times, track = points
+def _timed_tracks(tracks: Sequence[Track]) -> tuple[_TimedTrack, ...]:
+    out = []
+    for track in tracks:
+        points = tuple(sorted(track.points, key=lambda p: p.time))
+        if points:
+            out.append(_TimedTrack(times=tuple(p.time for p in points), points=points))
+    return tuple(out)
+
+
+def _route(stops: Sequence[_Stop], tracks: Sequence[_TimedTrack]) -> list[tuple[float, float]]:
+    """The journey's line: stop to stop, following a GPX track between two timed stops."""
     if not stops:
         return []
     line = [(stops[0].lat, stops[0].lon)]
     for a, b in pairwise(stops):
-        if a.when and b.when and not (a.sensitive or b.sensitive) and track:
-            start = bisect.bisect_right(times, a.when)
-            end = bisect.bisect_left(times, b.when)
-            line.extend(_thin(track[start:end]))
+        if a.when and b.when and not (a.sensitive or b.sensitive):
+            line.extend(_thin(_stretch(a, b, tracks)))
         line.append((b.lat, b.lon))
     return line
+
+
+def _stretch(a: _Stop, b: _Stop, tracks: Sequence[_TimedTrack]) -> Sequence[TrackPoint]:
+    """The track points recorded between stops `a` and `b`, from the track that runs from
+    near `a` to near `b`: two teams can log tracks at the same time, and a stretch that starts
+    or ends far from the stops belongs to someone else's journey."""
+    assert a.when is not None and b.when is not None
+    best: Sequence[TrackPoint] = ()
+    for track in tracks:
+        start = bisect.bisect_right(track.times, a.when)
+        end = bisect.bisect_left(track.times, b.when)
+        stretch = track.points[start:end]
+        if len(stretch) <= len(best):
+            continue
+        first, last = stretch[0], stretch[-1]
+        if (
+            _distance_km(a.lat, a.lon, first.lat, first.lon) <= _TRACK_NEAR_KM
+            and _distance_km(b.lat, b.lon, last.lat, last.lon) <= _TRACK_NEAR_KM
+        ):
+            best = stretch
+    return best
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine, mean Earth radius 6371 km).
+
+    >>> round(_distance_km(35.5, 12.6, 34.74, 10.76))  # Lampedusa to Sfax
+    187
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
 
 
 def _thin(points: Sequence[TrackPoint], *, min_step_deg: float = 0.0003) -> list[tuple[float, float]]:

@@ -91,7 +91,8 @@ def episode(
         transcript_excerpt=excerpt,
         location=Location(
             source="notes" if located else "none", lat=lat, lon=lon, public_lat=lat,
-            public_lon=lon, accuracy_m=accuracy_m, name=place if located else "",
+            public_lon=lon, accuracy_m=accuracy_m, public_accuracy_m=accuracy_m,
+            name=place if located else "",
             sensitive=sensitive,
         ),
         mastered=MasteredAudio(

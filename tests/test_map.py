@@ -57,7 +57,7 @@ def track() -> Track:
     # between Sfax (08:00) and Lampedusa (12:00): a detour through three points
     points = tuple(
         TrackPoint(time=_t(h).replace(minute=30), lat=lat, lon=lon)
-        for h, lat, lon in ((8, 34.9, 11.2), (9, 35.1, 11.6), (10, 35.3, 12.1))
+        for h, lat, lon in ((8, 34.9, 11.2), (9, 35.1, 11.6), (10, 35.4, 12.4))
     )
     return Track(name="boat", source=Path("boat.gpx"), points=points)
 

@@ -149,3 +149,22 @@ def test_popup_without_translation_or_time(mp3: Path) -> None:
     assert "English translation" not in html and "Full transcript" in html
     assert "fr-excerpt" not in html and "fr-notes" not in html
     assert 'preload="none"' in html and "../episodes/p.mp3" in html
+
+
+def test_route_ignores_someone_elses_track(mp3: Path) -> None:
+    t0 = dt.datetime(2022, 3, 14, 8, tzinfo=UTC)
+    episodes = [
+        mapkit.episode(slug="a", mp3=mp3, lat=45.0, lon=19.0, when=t0),
+        mapkit.episode(slug="b", mp3=mp3, lat=45.2, lon=19.4, when=t0 + dt.timedelta(hours=2)),
+    ]
+    ours = Track(name="ours", source=Path("ours.gpx"), points=(
+        TrackPoint(time=t0 + dt.timedelta(minutes=40), lat=45.111111, lon=19.111111),
+    ))
+    # logged at the same time by another team in Lampedusa
+    theirs = Track(name="theirs", source=Path("theirs.gpx"), points=tuple(
+        TrackPoint(time=t0 + dt.timedelta(minutes=m), lat=35.5 + m / 1000, lon=12.6)
+        for m in range(10, 110, 10)
+    ))
+    page = render_page(episodes, SHOW, tracks=(theirs, ours), settings=OFFLINE)
+    assert "45.111111" in page
+    assert "35.51" not in page
