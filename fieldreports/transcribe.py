@@ -723,12 +723,11 @@ def _guard(
         words = _words(seg.text)
         if not words:
             continue  # punctuation or music symbols only: nothing to publish, nothing to warn of
-        unlikely = (
-            seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.log_prob_threshold
-        )
-        looping = compression_ratio(seg.text) > s.compression_ratio_threshold or repeats_itself(
-            seg.text
-        )
+        # Whisper retries a window at higher temperatures while avg_logprob stays under the
+        # threshold; a segment still under it is one every retry failed on: guessed, not heard.
+        unlikely = seg.avg_logprob < s.log_prob_threshold
+        ratio = compression_ratio(seg.text)
+        looping = ratio > s.compression_ratio_threshold or repeats_itself(seg.text)
         # the same sentence three times running is a decoder loop, not a reporter
         echo = len(previous) >= 2 and previous[-1] == previous[-2] == " ".join(words)
         if unlikely or looping or echo:
