@@ -59,7 +59,7 @@ def _num(value: float, decimals: int) -> str:
 class PodcastLocation:
     name: str
     geo: str = ""  # RFC 5870 geo: URI
-    country: str = ""  # ISO 3166-1 alpha-2
+    country: str = ""  # ISO 3166-1 alpha-2, written lower-case as in the spec's examples
     rel: str = "creator"  # where the content was made
 
 
@@ -94,7 +94,7 @@ def _write_location(parent: Any, location: PodcastLocation | None) -> None:
     if location is None:
         return
     _el(parent, "location", location.name, rel=location.rel, geo=location.geo,
-        country=location.country.upper())
+        country=location.country.lower())
 
 
 def _write_people(parent: Any, people: tuple[PodcastPerson, ...]) -> None:

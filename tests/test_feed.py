@@ -140,7 +140,7 @@ def test_item_location_uses_public_coordinates_only(feed: bytes, show) -> None:
         loc = episode.location
         assert location.text == loc.name
         assert location.get("geo") == f"geo:{loc.public_lat},{loc.public_lon}"
-        assert location.get("country") == loc.country_code.upper()
+        assert location.get("country") == loc.country_code.lower()
     # The exact coordinates never appear anywhere in the feed.
     assert b"35.5011" not in feed and b"46.187" not in feed and b"20.038" not in feed
 
