@@ -356,7 +356,7 @@ class Geotagger:
                 f"no GPX fix around {moment.isoformat()} "
                 f"(none, or a gap over {self._settings.max_gap_minutes:g} minutes)"
             )
-            log.info("%s: %s", report.id, miss)
+            log.debug("%s: %s", report.id, miss)
             misses.append(miss)
             return None
         name, place = self._gazetteer.describe(fix.lat, fix.lon)
