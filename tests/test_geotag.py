@@ -292,3 +292,18 @@ def test_route_points_of_a_sensitive_report_are_only_its_public_point(
     assert geo.route_points(r, loc, offsets_s=[0, 300, 600]) == (public, public, public)
     nowhere = geo.locate(report(tmp_path))
     assert geo.route_points(report(tmp_path), nowhere, offsets_s=[0]) == ()
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_recording_time_read_with_mutagen_when_ffprobe_is_missing(tmp_path, monkeypatch) -> None:
+    audio = tmp_path / "phone.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.3",
+         "-metadata", "date=2022-03-14T09:15:00", str(audio)],
+        check=True,
+    )  # fmt: skip
+    monkeypatch.setattr("fieldreports.geotag.shutil.which", lambda _name: None)
+    # An ID3 date without an offset is read in the show's time zone (UTC+1 in March).
+    assert recording_time(report(tmp_path, audio=audio), SHOW_TZ) == dt.datetime(
+        2022, 3, 14, 8, 15, tzinfo=dt.UTC
+    )
