@@ -6,15 +6,13 @@ around real files that ffmpeg makes in a second, so the feed, storage and publis
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from audiogen import require, run
 
 from episodes.episode import Episode, make_episode
@@ -113,37 +111,6 @@ ROSZKE = Location(source="gpx", lat=46.18734, lon=20.03862, public_lat=46.2, pub
 NOWHERE = Location(source="none")
 
 
-@contextlib.contextmanager
-def tags_ready() -> Iterator[None]:
-    """Use the real write_tags; while the audio stage has not landed it, a minimal mutagen tagger.
-
-    TEMPORARY: remove once fieldreports.audio.write_tags is implemented.
-    """
-    import episodes.episode as episode_module
-    from fieldreports.audio import write_tags
-
-    with pytest.MonkeyPatch.context() as mp:
-        if _not_implemented(write_tags):
-            mp.setattr(episode_module, "write_tags", _minimal_write_tags)
-        yield
-
-
-def _not_implemented(fn: Any) -> bool:
-    import inspect
-
-    source = inspect.getsource(fn)
-    return "raise NotImplementedError" in source
-
-
-def _minimal_write_tags(mp3: Path, tags: Any) -> None:
-    from mutagen.id3 import ID3, TIT2, TPE1
-
-    id3 = ID3()
-    id3.add(TIT2(encoding=3, text=tags.title))
-    id3.add(TPE1(encoding=3, text=tags.artist))
-    id3.save(mp3)
-
-
 def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
     """Three episodes: Italian with an English translation, Hungarian-route English, unlocated."""
     staging = work / "staging"
@@ -178,23 +145,22 @@ def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
         ),
     )
     episodes = []
-    with tags_ready():
-        for number, (report_id, notes, location, transcripts, freq) in enumerate(plans, start=1):
-            audio = mastered(work / "audio", report_id, freq_hz=freq)
-            episodes.append(
-                make_episode(
-                    report(report_id, audio.podcast_mp3, **notes),
-                    audio,
-                    transcripts,
-                    location,
-                    guid=f"urn:uuid:00000000-0000-5000-8000-00000000000{number}",
-                    season=1 if notes.get("journey") else None,
-                    number=number,
-                    published_at=dt.datetime(2022, 5, number, 12, 0, tzinfo=UTC),
-                    show=config.show,
-                    staging_dir=staging,
-                )
+    for number, (report_id, notes, location, transcripts, freq) in enumerate(plans, start=1):
+        audio = mastered(work / "audio", report_id, freq_hz=freq)
+        episodes.append(
+            make_episode(
+                report(report_id, audio.podcast_mp3, **notes),
+                audio,
+                transcripts,
+                location,
+                guid=f"urn:uuid:00000000-0000-5000-8000-00000000000{number}",
+                season=1 if notes.get("journey") else None,
+                number=number,
+                published_at=dt.datetime(2022, 5, number, 12, 0, tzinfo=UTC),
+                show=config.show,
+                staging_dir=staging,
             )
+        )
     return tuple(episodes)
 
 

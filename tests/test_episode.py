@@ -13,7 +13,6 @@ from episodes_fixtures import (
     mastered,
     report,
     show_config,
-    tags_ready,
     transcript,
 )
 from mutagen.id3 import ID3
@@ -28,21 +27,20 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Episode, Path]:
     audio = mastered(work / "audio", "lampedusa")
     spoken = transcript("it", "Aspettiamo al porto da ore, " * 20, "Le barche arrivano.")
     translated = transcript("en", "We have been waiting.", task="translate")
-    with tags_ready():
-        episode = make_episode(
-            report("2022-03-14-lampedusa-harbour", audio.podcast_mp3, title="Al porto",
-                   reporter="Giulia Rossi", journey="Border Reached! 2022",
-                   recorded_at=dt.datetime(2022, 3, 14, 9, 40)),
-            audio,
-            (translated, spoken),  # order must not matter
-            LAMPEDUSA,
-            guid="urn:uuid:11111111-1111-5111-8111-111111111111",
-            season=1,
-            number=4,
-            published_at=dt.datetime(2022, 5, 1, 12, tzinfo=dt.UTC),
-            show=config.show,
-            staging_dir=work / "staging",
-        )
+    episode = make_episode(
+        report("2022-03-14-lampedusa-harbour", audio.podcast_mp3, title="Al porto",
+               reporter="Giulia Rossi", journey="Border Reached! 2022",
+               recorded_at=dt.datetime(2022, 3, 14, 9, 40)),
+        audio,
+        (translated, spoken),  # order must not matter
+        LAMPEDUSA,
+        guid="urn:uuid:11111111-1111-5111-8111-111111111111",
+        season=1,
+        number=4,
+        published_at=dt.datetime(2022, 5, 1, 12, tzinfo=dt.UTC),
+        show=config.show,
+        staging_dir=work / "staging",
+    )
     return episode, work
 
 
@@ -55,6 +53,7 @@ def test_mp3_is_staged_under_the_slug_with_clean_tags(made) -> None:
     tags = ID3(staged)
     assert str(tags["TIT2"]) == "Al porto"
     assert str(tags["TPE1"]) == "Giulia Rossi"
+    assert str(tags["TALB"]) == "Border Reached!"
     # The cached master MP3 itself is untouched: tags go on the staged copy only.
     assert episode.mastered.podcast_mp3.read_bytes() != staged.read_bytes()
 
@@ -100,14 +99,13 @@ def test_translation_into_the_spoken_language_is_dropped(made) -> None:
     _episode, work = made
     config = show_config(work / "show2")
     audio = mastered(work / "audio2", "english")
-    with tags_ready():
-        episode = make_episode(
-            report("english", audio.podcast_mp3), audio,
-            (transcript("en", "Hello."), transcript("en", "Hello.", task="translate")),
-            LAMPEDUSA, guid="g", season=None, number=None,
-            published_at=dt.datetime(2022, 5, 1, tzinfo=dt.UTC), show=config.show,
-            staging_dir=work / "staging2",
-        )
+    episode = make_episode(
+        report("english", audio.podcast_mp3), audio,
+        (transcript("en", "Hello."), transcript("en", "Hello.", task="translate")),
+        LAMPEDUSA, guid="g", season=None, number=None,
+        published_at=dt.datetime(2022, 5, 1, tzinfo=dt.UTC), show=config.show,
+        staging_dir=work / "staging2",
+    )
     assert len(episode.transcripts) == 4
     assert not any(t.translated for t in episode.transcripts)
 
