@@ -231,9 +231,10 @@ def render_page(
                 route, color=colour, weight=3, opacity=0.8, class_name="fr-route", interactive=False
             ).add_to(layer)
         target: folium.map.Layer = layer
-        if settings.cluster_min_stops > 0 and len(stops) >= settings.cluster_min_stops:
+        radius_px = _cluster_radius_px(stops, settings)
+        if radius_px:
             cluster = folium.plugins.MarkerCluster(
-                control=False, options={"showCoverageOnHover": False, "maxClusterRadius": 40}
+                control=False, options={"showCoverageOnHover": False, "maxClusterRadius": radius_px}
             )
             cluster.default_js = list(_CLUSTER_JS)
             cluster.default_css = list(_CLUSTER_CSS)
@@ -250,6 +251,21 @@ def render_page(
     page = root.render()
     check_scripts(page)
     return page
+
+
+def _cluster_radius_px(stops: Sequence[_Stop], settings: MapSettings) -> int:
+    """How far apart (in screen pixels) markers may be and still cluster; 0: no clustering.
+
+    A crowded journey clusters as usual. A small one clusters only markers that (nearly)
+    coincide, several reports from one harbour, which would otherwise hide each other: the
+    cluster spreads them out ("spiderfies") when clicked at the closest zoom.
+    """
+    if settings.cluster_min_stops <= 0:
+        return 0
+    if len(stops) >= settings.cluster_min_stops:
+        return 40
+    places = {(round(s.lat, 5), round(s.lon, 5)) for s in stops}
+    return 10 if len(places) < len(stops) else 0
 
 
 def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, list[_Stop]]:

@@ -302,3 +302,32 @@ def test_map_works_opened_from_disk(browser, site: Path) -> None:  # noqa: ANN00
         assert errors == [] and blocked == []
     finally:
         context.close()
+
+
+def test_stops_at_one_place_stay_reachable(browser, tmp_path: Path, mp3: Path) -> None:  # noqa: ANN001
+    """Two reports from the same harbour: a cluster of 2 that spreads out when clicked."""
+    same = [
+        mapkit.episode(slug="first", mp3=mp3, lat=35.5, lon=12.6, when=_t(9)),
+        mapkit.episode(slug="second", mp3=mp3, lat=35.5, lon=12.6, when=_t(10)),
+        mapkit.episode(slug="elsewhere", mp3=mp3, lat=37.5, lon=15.1, when=_t(11)),
+    ]
+    root = mapkit.write_site(render_map(same, SHOW, settings=MapSettings(tiles="none")), same, tmp_path)
+    with mapkit.serve(root) as base:
+        v = Visit(browser, base)
+        try:
+            cluster = v.page.locator(".leaflet-marker-pane .marker-cluster")
+            v.page.wait_for_function(  # once the clusters have finished animating in
+                "document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length === 1",
+                timeout=5000)
+            assert cluster.inner_text() == "2"
+            assert v.page.locator(".leaflet-marker-pane .fr-stop").count() == 1
+            cluster.click()  # zooms to the closest zoom, then spreads the two markers
+            v.page.wait_for_function(
+                "document.querySelectorAll('.leaflet-marker-pane .fr-stop').length >= 2", timeout=5000)
+            v.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile("^2$")).click()
+            popup = v.page.locator(".leaflet-popup-content .fr-popup")
+            popup.wait_for(state="visible")
+            assert "second" in popup.inner_text()
+            assert v.errors == [] and v.failed == []
+        finally:
+            v.close()
