@@ -28,7 +28,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -318,7 +318,9 @@ class Geotagger:
         points: list[tuple[float, float]] = []
         for offset_s in offsets_s:
             fix = self._tracks.position_at(
-                start + dt.timedelta(seconds=offset_s), max_gap_s=max_gap_s
+                start + dt.timedelta(seconds=offset_s),
+                max_gap_s=max_gap_s,
+                only=self._tracks_of(report),
             )
             points.append((round(fix.lat, 6), round(fix.lon, 6)) if fix else public)
         return tuple(points)
@@ -350,7 +352,11 @@ class Geotagger:
             misses.append("no recording time (no recorded_at, no creation-time tag)")
             return None
         moment = when + dt.timedelta(seconds=self._settings.clock_offset_s)
-        fix = self._tracks.position_at(moment, max_gap_s=self._settings.max_gap_minutes * 60.0)
+        fix = self._tracks.position_at(
+            moment,
+            max_gap_s=self._settings.max_gap_minutes * 60.0,
+            only=self._tracks_of(report),
+        )
         if fix is None:
             miss = (
                 f"no GPX fix around {moment.isoformat()} "
@@ -568,6 +574,22 @@ class Geotagger:
             "are lat and lon the wrong way round? Fix them in the front matter.",
             path=report.notes_path or report.audio_path,
         )
+
+    def _tracks_of(self, report: FieldReport) -> Callable[[Track], bool] | None:
+        """The tracks named after the report's journey or reporter, if any track is; else all.
+
+        Two reporters on two journeys log tracks at the same hours; a track's name (or its
+        file's name) that holds the journey's or the reporter's name keeps them apart.
+        """
+        keys = [k for k in (fold(report.notes.journey), fold(report.notes.reporter)) if k]
+
+        def named(track: Track) -> bool:
+            names = (fold(track.name), fold(track.source.stem))
+            return any(key in name for key in keys for name in names)
+
+        if keys and any(named(t) for t in self._tracks.tracks):
+            return named
+        return None
 
     def _recording_time(self, report: FieldReport) -> dt.datetime | None:
         if report.notes.recorded_at is not None:

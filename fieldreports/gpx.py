@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,13 +139,21 @@ class TrackIndex:
         self.tracks = tuple(tracks)
         self._times = tuple([p.time for p in t.points] for t in self.tracks)
 
-    def position_at(self, when: dt.datetime, *, max_gap_s: float) -> TrackFix | None:
-        """See `position_at`."""
+    def position_at(
+        self,
+        when: dt.datetime,
+        *,
+        max_gap_s: float,
+        only: Callable[[Track], bool] | None = None,
+    ) -> TrackFix | None:
+        """See `position_at`; `only` picks the tracks to look at (default: all)."""
         if when.tzinfo is None:
             raise ValueError("position_at needs a timezone-aware time")
         when = when.astimezone(dt.UTC)
         best: TrackFix | None = None
         for track, times in zip(self.tracks, self._times, strict=True):
+            if only is not None and not only(track):
+                continue
             fix = _fix(track, times, when, max_gap_s)
             if fix is not None and (best is None or fix.gap_s < best.gap_s):
                 best = fix

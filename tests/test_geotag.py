@@ -307,3 +307,29 @@ def test_recording_time_read_with_mutagen_when_ffprobe_is_missing(tmp_path, monk
     assert recording_time(report(tmp_path, audio=audio), SHOW_TZ) == dt.datetime(
         2022, 3, 14, 8, 15, tzinfo=dt.UTC
     )
+
+
+def test_simultaneous_journeys_keep_to_their_own_tracks(tmp_path, gazetteer, tracks) -> None:
+    sea = tmp_path / "sea"
+    sea.mkdir()
+    (sea / "giulia-russo.gpx").write_text(
+        GPX.replace("Border Reached! 2022", "Mediterranean 2022")
+        .replace('lat="46.', 'lat="35.')
+        .replace('lon="19.', 'lon="12.')
+        .replace('lon="20.', 'lon="12.'),
+        encoding="utf-8",
+    )
+    both = (*tracks, *read_tracks(sea))
+    when = dt.datetime(2022, 3, 14, 9, 15)
+    by_journey = tagger(gazetteer, both).locate(
+        report(tmp_path, recorded_at=when, journey="Mediterranean 2022")
+    )
+    assert by_journey.source == "gpx" and by_journey.lat < 40
+    by_reporter = tagger(gazetteer, both).locate(
+        report(tmp_path, recorded_at=when, reporter="Giulia Russo")
+    )
+    assert by_reporter.lat < 40  # the file is named after her
+    balkans = tagger(gazetteer, both).locate(
+        report(tmp_path, recorded_at=when, journey="Border Reached! 2022")
+    )
+    assert balkans.lat > 40
