@@ -21,6 +21,7 @@ Every number in the returned MasteredAudio is measured after encoding.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import logging
@@ -344,7 +345,7 @@ class _Encoder:
     def __init__(self, argv: list[str], what: str) -> None:
         log.debug("argv: %s", argv)
         self.what = what
-        self._errors = tempfile.TemporaryFile()
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=self._errors)
 
@@ -357,10 +358,8 @@ class _Encoder:
 
     def close(self) -> None:
         if self.proc.stdin and not self.proc.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
         code = self.proc.wait()
         self._errors.seek(0)
         complaint = self._errors.read().decode("utf-8", "replace").strip()

@@ -284,7 +284,7 @@ def stream(
             while True:
                 filled = 0
                 while filled < len(buffer):
-                    got = proc.stdout.readinto(view[filled:])
+                    got = proc.stdout.readinto(view[filled:])  # type: ignore[attr-defined]
                     if not got:
                         break
                     filled += got

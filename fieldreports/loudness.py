@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
 # BS.1770-4 section 2: gating blocks are 400 ms long and start every 100 ms (75 % overlap).
