@@ -38,7 +38,15 @@ from episodes.site import SiteFile
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
 from fieldreports.gpx import Track, TrackPoint
-from maps.popup import check_scripts, for_template_literal, popup_html, text, tooltip_html
+from maps.popup import (
+    check_scripts,
+    for_template_literal,
+    format_date,
+    popup_html,
+    relative_url,
+    text,
+    tooltip_html,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +114,13 @@ html body .leaflet-container { background: #cfe3ef; }
 .fr-popup .fr-notes img { display: none; }
 .fr-popup pre { white-space: pre-wrap; }
 .leaflet-popup-content { margin: 10px 12px; }
+.fr-title-box { position: absolute; z-index: 1000; top: 10px; left: 54px;
+  max-width: calc(100% - 120px); padding: 4px 10px; border-radius: 4px;
+  background: rgba(255,255,255,.92); box-shadow: 0 1px 5px rgba(0,0,0,.4);
+  font: 600 15px/1.3 system-ui, sans-serif; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.fr-title-box a { color: #222; text-decoration: none; }
+.fr-noscript { padding: 1em; font: 16px/1.4 system-ui, sans-serif; }
 </style>"""
 
 
@@ -213,6 +228,8 @@ def render_page(
         Element(_STYLE.replace("%(width)s", str(settings.popup_width_px))),
         name="fieldreports_style",
     )
+    root.html.add_child(Element(_title_box(show)), name="fieldreports_title")
+    root.html.add_child(Element(_noscript_list(journeys)), name="fieldreports_noscript")
     _Borders().add_to(fmap)
     tiles = _tile_layer(settings)
     if tiles is not None:
@@ -251,6 +268,30 @@ def render_page(
     page = root.render()
     check_scripts(page)
     return page
+
+
+def _title_box(show: ShowInfo) -> str:
+    """The show's name over the map, linking back to the site's home page."""
+    return f'<div class="fr-title-box"><a href="../">{text(show.title)}</a></div>'
+
+
+def _noscript_list(journeys: dict[str, list[_Stop]]) -> str:
+    """Without JavaScript there is no map, but every stop can still be heard."""
+    parts = ["<noscript><main class=\"fr-noscript\"><p>The map needs JavaScript. The stops:</p>"]
+    for journey, stops in journeys.items():
+        parts.append(f"<h2>{text(journey)}</h2><ol>")
+        for stop in stops:
+            ep = stop.episode
+            details = ", ".join(
+                text(v) for v in (ep.location.name, format_date(ep.recorded_at)) if v
+            )
+            parts.append(
+                f'<li><a href="{text(relative_url(ep.audio.key))}">{text(ep.title)}</a>'
+                f"{' (' + details + ')' if details else ''}</li>"
+            )
+        parts.append("</ol>")
+    parts.append("</main></noscript>")
+    return "".join(parts)
 
 
 def _cluster_radius_px(stops: Sequence[_Stop], settings: MapSettings) -> int:

@@ -168,3 +168,12 @@ def test_route_ignores_someone_elses_track(mp3: Path) -> None:
     page = render_page(episodes, SHOW, tracks=(theirs, ours), settings=OFFLINE)
     assert "45.111111" in page
     assert "35.51" not in page
+
+
+def test_title_box_and_noscript_list(mp3: Path) -> None:
+    show = ShowInfo(title="Border <b>Reached</b> ${x}", base_url="https://example.org/")
+    episodes = [mapkit.episode(slug="a", mp3=mp3, title="Harbour <i>", place="Lampedusa")]
+    page = render_page(episodes, show, settings=OFFLINE)
+    assert '<div class="fr-title-box"><a href="../">Border &lt;b&gt;Reached&lt;/b&gt; ${x}</a></div>' in page
+    noscript = page[page.index("<noscript>"):page.index("</noscript>")]
+    assert '<a href="../episodes/a.mp3">Harbour &lt;i&gt;</a> (Lampedusa, 14 March 2022, 09:40)' in noscript
