@@ -99,6 +99,60 @@ class LocatedBatch:
     errors: Mapping[str, ReportError]
 
 
+_ANGLE = (
+    r"(?P<sign{n}>[+-])?\s*(?P<deg{n}>\d{{1,3}}(?:\.\d+)?)\s*°?\s*"
+    r"(?:(?P<min{n}>\d{{1,2}}(?:\.\d+)?)\s*['′’]\s*)?"
+    r"(?:(?P<sec{n}>\d{{1,2}}(?:\.\d+)?)\s*(?:\"|″|''|”)\s*)?"
+    r"(?P<hemi{n}>[NSEW])?"
+)
+_COORDINATES = re.compile(
+    rf"\s*(?:geo:)?\s*{_ANGLE.format(n=1)}\s*[,;/]?\s*{_ANGLE.format(n=2)}\s*(?:;.*)?",
+    re.IGNORECASE,
+)
+
+
+def parse_coordinates(text: str) -> tuple[float, float, float] | None:
+    """Coordinates typed where a place name was expected: (lat, lon, accuracy_m), or None.
+
+    Decimal degrees (latitude first), degrees-minutes-seconds, hemisphere letters in either
+    order, and geo: URIs. Out-of-range values are returned as typed, for the caller to refuse.
+
+    >>> parse_coordinates("52.0705, 23.6010")
+    (52.0705, 23.601, 6.0)
+    >>> parse_coordinates("52°04′14″N 23°36′04″E")
+    (52.070556, 23.601111, 15.0)
+    >>> parse_coordinates("12.6058 E, 35.5011 N")
+    (35.5011, 12.6058, 6.0)
+    >>> parse_coordinates("geo:35.5,-12.6;u=30")
+    (35.5, -12.6, 5566.0)
+    >>> parse_coordinates("Lampedusa") is None
+    True
+    """
+    match = _COORDINATES.fullmatch(text)
+    if match is None:
+        return None
+    values: list[tuple[float, str, float]] = []
+    for n in (1, 2):
+        deg, minutes, seconds = (match[f"{part}{n}"] for part in ("deg", "min", "sec"))
+        value = float(deg) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+        if match[f"sign{n}"] == "-":
+            value = -value
+        hemi = (match[f"hemi{n}"] or "").upper()
+        if hemi in ("S", "W"):
+            value = -abs(value)
+        if seconds:
+            accuracy_m = 15.0  # a second of arc is 31 m
+        elif minutes:
+            accuracy_m = 926.0  # a minute of arc is 1852 m
+        else:
+            accuracy_m = float(max(5, round(111_320 * 10.0 ** -len(deg.partition(".")[2]) / 2)))
+        values.append((round(value, 6), hemi, accuracy_m))
+    (first, hemi1, acc1), (second, hemi2, acc2) = values
+    if hemi1 in ("E", "W") or hemi2 in ("N", "S"):
+        first, second = second, first
+    return first, second, max(acc1, acc2)
+
+
 def coordinate_accuracy_m(lat: float, lon: float) -> float:
     """How precise typed coordinates are, from their decimals: half a unit in the last place.
 
@@ -329,7 +383,20 @@ class Geotagger:
 
     def _from_notes(self, report: FieldReport, countries: frozenset[str]) -> Location | None:
         lat, lon = report.notes.lat, report.notes.lon
-        if lat is None or lon is None:
+        note = "coordinates in the notes"
+        if lat is not None and lon is not None:
+            accuracy_m = coordinate_accuracy_m(lat, lon)
+        elif (typed := parse_coordinates(report.notes.place)) is not None:
+            # A phone's map app copies coordinates, and reporters paste them into `place`.
+            lat, lon, accuracy_m = typed
+            note = f'coordinates in place "{report.notes.place}"'
+            if abs(lat) > 90 or abs(lon) > 180:
+                raise ReportError(
+                    f'place = "{report.notes.place}" reads as lat {lat}, lon {lon}, which is out '
+                    "of range: latitude lies between -90 and 90, longitude between -180 and 180.",
+                    path=report.notes_path or report.audio_path,
+                )
+        else:
             return None
         self._check_not_swapped(report, lat, lon, countries)
         name, place = self._gazetteer.describe(lat, lon)
@@ -337,10 +404,10 @@ class Geotagger:
             source="notes",
             lat=lat,
             lon=lon,
-            accuracy_m=coordinate_accuracy_m(lat, lon),
+            accuracy_m=accuracy_m,
             name=name,
             country_code=self._country_at(lat, lon, place),
-            note="coordinates in the notes",
+            note=note,
         )
 
     def _from_tracks(self, report: FieldReport, misses: list[str]) -> Location | None:

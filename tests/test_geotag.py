@@ -333,3 +333,11 @@ def test_simultaneous_journeys_keep_to_their_own_tracks(tmp_path, gazetteer, tra
         report(tmp_path, recorded_at=when, journey="Border Reached! 2022")
     )
     assert balkans.lat > 40
+
+
+def test_coordinates_pasted_into_place(tmp_path, gazetteer) -> None:
+    loc = tagger(gazetteer).locate(report(tmp_path, place="52°04′14″N 23°36′04″E"))
+    assert (loc.source, loc.name) == ("notes", "near Terespol, Poland")
+    assert distance_km(loc.lat, loc.lon, 52.0705, 23.6010) < 0.05
+    with pytest.raises(ReportError, match=r"bad\.md.*out of range"):
+        tagger(gazetteer).locate(report(tmp_path, "bad", place="95.1, 23.6"))
