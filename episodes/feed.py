@@ -137,15 +137,31 @@ def show_description(show: ShowInfo) -> str:
     return fit_bytes(text)
 
 
+def recorded_line(place: str, recorded_at: dt.datetime | None) -> str:
+    """"Recorded in <place> on <date>.", or as much of it as is known.
+
+    >>> recorded_line("Sfax, Tunisia", dt.datetime(2022, 6, 18, 9, 0))
+    'Recorded in Sfax, Tunisia on 18 June 2022.'
+    >>> recorded_line("near Lampedusa, Italy", None)
+    'Recorded near Lampedusa, Italy.'
+    >>> recorded_line("", None)
+    ''
+    """
+    if not place and recorded_at is None:
+        return ""
+    # The geotag stage names approximate places "near X"; "in near X" would read badly.
+    where = "" if not place else place if place.startswith(("near ", "around ")) else f"in {place}"
+    when = f"on {recorded_at.day} {recorded_at:%B %Y}" if recorded_at else ""
+    return " ".join(p for p in ("Recorded", where, when) if p) + "."
+
+
 def episode_description(episode: Episode) -> str:
     """HTML show notes: the reporter's notes, where and when, the start of the transcript."""
     parts = [markdown_html(episode.notes_markdown)] if episode.notes_markdown.strip() else []
-    where = episode.location.name if episode.location.located else ""
-    when = episode.recorded_at.strftime("%-d %B %Y") if episode.recorded_at else ""
-    if where or when:
-        said = " ".join(p for p in ("Recorded", f"in {where}" if where else "",
-                                    f"on {when}" if when else "") if p)
-        parts.append(f"<p>{escape(said)}.</p>")
+    said = recorded_line(episode.location.name if episode.location.located else "",
+                         episode.recorded_at)
+    if said:
+        parts.append(f"<p>{escape(said)}</p>")
     if episode.transcript_excerpt and not episode.notes_markdown.strip():
         parts.append(f"<p>{escape(episode.transcript_excerpt)}</p>")
     html = "\n".join(p for p in parts if p) or f"<p>{escape(episode.title)}</p>"
