@@ -320,6 +320,12 @@ def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, l
     for episode in sorted(episodes, key=order):
         if not episode.location.located:
             continue
+        lat, lon = episode.location.public_lat, episode.location.public_lon
+        assert lat is not None and lon is not None
+        if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+            # geotag refuses such points; one that slips through must not sink the whole map
+            log.warning("%s: left off the map: no such place (%s, %s)", episode.slug, lat, lon)
+            continue
         grouped.setdefault(episode.journey.strip() or "Reports", []).append(episode)
 
     journeys: dict[str, list[_Stop]] = {}

@@ -177,3 +177,12 @@ def test_title_box_and_noscript_list(mp3: Path) -> None:
     assert '<div class="fr-title-box"><a href="../">Border &lt;b&gt;Reached&lt;/b&gt; ${x}</a></div>' in page
     noscript = page[page.index("<noscript>"):page.index("</noscript>")]
     assert '<a href="../episodes/a.mp3">Harbour &lt;i&gt;</a> (Lampedusa, 14 March 2022, 09:40)' in noscript
+
+
+def test_impossible_coordinates_are_left_off_not_fatal(mp3: Path, caplog: pytest.LogCaptureFixture) -> None:
+    episodes = [mapkit.episode(slug="ok", mp3=mp3),
+                mapkit.episode(slug="bad", mp3=mp3, lat=float("nan"), lon=12.0),
+                mapkit.episode(slug="far", mp3=mp3, lat=95.0, lon=12.0)]
+    page = render_page(episodes, SHOW, settings=OFFLINE)
+    assert page.count("L.marker(") == 1
+    assert "bad: left off the map" in caplog.text and "far: left off the map" in caplog.text
