@@ -187,19 +187,25 @@ def _load_openai(files: whisper_models.ModelFiles, cache_dir: Path) -> Any:
 
 
 def cache_key_fields(
-    engine: Engine, *, language: str = "", task: str = "transcribe"
+    engine: Engine | TranscriptionSettings, *, language: str = "", task: str = "transcribe"
 ) -> dict[str, Any]:
     """Everything that changes what `transcribe` returns; the catalog hashes it with the audio.
 
-    cpu_threads is left out on purpose: it changes the speed, not the words.
+    Takes a loaded Engine or, so a run can check its cache before loading Whisper, the settings
+    alone. cpu_threads is left out on purpose: it changes the speed, not the words.
     """
-    s = engine.settings
+    if isinstance(engine, Engine):
+        s, weights, multilingual = engine.settings, engine.files.identity, engine.multilingual
+    else:
+        s = engine
+        weights = whisper_models.weights_identity(s.model)
+        multilingual = not whisper_models.english_only(s.model)
     fields: dict[str, Any] = {
         "engine": s.engine,
         "model": s.model,
-        "weights": engine.files.identity,
+        "weights": weights,
         "task": task,
-        "language": _language_hint(language or s.language) if engine.multilingual else "en",
+        "language": _language_hint(language or s.language) if multilingual else "en",
         "beam_size": s.beam_size,
         "word_timestamps": s.word_timestamps,
         "vad": s.vad,

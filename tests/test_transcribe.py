@@ -304,6 +304,10 @@ def test_cache_key_names_what_changes_the_words(base: Engine, tiny_en: Engine) -
     assert key != cache_key_fields(tiny_en, language="nl-BE", task="translate")
     assert cache_key_fields(tiny_en, language="it")["language"] == "en"
     assert "cpu_threads" not in key
+    # a run checks its cache before loading Whisper: the settings alone give the same key
+    assert cache_key_fields(base.settings, language="nl-BE", task="translate") == key
+    assert cache_key_fields(tiny_en.settings) == cache_key_fields(tiny_en)
+    assert cache_key_fields(TranscriptionSettings(model="small"))["weights"] == "hub:small"
 
 
 # --- the guard ------------------------------------------------------------------------------------
