@@ -142,7 +142,7 @@ class LocalStorage:
         )
 
     def presign(self, key: str, *, expires_s: int) -> str:
-        log.info("local storage has no presigned URLs; %s is served as a plain URL", key)
+        log.debug("local storage has no presigned URLs; %s is served as a plain URL", key)
         return self.url(check_key(key))
 
 
