@@ -40,12 +40,28 @@ _TRANSCRIPT_ORDER = ("txt", "vtt", "srt", "json")
 
 
 def text(value: str) -> str:
-    """Plain text as HTML text or attribute value.
+    """Plain text as HTML text or attribute value, with no braces left for Jinja.
 
     >>> text('<script>alert(1)</script> & "quotes"')
     '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;'
+    >>> text("{{ 7*7 }}")
+    '&#123;&#123; 7*7 &#125;&#125;'
     """
-    return html.escape(value, quote=True)
+    return no_braces(html.escape(value, quote=True))
+
+
+def no_braces(markup: str) -> str:
+    """HTML with `{` and `}` as character references.
+
+    branca (under folium) compiles each rendered script as a Jinja template and renders it
+    again, so `{{ ... }}`, `{% ... %}` or `{# ...` in field text would be evaluated by Jinja
+    at render time (Python, on the machine that builds the site) or break the render. The
+    browser reads `&#123;` back as `{`.
+
+    >>> no_braces('<a href="x">{% if 1 %}{# c #}</a>')
+    '<a href="x">&#123;% if 1 %&#125;&#123;# c #&#125;</a>'
+    """
+    return markup.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def for_template_literal(markup: str) -> str:
@@ -55,11 +71,12 @@ def for_template_literal(markup: str) -> str:
     character references that the HTML parser reads back as the same characters.
 
     >>> for_template_literal("<p>${alert(2)} `x` \\\\u0041</p>")
-    '<p>&#36;{alert(2)} &#96;x&#96; &#92;u0041<\\\\/p>'
+    '<p>&#36;&#123;alert(2)&#125; &#96;x&#96; &#92;u0041<\\\\/p>'
     >>> "</script" in for_template_literal("<b>a</b></script>")
     False
     """
     markup = markup.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    markup = no_braces(markup)
     # "</" cannot end the script once written "<\/", which the literal reads back as "</";
     # "<!--" would switch the HTML parser into its script-escape state, so split it the same way.
     markup = markup.replace("</", "<\\/").replace("<!--", "<\\!--")

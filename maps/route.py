@@ -42,6 +42,7 @@ from maps.popup import (
     check_scripts,
     for_template_literal,
     format_date,
+    no_braces,
     popup_html,
     relative_url,
     text,
@@ -495,9 +496,17 @@ def _tile_layer(settings: MapSettings) -> folium.TileLayer | None:
             f'[map] tiles = "{tiles}" is a tile URL; add [map] attribution with the credit its '
             'provider asks for (e.g. attribution = "© OpenStreetMap contributors").'
         )
+    if any(mark in tiles for mark in ("{{", "{%", "{#")):
+        raise SetupError(
+            f'[map] tiles = "{tiles}": a tile URL takes single braces only, as in {{z}}/{{x}}/{{y}}.'
+        )
     try:
         return folium.TileLayer(
-            tiles=tiles, attr=settings.attribution or None, control=False, name="Base map"
+            tiles=tiles,
+            # HTML, like Leaflet's attribution, but with no braces for branca's Jinja pass
+            attr=no_braces(settings.attribution) or None,
+            control=False,
+            name="Base map",
         )
     except ValueError as exc:
         raise SetupError(

@@ -16,7 +16,7 @@ from maps.route import render_map
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 SHOW = ShowInfo(title="Border Reached! <i>test</i>", base_url="https://example.org/show/")
-HOSTILE = "<script>alert(1)</script> ${alert(2)} </script> `tick` \\x3cb\\x3e"
+HOSTILE = "<script>alert(1)</script> ${alert(2)} </script> `tick` \\x3cb\\x3e {{ 7*7 }}"
 UTC = dt.UTC
 
 # Finds folium's L.Map, whatever its generated name.

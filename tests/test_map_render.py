@@ -174,7 +174,7 @@ def test_title_box_and_noscript_list(mp3: Path) -> None:
     show = ShowInfo(title="Border <b>Reached</b> ${x}", base_url="https://example.org/")
     episodes = [mapkit.episode(slug="a", mp3=mp3, title="Harbour <i>", place="Lampedusa")]
     page = render_page(episodes, show, settings=OFFLINE)
-    assert '<div class="fr-title-box"><a href="../">Border &lt;b&gt;Reached&lt;/b&gt; ${x}</a></div>' in page
+    assert '<div class="fr-title-box"><a href="../">Border &lt;b&gt;Reached&lt;/b&gt; $&#123;x&#125;</a></div>' in page
     noscript = page[page.index("<noscript>"):page.index("</noscript>")]
     assert '<a href="../episodes/a.mp3">Harbour &lt;i&gt;</a> (Lampedusa, 14 March 2022, 09:40)' in noscript
 
@@ -186,3 +186,18 @@ def test_impossible_coordinates_are_left_off_not_fatal(mp3: Path, caplog: pytest
     page = render_page(episodes, SHOW, settings=OFFLINE)
     assert page.count("L.marker(") == 1
     assert "bad: left off the map" in caplog.text and "far: left off the map" in caplog.text
+
+
+def test_jinja_in_field_text_is_not_evaluated(mp3: Path) -> None:
+    """branca re-renders every script as a Jinja template: braces from the field must not reach it."""
+    payload = "{{ 7*7 }} {% if true %}yes{% endif %} {# x {{ cycler.__init__.__globals__.os.getcwd() }}"
+    show = ShowInfo(title=f"S {payload}", base_url="https://example.org/")
+    ep = mapkit.episode(slug="j", mp3=mp3, title=payload, notes=payload, place=payload,
+                        reporter=payload, journey=payload, excerpt=payload)
+    page = render_page([ep], show, settings=MapSettings(
+        tiles="../t/{z}/{x}/{y}.png", attribution=f"© us {payload}"))
+    assert "49 yes" not in page and str(Path.cwd()) not in page
+    assert not re.search(r"\{\{|\{%|\{#", page.split("<body>")[1])
+    assert page.count("&#123;&#123; 7*7 &#125;&#125;") >= 8  # every place it lands
+    with pytest.raises(SetupError, match="single braces"):
+        render_page([ep], show, settings=MapSettings(tiles="../t/{{z}}/{x}/{y}.png", attribution="x"))
