@@ -144,9 +144,7 @@ class _Run:
             "transcript",
             TRANSCRIPT_VERSION,
             report.audio_sha256,
-            transcript_settings_key(self.config.transcription),
-            language,
-            task,
+            cache_key_fields(self.config.transcription, language=language, task=task),
         )
         cached = self.catalog.get("transcript", key, Transcript)
         if cached:
@@ -161,7 +159,7 @@ class _Run:
         )
         return result
 
-    def process(self, report: FieldReport, index: int, total: int) -> _Processed:
+    def process(self, report: FieldReport, index: int, total: int) -> _Processed | Failure:
         def ticker(stage: str) -> Callable[[float, float], None]:
             def tick(done_s: float, total_s: float) -> None:
                 self.on_progress(
@@ -177,40 +175,54 @@ class _Run:
 
             return tick
 
-        ticker("normalise")(0, 0)
-        mastered = self.master(report, ticker("normalise"))
-        ticker("transcribe")(0, mastered.duration_s)
-        language = report.notes.language or self.config.transcription.language
-        transcript = self.transcribe(
-            report, language=language, task="transcribe", tick=ticker("transcribe")
-        )
-        transcripts = [transcript]
-        if (
-            self.config.transcription.translate
-            and transcript.segments
-            and transcript.language != "en"
-        ):
-            transcripts.append(
-                self.transcribe(
-                    report, language=transcript.language, task="translate", tick=ticker("translate")
+        stage = "normalise"
+        try:
+            ticker(stage)(0, 0)
+            mastered = self.master(report, ticker(stage))
+            stage = "transcribe"
+            ticker(stage)(0, mastered.duration_s)
+            language = report.notes.language or self.config.transcription.language
+            transcript = self.transcribe(
+                report, language=language, task="transcribe", tick=ticker(stage)
+            )
+            transcripts = [transcript]
+            if (
+                self.config.transcription.translate
+                and transcript.segments
+                and transcript.language != "en"
+            ):
+                stage = "translate"
+                transcripts.append(
+                    self.transcribe(
+                        report, language=transcript.language, task="translate", tick=ticker(stage)
+                    )
                 )
+            stage = "locate"
+            recorded_at = recording_time(report, self.config.show.timezone)
+        except ReportError as exc:
+            return Failure(
+                report_id=report.id, path=exc.path or report.audio_path, stage=stage, reason=str(exc)
+            )
+        except Exception as exc:  # noqa: BLE001 - one report's bug must not sink the batch
+            log.exception("%s: unexpected error in %s", report.audio_path.name, stage)
+            return Failure(
+                report_id=report.id,
+                path=report.audio_path,
+                stage=stage,
+                reason=f"unexpected error ({type(exc).__name__}: {exc}); "
+                "run with --verbose and report it, with the file if you can share it",
             )
         return _Processed(
             report=report,
             mastered=mastered,
             transcripts=tuple(transcripts),
-            recorded_at=recording_time(report, self.config.show.timezone),
+            recorded_at=recorded_at,
         )
 
 
 def models_dir() -> Path:
     """Where converted and joined Whisper weights are kept: shared by every show of this user."""
     return Path.home() / ".cache" / "fieldreports" / "models"
-
-
-def transcript_settings_key(settings: TranscriptionSettings) -> dict[str, object]:
-    """The transcription settings that change a transcript (translate alone does not)."""
-    return cache_key_fields(settings)
 
 
 def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
@@ -225,17 +237,12 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
         processed: list[_Processed] = []
         for index, report in enumerate(discovery.reports):
             catalog.guid_for(report.id, feed_url=feed_url(config))
-            try:
-                processed.append(run.process(report, index, len(discovery.reports)))
-            except ReportError as exc:
-                failure = Failure(
-                    report_id=report.id,
-                    path=report.audio_path,
-                    stage=_stage_of(exc),
-                    reason=str(exc),
-                )
-                failures.append(_set_aside(config, report, failure))
-                _record_failure(catalog, config, failure)
+            outcome = run.process(report, index, len(discovery.reports))
+            if isinstance(outcome, Failure):
+                failures.append(_set_aside(config, report, outcome))
+                _record_failure(catalog, config, outcome)
+            else:
+                processed.append(outcome)
         episodes = _make_episodes(run, processed, failures)
         for episode in episodes:
             catalog.record(episode.report_id, status="published", summary=_summary(episode))
@@ -311,10 +318,6 @@ def _make_episodes(
             )
         )
     return episodes
-
-
-def _stage_of(exc: ReportError) -> str:
-    return getattr(exc, "stage", "") or "process"
 
 
 def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Failure:
