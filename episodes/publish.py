@@ -30,10 +30,15 @@ log = logging.getLogger(__name__)
 MAP_KEY = "map/index.html"
 
 
+# Folders publish manages; pruning never touches anything else the bucket or folder holds.
+MANAGED_PREFIXES = ("episodes/", "masters/", "transcripts/", "chapters/", "map/")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PublishReport:
     uploaded: tuple[str, ...]
     unchanged: tuple[str, ...]
+    deleted: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -138,6 +143,7 @@ def publish(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    prune: bool | None = None,
 ) -> PublishReport:
     """Media and transcripts first, then the map and pages, the feed last.
 
@@ -145,7 +151,8 @@ def publish(
     8 for S3 where each file costs a round trip, 1 for a local folder); a group starts only when
     the one before it is complete. `on_progress(done, total)` counts files. A storage error
     propagates once the files already in flight have finished; no later group, and so not the
-    feed, is written.
+    feed, is written. With `prune` (default: the storage's `[storage] prune`), files under the
+    managed folders that the site no longer has are deleted once the feed is up.
     """
     files = site.in_order()
     keys = [f.key for f in files]
@@ -181,5 +188,27 @@ def publish(
                 for future in futures:
                     future.cancel()  # files not yet started stay unwritten
                 raise
-    log.info("published %d files, %d unchanged", len(uploaded), len(unchanged))
-    return PublishReport(uploaded=tuple(uploaded), unchanged=tuple(unchanged))
+    deleted: tuple[str, ...] = ()
+    if prune if prune is not None else bool(getattr(storage, "prune", False)):
+        deleted = prune_stale(site, storage)
+    log.info("published %d files, %d unchanged, %d deleted", len(uploaded), len(unchanged),
+             len(deleted))
+    return PublishReport(uploaded=tuple(uploaded), unchanged=tuple(unchanged), deleted=deleted)
+
+
+def prune_stale(site: Site, storage: Storage) -> tuple[str, ...]:
+    """Delete stored files under the managed folders that the site no longer has.
+
+    Runs after the feed is written, so the live feed never points at a deleted file (a client
+    holding the old feed for its cache lifetime may briefly miss a withdrawn episode's audio,
+    which is what withdrawing means).
+    """
+    wanted = set(site.keys())
+    stale = tuple(
+        key for key in storage.list_keys()
+        if key.startswith(MANAGED_PREFIXES) and key not in wanted
+    )
+    for key in stale:
+        storage.delete(key)
+        log.info("deleted %s (no longer in the show)", key)
+    return stale

@@ -48,12 +48,16 @@ class Storage(Protocol):
         """The stored bytes of `key`, or None when absent."""
         ...
 
-    def keys(self) -> tuple[str, ...]:
+    def list_keys(self) -> tuple[str, ...]:
         """Every stored key, sorted."""
         ...
 
     def presign(self, key: str, *, expires_s: int) -> str:
         """A URL that downloads `key` without credentials (plain URL when storage is public)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; nothing happens when it is absent."""
         ...
 
 
@@ -82,7 +86,9 @@ def open_storage(config: ShowConfig) -> Storage:
     """The storage that `[storage]` names."""
     if config.storage.kind == "s3":
         return S3Storage(config.storage, base_url=public_base_url(config))
-    return LocalStorage(config.public_dir, base_url=public_base_url(config))
+    return LocalStorage(
+        config.public_dir, base_url=public_base_url(config), prune=config.storage.prune
+    )
 
 
 class LocalStorage:
@@ -91,9 +97,10 @@ class LocalStorage:
     # One at a time: the cost is fsync, and a predictable order is easier to reason about.
     workers = 1
 
-    def __init__(self, root: Path, *, base_url: str) -> None:
+    def __init__(self, root: Path, *, base_url: str, prune: bool = False) -> None:
         self.root = root
         self.base_url = base_url
+        self.prune = prune
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -130,7 +137,7 @@ class LocalStorage:
         target = self.path(key)
         return target.read_bytes() if target.is_file() else None
 
-    def keys(self) -> tuple[str, ...]:
+    def list_keys(self) -> tuple[str, ...]:
         if not self.root.is_dir():
             return ()
         return tuple(
@@ -140,6 +147,18 @@ class LocalStorage:
                 if p.is_file() and not p.name.startswith(".")
             )
         )
+
+    def delete(self, key: str) -> None:
+        target = self.path(key)
+        target.unlink(missing_ok=True)
+        # Leave no empty folders behind (but never remove the root).
+        for parent in target.parents:
+            if parent == self.root or not parent.is_relative_to(self.root):
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
     def presign(self, key: str, *, expires_s: int) -> str:
         log.debug("local storage has no presigned URLs; %s is served as a plain URL", key)
@@ -157,6 +176,7 @@ class S3Storage:
         self.client = client or make_s3_client(settings)
         # Each file costs at least one round trip; several in flight hide the latency.
         self.workers = settings.workers
+        self.prune = settings.prune
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -222,12 +242,18 @@ class S3Storage:
             raise
         return bytes(answer["Body"].read())
 
-    def keys(self) -> tuple[str, ...]:
+    def list_keys(self) -> tuple[str, ...]:
         found: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             found.extend(obj["Key"][len(self.prefix):] for obj in page.get("Contents", ()))
         return tuple(sorted(found))
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise StorageError(f"could not delete {key} from s3://{self.bucket}: {exc}") from exc
 
     def presign(self, key: str, *, expires_s: int) -> str:
         if not 1 <= expires_s <= MAX_PRESIGN_S:

@@ -115,6 +115,8 @@ class StorageSettings:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
     workers: int = 8
+    # Delete published files the show no longer has (a withdrawn report), after the new feed is up.
+    prune: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

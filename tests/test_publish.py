@@ -211,3 +211,23 @@ def test_parallel_groups_keep_the_order_and_stop_before_the_feed(made, tmp_path:
         publish(site, failing, workers=4)
     assert not any(k.startswith("map/") or k in ("index.html", "feed.xml") for k in failing.order)
     assert not (tmp_path / "other" / "feed.xml").exists()
+
+
+def test_prune_removes_a_withdrawn_report_after_the_feed(made, tmp_path: Path) -> None:
+    config, episodes = made
+    storage = LocalStorage(tmp_path / "public", base_url=BASE_URL, prune=True)
+    publish(build_site(episodes, config, map_files=MAP_FILES, staging_dir=tmp_path), storage)
+    (tmp_path / "public" / "robots.txt").write_text("User-agent: *\n")  # not ours: kept
+    withdrawn = episodes[1]
+
+    report = publish(build_site(episodes[:1] + episodes[2:], config, map_files=(),
+                                staging_dir=tmp_path), storage)
+    expected = {withdrawn.audio.key, withdrawn.master.key, withdrawn.chapters_key,
+                *(t.key for t in withdrawn.transcripts), *(f.key for f in MAP_FILES)}
+    assert set(report.deleted) == expected
+    assert not any((tmp_path / "public" / key).exists() for key in expected)
+    assert not (tmp_path / "public" / "map").exists()  # emptied folders go too
+    assert (tmp_path / "public" / "robots.txt").exists()
+    assert withdrawn.guid.encode() not in storage.get("feed.xml")
+    assert publish(build_site(episodes[:1] + episodes[2:], config, map_files=(),
+                              staging_dir=tmp_path), storage).deleted == ()

@@ -36,7 +36,7 @@ def test_local_put_is_whole_and_skips_identical(tmp_path: Path) -> None:
     same_size = SiteFile(key=page.key, content_type="text/vtt", data=b"WEBVTT\r")
     assert storage.put(same_size) is True  # same size, different bytes: written
     assert storage.get(page.key) == b"WEBVTT\r"
-    assert storage.keys() == ("transcripts/a.en.vtt",)
+    assert storage.list_keys() == ("transcripts/a.en.vtt",)
     assert not [p for p in (tmp_path / "public").rglob("*") if p.name.endswith(".tmp")]
     assert oct((tmp_path / "public/transcripts/a.en.vtt").stat().st_mode & 0o777) == "0o644"
     assert storage.url("feed.xml") == "https://example.org/show/feed.xml"
@@ -330,3 +330,18 @@ def test_throttling_and_5xx_are_retried_with_backoff(moto: Moto, tmp_path: Path)
             open_storage(config).put(files[0])
     finally:
         flaky.close()
+
+
+def test_s3_prune_deletes_only_stale_managed_keys(
+    moto: Moto, episodes: tuple[Episode, ...], tmp_path: Path
+) -> None:
+    config = s3_config(tmp_path, moto, "prune", prune=True)
+    storage = open_storage(config)
+    publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "a"), storage)
+    _client(moto).put_object(Bucket=BUCKET, Key="prune/notes/keep.txt", Body=b"ours, not yours")
+    report = publish(build_site(episodes[1:], config, map_files=(), staging_dir=tmp_path / "b"),
+                     storage)
+    assert episodes[0].audio.key in report.deleted and episodes[0].master.key in report.deleted
+    keys = storage.list_keys()
+    assert episodes[0].audio.key not in keys and "notes/keep.txt" in keys
+    assert episodes[1].audio.key in keys
