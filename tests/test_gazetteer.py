@@ -138,4 +138,3 @@ def test_the_built_index_round_trips_through_the_cache(tmp_path) -> None:
     path.write_bytes(b"not an index")
     assert _load_index(path, countries) is None  # rebuilt, not trusted
     assert _load_index(tmp_path / "missing.marshal", countries) is None
-
