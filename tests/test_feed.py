@@ -232,3 +232,24 @@ def test_feed_matches_the_golden_podcastparser_reading(feed: bytes) -> None:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(text, encoding="utf-8")
     assert json.loads(text) == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_catalog_guid_survives_a_retitle_remaster_and_a_move(show, tmp_path: Path) -> None:
+    """The GUID the feed carries comes from the catalog, stored at first sight of the report."""
+    from fieldreports.catalog import open_catalog
+
+    config, episodes = show
+    with open_catalog(tmp_path / "state") as catalog:
+        first = catalog.guid_for(episodes[0].report_id, feed_url=FEED_URL)
+    # Next run: the notes were edited, the audio re-mastered, the show moved to a CDN.
+    with open_catalog(tmp_path / "state") as catalog:
+        again = catalog.guid_for(episodes[0].report_id, feed_url="https://cdn.example.net/feed.xml")
+    assert again == first
+    feeds = [
+        render_feed([dataclasses.replace(episodes[0], guid=guid, title=title,
+                                         duration_s=duration)],
+                    config.show, artwork_url=ARTWORK_URL)
+        for guid, title, duration in ((first, "Waiting", 1.5), (again, "Still waiting", 1.7))
+    ]
+    guids = [podcastparser.parse(FEED_URL, io.BytesIO(f))["episodes"][0]["guid"] for f in feeds]
+    assert guids == [first, first]
