@@ -344,16 +344,20 @@ def _language_hint(hint: str, *, path: Path | None = None) -> str:
     >>> _language_hint("nl-BE"), _language_hint("Italian"), _language_hint("")
     ('nl', 'it', '')
     """
-    from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+    # faster-whisper's list of codes is importable without torch; openai-whisper's table of
+    # language names is not, so it is only imported for a hint that is not a code.
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
 
     value = hint.strip().lower()
     if not value:
         return ""
+    code = re.split(r"[-_]", value)[0]
+    if code in _LANGUAGE_CODES:
+        return code
+    from whisper.tokenizer import TO_LANGUAGE_CODE
+
     if value in TO_LANGUAGE_CODE:
         return TO_LANGUAGE_CODE[value]
-    code = re.split(r"[-_]", value)[0]
-    if code in LANGUAGES:
-        return code
     raise ReportError(
         f'language "{hint}" is not one Whisper knows; use a two-letter code such as "nl", "it" or '
         '"pl", or leave it out to detect it.',

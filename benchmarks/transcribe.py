@@ -1,0 +1,246 @@
+"""Benchmark: fieldreports' transcribe stage against the raw engines, and a whole run.
+
+    .venv/bin/python benchmarks/transcribe.py                 # 1 and 10 minutes, every case
+    .venv/bin/python benchmarks/transcribe.py --minutes 1 --cases fw-raw fw-stage
+
+Recordings are espeak-ng English sentences in several voices, joined with pauses of 0.4-2.5 s
+over pink room noise at -50 dBFS, built once into --work. Each case runs in its own Python
+process, so its peak memory (ru_maxrss) is its own: model, audio and decoding together.
+
+Cases (same model and decoding settings throughout: `base`, beam 5, best_of 5, temperature
+fallback 0-1, thresholds 2.4 / -1.0 / 0.6, condition_on_previous_text off, int8 for faster-whisper):
+
+- fw-raw: faster-whisper called directly (`WhisperModel.transcribe`, its own Silero VAD).
+- fw-stage: `fieldreports.transcribe.transcribe` with engine faster-whisper (our VAD, windows,
+  guard).
+- fw-raw-batched / fw-stage-batched: the same through `BatchedInferencePipeline`, batch 8.
+- ow-raw: openai-whisper called directly (`whisper.transcribe`, no VAD: it has none) on the
+  checkpoint converted from the shipped weights.
+- ow-stage-novad: our stage on openai-whisper with [transcription] vad = false (same work as ow-raw).
+- ow-stage: our stage on openai-whisper with VAD on (the default).
+- pipeline: `fieldreports run` on a show with just this recording (masters, transcript, feed, map),
+  compared with fw-stage (load + transcribe), i.e. transcription alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SENTENCES = (
+    "The border crossing was closed this morning and nobody knew when it would open again.",
+    "Families waited in the rain beside the railway station with their children.",
+    "A volunteer from the harbour brought blankets, water and bread for everyone.",
+    "The boat left the coast at night with more than forty people on board.",
+    "We spoke to a doctor who has worked in the camp for three years.",
+    "Police moved the tents away from the road before the minister arrived.",
+    "Most of the people here come from Syria, Afghanistan and Iraq.",
+    "The journey through the forest took them eleven days on foot.",
+    "Some of them had been pushed back across the border more than once.",
+    "In the evening the wind came up and the sea turned grey and rough.",
+    "The mayor says the town cannot take in anyone else this winter.",
+    "A young man showed us the route on his phone, village by village.",
+)
+VOICES = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland")
+SETTINGS = {
+    "beam_size": 5,
+    "temperature": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+    "compression_ratio_threshold": 2.4,
+    "no_speech_threshold": 0.6,
+    "condition_on_previous_text": False,
+}
+CASES = (
+    "fw-raw", "fw-stage", "fw-raw-batched", "fw-stage-batched",
+    "ow-raw", "ow-stage-novad", "ow-stage", "pipeline",
+)
+
+
+def run(argv: list[str]) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def make_recording(work: Path, minutes: float) -> Path:
+    """espeak speech in several voices with pauses, over room noise, exactly `minutes` long."""
+    out = work / f"speech-{minutes:g}min.wav"
+    if out.is_file():
+        return out
+    parts_dir = work / "parts"
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(5)
+    pieces: list[Path] = []
+    total_s = 0.0
+    index = 0
+    while total_s < minutes * 60:
+        text = SENTENCES[index % len(SENTENCES)]
+        voice = VOICES[index % len(VOICES)]
+        clip = parts_dir / f"s{index % 12}.wav"
+        if not clip.is_file():
+            run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(clip), text])
+            run(["sox", str(clip), "-r", "16000", "-c", "1", "-b", "16", str(clip) + ".wav"])
+            os.replace(str(clip) + ".wav", clip)
+        pause = parts_dir / f"p{index}.wav"
+        gap_s = rng.uniform(0.4, 2.5)
+        run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(pause), "trim", "0", f"{gap_s}"])
+        pieces += [clip, pause]
+        seconds = float(subprocess.run(["soxi", "-D", str(clip)], capture_output=True, text=True,
+                                       check=True).stdout)
+        total_s += seconds + gap_s
+        index += 1
+    speech = work / "speech.tmp.wav"
+    # sox takes many inputs at once; concatenating in one call keeps this fast
+    run(["sox", *map(str, pieces), str(speech), "trim", "0", str(minutes * 60)])
+    bed = work / "bed.wav"
+    run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(bed), "synth", str(minutes * 60),
+         "pinknoise", "vol", "-50dB"])
+    run(["sox", "-m", str(speech), str(bed), str(out)])
+    speech.unlink()
+    bed.unlink()
+    for p in parts_dir.glob("p*.wav"):
+        p.unlink()
+    return out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- one case, in its own process -----------------------------------------------------------------
+
+
+def worker(case: str, audio: Path, cache: Path) -> dict[str, object]:
+    from fieldreports import whisper_models
+    from fieldreports.config import TranscriptionSettings
+    from fieldreports.transcribe import load_engine, transcribe
+
+    started = time.perf_counter()
+    words = 0
+    if case in ("fw-raw", "fw-raw-batched"):
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        files = whisper_models.locate("base", cache)
+        model = WhisperModel(str(files.directory), device="cpu", compute_type="int8")
+        loaded = time.perf_counter()
+        if case == "fw-raw":
+            segments, _ = model.transcribe(
+                str(audio), vad_filter=True, log_prob_threshold=-1.0,
+                vad_parameters={"threshold": 0.5, "min_silence_duration_ms": 2000}, **SETTINGS)
+        else:
+            segments, _ = BatchedInferencePipeline(model).transcribe(
+                str(audio), vad_filter=True, batch_size=8, beam_size=5,
+                log_prob_threshold=-1.0, compression_ratio_threshold=2.4,
+                no_speech_threshold=0.6)
+        text = " ".join(s.text for s in segments)
+    elif case == "ow-raw":
+        import torch
+        import whisper
+        from whisper.model import ModelDimensions, Whisper
+
+        files = whisper_models.locate("base", cache)
+        checkpoint = torch.load(whisper_models.openai_checkpoint(files, cache), weights_only=True)
+        model = Whisper(ModelDimensions(**checkpoint["dims"]))
+        model.load_state_dict(checkpoint["model_state_dict"])
+        loaded = time.perf_counter()
+        result = whisper.transcribe(
+            model, str(audio), fp16=False, best_of=5, logprob_threshold=-1.0,
+            **{**SETTINGS, "temperature": tuple(SETTINGS["temperature"])})
+        text = result["text"]
+    else:
+        settings = {
+            "fw-stage": TranscriptionSettings(),
+            "fw-stage-batched": TranscriptionSettings(batched=True),
+            "ow-stage-novad": TranscriptionSettings(engine="openai-whisper", vad=False),
+            "ow-stage": TranscriptionSettings(engine="openai-whisper"),
+        }[case]
+        engine = load_engine(settings, cache_dir=cache)
+        loaded = time.perf_counter()
+        text = transcribe(audio, engine).text
+    done = time.perf_counter()
+    words = len(text.split())
+    return {"case": case, "load_s": loaded - started, "run_s": done - loaded,
+            "rss_mb": peak_rss_mb(), "words": words}
+
+
+def pipeline_case(audio: Path, work: Path) -> dict[str, object]:
+    """A whole `fieldreports run` on a one-report show (fresh state, warm model cache)."""
+    show = work / f"show-{audio.stem}"
+    shutil.rmtree(show, ignore_errors=True)
+    (show / "inbox").mkdir(parents=True)
+    shutil.copy(audio, show / "inbox" / "2022-03-14-lampedusa-harbour.wav")
+    (show / "inbox" / "2022-03-14-lampedusa-harbour.md").write_text(
+        "---\ntitle: Waiting at the harbour\nplace: Lampedusa\n"
+        "recorded_at: 2022-03-14T09:40:00+01:00\n---\nBenchmark report.\n", encoding="utf-8")
+    (show / "show.toml").write_text(
+        '[show]\ntitle = "Benchmark"\nbase_url = "https://example.org/bench/"\n', encoding="utf-8")
+    exe = Path(sys.executable).with_name("fieldreports")
+    log = (work / "pipeline.log").open("w")
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(exe), "run", str(show)], stdout=log, stderr=subprocess.STDOUT)
+    _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+    elapsed = time.perf_counter() - started
+    log.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(f"fieldreports run exited {code}; see {work / 'pipeline.log'}", file=sys.stderr)
+    return {"case": "pipeline", "load_s": 0.0, "run_s": elapsed, "rss_mb": usage.ru_maxrss / 1024,
+            "words": -1, "exit": code}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fr-bench")
+    parser.add_argument("--worker", nargs=2, metavar=("CASE", "AUDIO"), help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    cache = args.work / "models"
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], Path(args.worker[1]), cache)))
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = []
+    print(f"{'case':<17}{'audio':>7}{'load s':>8}{'run s':>9}{'RTF':>7}{'peak MB':>9}{'words':>7}"
+          f"{'vs raw':>8}")
+    for minutes in args.minutes:
+        audio = make_recording(args.work, minutes)
+        raw: dict[str, float] = {}
+        for case in args.cases:
+            if case == "pipeline":
+                row = pipeline_case(audio, args.work)
+            else:
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--work", str(args.work), "--worker", case, str(audio)],
+                    capture_output=True, text=True, check=True)
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row["minutes"] = minutes
+            row["rtf"] = row["run_s"] / (minutes * 60)
+            results.append(row)
+            base = {"fw-stage": "fw-raw", "fw-stage-batched": "fw-raw-batched",
+                    "ow-stage-novad": "ow-raw", "ow-stage": "ow-raw"}.get(case)
+            if case == "pipeline":  # against transcription alone, model load included
+                alone = raw.get("fw-stage-total")
+                versus = f"{row['run_s'] / alone:.2f}x" if alone else ""
+            else:
+                versus = f"{row['run_s'] / raw[base] - 1:+.0%}" if base in raw else ""
+            raw[case] = row["run_s"]
+            raw[f"{case}-total"] = row["run_s"] + row["load_s"]
+            print(f"{case:<17}{minutes:>6g}m{row['load_s']:>8.1f}{row['run_s']:>9.1f}"
+                  f"{row['rtf']:>7.3f}{row['rss_mb']:>9.0f}{row['words']:>7}{versus:>8}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
