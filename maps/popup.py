@@ -17,6 +17,7 @@ JavaScript never sees them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 from urllib.parse import quote
@@ -84,14 +85,9 @@ def for_template_literal(markup: str) -> str:
     return markup.replace("\r\n", "&#10;").replace("\n", "&#10;")
 
 
-def render_notes(markdown: str) -> str:
-    """A reporter's Markdown as sanitised HTML: raw HTML shown as text, links made safe.
-
-    >>> render_notes("Hello *world* <script>alert(1)</script>")
-    '<p>Hello <em>world</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\\n'
-    >>> render_notes("[x](javascript:alert(1)) ![i](https://example.org/i.png)")
-    '<p>[x](javascript:alert(1)) i</p>\\n'
-    """
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """One parser for the whole run: building it costs more than rendering a note."""
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
         ["table", "strikethrough"]
     )
@@ -102,7 +98,18 @@ def render_notes(markdown: str) -> str:
             self.renderInlineAsText(tokens[idx].children or [], options, env)
         ),
     )
-    rendered = md.render(markdown)
+    return md
+
+
+def render_notes(markdown: str) -> str:
+    """A reporter's Markdown as sanitised HTML: raw HTML shown as text, links made safe.
+
+    >>> render_notes("Hello *world* <script>alert(1)</script>")
+    '<p>Hello <em>world</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\\n'
+    >>> render_notes("[x](javascript:alert(1)) ![i](https://example.org/i.png)")
+    '<p>[x](javascript:alert(1)) i</p>\\n'
+    """
+    rendered = _markdown().render(markdown)
     return nh3.clean(
         rendered,
         tags=_NOTE_TAGS,
