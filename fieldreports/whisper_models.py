@@ -378,9 +378,9 @@ def convert_to_openai(model_bin: Path) -> dict[str, Any]:
         put(f"{dst}.value.bias", vb)
         linear(f"{dst}.out", f"{src}/{out}")
 
-    for i in ("1", "2"):
-        put(f"encoder.conv{i}.weight", v[f"encoder/conv{i}/weight"])
-        put(f"encoder.conv{i}.bias", v[f"encoder/conv{i}/bias"])
+    for conv in ("conv1", "conv2"):
+        put(f"encoder.{conv}.weight", v[f"encoder/{conv}/weight"])
+        put(f"encoder.{conv}.bias", v[f"encoder/{conv}/bias"])
     put("encoder.positional_embedding", v["encoder/position_encodings/encodings"])
     encoder_layers = list(_blocks("encoder", v))
     for i in encoder_layers:
