@@ -56,12 +56,14 @@ def default_artwork(show: ShowInfo, *, size_px: int = DEFAULT_PX) -> bytes:
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255),
                      outline=(255, 214, 102), width=int(10 * scale))
 
-    title_font, lines = _fit_title(draw, show.title, max_width_px=int(1180 * scale), scale=scale)
+    title_font, lines, line_px = _fit_title(
+        draw, show.title, max_width_px=int(1180 * scale), scale=scale
+    )
     small_font = ImageFont.load_default(size=int(60 * scale))
     y = int(160 * scale)
     for line in lines:
         draw.text((int(110 * scale), y), line, font=title_font, fill=(255, 255, 255))
-        y += int(title_font.size * 1.2)
+        y += line_px
     draw.text((int(110 * scale), y + int(30 * scale)), show.author, font=small_font,
               fill=(230, 230, 230))
     out = io.BytesIO()
@@ -71,16 +73,17 @@ def default_artwork(show: ShowInfo, *, size_px: int = DEFAULT_PX) -> bytes:
 
 def _fit_title(
     draw: ImageDraw.ImageDraw, title: str, *, max_width_px: int, scale: float
-) -> tuple[ImageFont.FreeTypeFont, list[str]]:
-    """The largest font (200 px down to 90 px at 1400) at which the title fits in four lines."""
+) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, list[str], int]:
+    """The largest font (200 px down to 90 px at 1400) at which the title fits in four lines,
+    the lines, and the line height in pixels."""
     for size_px in (200, 170, 140, 120, 100, 90):
         font = ImageFont.load_default(size=int(size_px * scale))
         # Characters per line from the average glyph width at this size.
-        per_line = max(4, int(max_width_px / max(1.0, draw.textlength("abcdefghij", font=font) / 10)))
-        lines = textwrap.wrap(title, width=per_line) or [""]
+        glyph_px = max(1.0, draw.textlength("abcdefghij", font=font) / 10)
+        lines = textwrap.wrap(title, width=max(4, int(max_width_px / glyph_px))) or [""]
         if len(lines) <= 4 and all(draw.textlength(ln, font=font) <= max_width_px for ln in lines):
-            return font, lines
-    return font, lines[:4]
+            break
+    return font, lines[:4], int(size_px * scale * 1.2)
 
 
 def check_image(data: bytes) -> list[str]:
