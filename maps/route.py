@@ -52,6 +52,8 @@ from maps.popup import (
 log = logging.getLogger(__name__)
 
 VENDOR_DIR = Path(__file__).parent / "vendor"
+STATIC_DIR = Path(__file__).parent / "static"  # our own assets
+_ICON = "icon.svg"
 PAGE_KEY = "map/index.html"
 
 # folium 0.20's default assets, same versions, served from map/vendor/ (see vendor/README.md).
@@ -182,7 +184,13 @@ def render_map(
         cache_control=_PAGE_CACHE,
         data=page.encode("utf-8"),
     )
-    return (index, *vendored_files())
+    icon = SiteFile(
+        key=f"map/{_ICON}",
+        content_type="image/svg+xml",
+        cache_control="public, max-age=86400",
+        source=STATIC_DIR / _ICON,
+    )
+    return (index, icon, *vendored_files())
 
 
 def vendored_files() -> tuple[SiteFile, ...]:
@@ -223,8 +231,8 @@ def render_page(
     root = fmap.get_root()
     assert isinstance(root, Figure)
     root.header.add_child(Element(f"<title>{text(show.title)}: route map</title>"), name="title")
-    # An empty icon, so the browser asks for no /favicon.ico that the site may not have.
-    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="icon")
+    # Our own icon, so the browser asks for no /favicon.ico that the site may not have.
+    root.header.add_child(Element(f'<link rel="icon" href="{_ICON}">'), name="icon")
     root.header.add_child(
         Element(_STYLE.replace("%(width)s", str(settings.popup_width_px))),
         name="fieldreports_style",

@@ -201,3 +201,14 @@ def test_jinja_in_field_text_is_not_evaluated(mp3: Path) -> None:
     assert page.count("&#123;&#123; 7*7 &#125;&#125;") >= 8  # every place it lands
     with pytest.raises(SetupError, match="single braces"):
         render_page([ep], show, settings=MapSettings(tiles="../t/{{z}}/{x}/{y}.png", attribution="x"))
+
+
+def test_page_links_only_published_files(mp3: Path) -> None:
+    """Every <script src> and <link href> names a file render_map returns (as the e2e test checks)."""
+    files = render_map([mapkit.episode(slug="a", mp3=mp3)], SHOW, settings=OFFLINE)
+    keys = {f.key for f in files}
+    page = (files[0].data or b"").decode()
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+    assert "icon.svg" in links
+    for src in links:
+        assert f"map/{src}" in keys, src
