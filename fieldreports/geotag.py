@@ -22,11 +22,8 @@ snapped to the nearest town or a ~10 km grid (`coarsen.py`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
-import shutil
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,16 +32,19 @@ from pathlib import Path
 from fieldreports.clock import as_aware
 from fieldreports.coarsen import coarsen
 from fieldreports.config import GeotagSettings
+from fieldreports.coordinates import coordinate_accuracy_m, parse_coordinates
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
 from fieldreports.gpx import Track, TrackIndex
 from fieldreports.inbox import FieldReport
+from fieldreports.timetags import recording_time
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("notes", "gpx", "place", "text", "none")
 _TRACK_SAMPLES = 200  # points per track looked up for the journey's countries
-_FFPROBE_TIMEOUT_S = 30
+
+__all__ = ["SOURCES", "Geotagger", "LocatedBatch", "Location", "recording_time"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,159 +97,6 @@ class LocatedBatch:
 
     locations: Mapping[str, Location]
     errors: Mapping[str, ReportError]
-
-
-_ANGLE = (
-    r"(?P<sign{n}>[+-])?\s*(?P<deg{n}>\d{{1,3}}(?:\.\d+)?)\s*°?\s*"
-    r"(?:(?P<min{n}>\d{{1,2}}(?:\.\d+)?)\s*['′’]\s*)?"
-    r"(?:(?P<sec{n}>\d{{1,2}}(?:\.\d+)?)\s*(?:\"|″|''|”)\s*)?"
-    r"(?P<hemi{n}>[NSEW])?"
-)
-_COORDINATES = re.compile(
-    rf"\s*(?:geo:)?\s*{_ANGLE.format(n=1)}\s*[,;/]?\s*{_ANGLE.format(n=2)}\s*(?:;.*)?",
-    re.IGNORECASE,
-)
-
-
-def parse_coordinates(text: str) -> tuple[float, float, float] | None:
-    """Coordinates typed where a place name was expected: (lat, lon, accuracy_m), or None.
-
-    Decimal degrees (latitude first), degrees-minutes-seconds, hemisphere letters in either
-    order, and geo: URIs. Out-of-range values are returned as typed, for the caller to refuse.
-
-    >>> parse_coordinates("52.0705, 23.6010")
-    (52.0705, 23.601, 6.0)
-    >>> parse_coordinates("52°04′14″N 23°36′04″E")
-    (52.070556, 23.601111, 15.0)
-    >>> parse_coordinates("12.6058 E, 35.5011 N")
-    (35.5011, 12.6058, 6.0)
-    >>> parse_coordinates("geo:35.5,-12.6;u=30")
-    (35.5, -12.6, 5566.0)
-    >>> parse_coordinates("Lampedusa") is None
-    True
-    """
-    match = _COORDINATES.fullmatch(text)
-    if match is None:
-        return None
-    values: list[tuple[float, str, float]] = []
-    for n in (1, 2):
-        deg, minutes, seconds = (match[f"{part}{n}"] for part in ("deg", "min", "sec"))
-        value = float(deg) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
-        if match[f"sign{n}"] == "-":
-            value = -value
-        hemi = (match[f"hemi{n}"] or "").upper()
-        if hemi in ("S", "W"):
-            value = -abs(value)
-        if seconds:
-            accuracy_m = 15.0  # a second of arc is 31 m
-        elif minutes:
-            accuracy_m = 926.0  # a minute of arc is 1852 m
-        else:
-            accuracy_m = float(max(5, round(111_320 * 10.0 ** -len(deg.partition(".")[2]) / 2)))
-        values.append((round(value, 6), hemi, accuracy_m))
-    (first, hemi1, acc1), (second, hemi2, acc2) = values
-    if hemi1 in ("E", "W") or hemi2 in ("N", "S"):
-        first, second = second, first
-    return first, second, max(acc1, acc2)
-
-
-def coordinate_accuracy_m(lat: float, lon: float) -> float:
-    """How precise typed coordinates are, from their decimals: half a unit in the last place.
-
-    >>> coordinate_accuracy_m(35.5011, 12.6058)
-    6.0
-    >>> coordinate_accuracy_m(35.5, 12.6)
-    5566.0
-    """
-    decimals = min(_decimals(lat), _decimals(lon))
-    return float(max(5, round(111_320 * 10.0**-decimals / 2)))
-
-
-def _decimals(value: float) -> int:
-    text = repr(float(value))
-    return 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
-
-
-def recording_time(report: FieldReport, timezone: str) -> dt.datetime | None:
-    """When a report was recorded: `recorded_at` from the notes, else the recording's own
-    creation-time tag, else None. Always timezone-aware; a naive time is read in `timezone`.
-    """
-    if report.notes.recorded_at is not None:
-        return as_aware(report.notes.recorded_at, timezone)
-    tagged = _tagged_time(report.audio_path, timezone)
-    if tagged is not None:
-        log.debug("%s: recording time %s from the file's tags", report.audio_path.name, tagged)
-    return tagged
-
-
-def _tagged_time(path: Path, timezone: str) -> dt.datetime | None:
-    tags = _ffprobe_tags(path) if shutil.which("ffprobe") else _mutagen_tags(path)
-    for key in ("creation_time", "com.apple.quicktime.creationdate", "date", "©day", "tdrc"):
-        value = tags.get(key)
-        if value:
-            parsed = parse_tag_time(value, timezone)
-            if parsed is not None:
-                return parsed
-    # Broadcast WAV (EBU Tech 3285) keeps a local date and time in the bext chunk.
-    if tags.get("origination_date") and tags.get("origination_time"):
-        return parse_tag_time(f"{tags['origination_date']}T{tags['origination_time']}", timezone)
-    return None
-
-
-def parse_tag_time(value: str, timezone: str) -> dt.datetime | None:
-    """A creation-time tag as an aware datetime; None for a bare date or anything unreadable.
-
-    >>> parse_tag_time("2022-03-14T08:40:00.000000Z", "Europe/Rome").isoformat()
-    '2022-03-14T08:40:00+00:00'
-    >>> parse_tag_time("2022-03-14 09:40:00", "Europe/Rome").isoformat()
-    '2022-03-14T09:40:00+01:00'
-    >>> parse_tag_time("2022:03:14", "UTC") is None
-    True
-    """
-    text = value.strip().replace("Z", "+00:00")
-    text = re.sub(r"^(\d{4}):(\d{2}):(\d{2})", r"\1-\2-\3", text)
-    if not re.match(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}", text):
-        return None
-    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # "+0100", as QuickTime writes it
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    # 1970 or 1904 is a device with no clock set, not a time.
-    return as_aware(when, timezone) if when.year > 1990 else None
-
-
-def _ffprobe_tags(path: Path) -> dict[str, str]:
-    argv = [
-        "ffprobe", "-v", "error", "-print_format", "json",
-        "-show_entries", "format_tags:stream_tags", str(path),
-    ]  # fmt: skip
-    log.debug("argv: %s", argv)
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=_FFPROBE_TIMEOUT_S)
-        data = json.loads(done.stdout or "{}")
-    except (subprocess.TimeoutExpired, json.JSONDecodeError, OSError):
-        return {}
-    tags: dict[str, str] = {}
-    # Stream tags first, so the container's own tags win.
-    for stream in data.get("streams", ()):
-        tags.update({k.lower(): str(v) for k, v in (stream.get("tags") or {}).items()})
-    tags.update({k.lower(): str(v) for k, v in (data.get("format", {}).get("tags") or {}).items()})
-    return tags
-
-
-def _mutagen_tags(path: Path) -> dict[str, str]:
-    import mutagen  # only without ffprobe
-
-    try:
-        audio = mutagen.File(path)
-    except mutagen.MutagenError:
-        return {}
-    if audio is None or audio.tags is None:
-        return {}
-    return {
-        str(k).lower(): str(v[0] if isinstance(v, list) and v else v) for k, v in audio.tags.items()
-    }
 
 
 class Geotagger:

@@ -302,7 +302,7 @@ def test_recording_time_read_with_mutagen_when_ffprobe_is_missing(tmp_path, monk
          "-metadata", "date=2022-03-14T09:15:00", str(audio)],
         check=True,
     )  # fmt: skip
-    monkeypatch.setattr("fieldreports.geotag.shutil.which", lambda _name: None)
+    monkeypatch.setattr("fieldreports.timetags.shutil.which", lambda _name: None)
     # An ID3 date without an offset is read in the show's time zone (UTC+1 in March).
     assert recording_time(report(tmp_path, audio=audio), SHOW_TZ) == dt.datetime(
         2022, 3, 14, 8, 15, tzinfo=dt.UTC
