@@ -10,7 +10,9 @@ Names are matched without case, diacritics or punctuation ("Bialowieza" finds Bi
 "Lesvos" finds Lesbos), by the place's own name or any alternate name. A name can mean several
 places; `lookup` returns them all and the caller settles which one (see `geotag.py`).
 
-Loading takes a couple of seconds and about 200 MB, so a run loads it once (`load_gazetteer`).
+Building the index takes a few seconds and about 500 MB at its peak, so a process builds it once
+(`load_gazetteer`) and keeps it on disk in the user's cache folder, from which a later run loads
+it in about a second.
 """
 
 from __future__ import annotations
