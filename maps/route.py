@@ -153,6 +153,7 @@ class _Borders(JSCSSMixin, MacroElement):
                     pane: "fr-borders", interactive: false,
                     style: {color: "#8a8f98", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1}
                 }).addTo(map);
+                map.attributionControl.addAttribution("Borders: Natural Earth");
             }
         })();
         {% endmacro %}
