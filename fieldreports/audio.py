@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldreports.config import AudioSettings
-from fieldreports.decode import SourceInfo, probe, require_ffmpeg, sniff, stream
+from fieldreports.decode import SourceInfo, probe, require_ffmpeg, sniff, stream, widen_pipe
 from fieldreports.denoise import Denoiser
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.limiter import Excerpt, GainPlan, PeakLimiter, plan
@@ -348,6 +348,8 @@ class _Encoder:
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=self._errors)
+        assert self.proc.stdin is not None
+        widen_pipe(self.proc.stdin.fileno())
 
     def write(self, block: np.ndarray) -> None:
         assert self.proc.stdin is not None
@@ -463,7 +465,8 @@ class _Output:
         view = kept if self.is_master else self.layout.podcast_view(kept)
         out = self.plan.apply(view, first_frame)
         if self.limiter is not None:
-            out = self.limiter.feed(out)
+            quiet = not self.plan.reaches_ceiling(first_frame, len(view))
+            out = self.limiter.feed(out, below_ceiling=quiet)
         self._emit(out)
 
     def finish(self) -> None:

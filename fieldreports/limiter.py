@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import minimum_filter1d
 
 from fieldreports.loudness import HopStats, Loudness
 
@@ -51,6 +51,18 @@ class GainPlan:
     stop_hop: int
     predicted: Loudness
     peak_ceiling_dbtp: float | None = None
+    planned_peak_db: np.ndarray | None = None
+
+    def reaches_ceiling(self, first_frame: int, frames: int) -> bool:
+        """Whether any hop of these frames (or its neighbours) peaks over the PeakLimiter's ceiling
+        after the planned gain: where none does, the limiter can skip its oversampling."""
+        if self.peak_ceiling_dbtp is None:
+            return False
+        if self.planned_peak_db is None:
+            return True
+        lo = max(first_frame // self.hop - 2, self.start_hop) - self.start_hop
+        hi = min((first_frame + frames) // self.hop + 3, self.stop_hop) - self.start_hop
+        return bool(hi > lo and self.planned_peak_db[lo:hi].max() > self.peak_ceiling_dbtp)
 
     @property
     def max_reduction_db(self) -> float:
@@ -82,6 +94,29 @@ class Excerpt:
     samples: np.ndarray
 
 
+def forward_minimum(values: np.ndarray, width: int) -> np.ndarray:
+    """min(values[i : i + width]) for every i with a whole window (van Herk/Gil-Werman, O(n)).
+
+    >>> forward_minimum(np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0]), 3).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    count = len(values) - width + 1
+    if count <= 0:
+        return np.zeros(0)
+    centred = minimum_filter1d(values, size=width, mode="nearest")
+    return centred[width // 2: width // 2 + count]
+
+
+def moving_mean(values: np.ndarray, width: int) -> np.ndarray:
+    """mean(values[i : i + width]) for every i with a whole window, by a running sum.
+
+    >>> moving_mean(np.array([0.0, -2.0, -4.0, -2.0]), 2).tolist()
+    [-1.0, -3.0, -3.0]
+    """
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    return (sums[width:] - sums[:-width]) / width
+
+
 def reduction_curve(
     peak_db: np.ndarray,
     gain_db: float,
@@ -102,8 +137,8 @@ def reduction_curve(
     if required.min(initial=0.0) >= 0.0:
         return np.zeros_like(required)
     width = max(1, round(lookahead_s / hop_s))
-    forward = sliding_window_view(np.concatenate([required, np.zeros(width - 1)]), width).min(axis=1)
-    smoothed = sliding_window_view(np.concatenate([np.zeros(width - 1), forward]), width).mean(axis=1)
+    forward = forward_minimum(np.concatenate([required, np.zeros(width - 1)]), width)
+    smoothed = moving_mean(np.concatenate([np.zeros(width - 1), forward]), width)
     smoothed = np.minimum(smoothed, required)  # rounding in the mean must not lift a hop
     rate = release_db_per_s * hop_s
     steps = np.arange(len(smoothed)) * rate
@@ -176,6 +211,7 @@ def plan(
         stop_hop=stop_hop,
         predicted=predicted,
         peak_ceiling_dbtp=ceiling_dbtp if over else None,
+        planned_peak_db=(peak_db + gain + reduction).astype(np.float32),
     )
 
 
@@ -243,7 +279,7 @@ def _rehearse(
     after = np.zeros(len(edges) + 1)
     hop_s = stats.hop / stats.rate_hz
     channels = excerpts[0].samples.shape[1]
-    for extra in (0.0, 2.0, 4.0, 7.0):
+    for extra in (0.0, 3.0, 7.0):
         gain = floor + extra
         trial = GainPlan(
             gain_db=gain,
@@ -258,8 +294,9 @@ def _rehearse(
             limiter = PeakLimiter(rate_hz=stats.rate_hz, channels=channels, ceiling_dbtp=ceiling_dbtp)
             out = np.concatenate([limiter.feed(y), limiter.finish()])
             metered = []
-            for signal_ in (y, out):
-                meter = LoudnessMeter(rate_hz=stats.rate_hz, channels=channels, hop_s=hop_s)
+            for signal_, true_peak in ((y, True), (out, False)):
+                meter = LoudnessMeter(rate_hz=stats.rate_hz, channels=channels, hop_s=hop_s,
+                                      true_peak=true_peak)
                 meter.feed(signal_)
                 metered.append(meter.finish())
             n = min(len(metered[0].energy), len(metered[1].energy))
@@ -315,21 +352,28 @@ class PeakLimiter:
         self._out = 0
         self.max_reduction_db = 0.0
 
-    def feed(self, block: np.ndarray) -> np.ndarray:
-        """Limit the next block; returns the frames that are ready (fewer at first: the delay)."""
+    def feed(self, block: np.ndarray, *, below_ceiling: bool = False) -> np.ndarray:
+        """Limit the next block; returns the frames that are ready (fewer at first: the delay).
+
+        `below_ceiling` says the caller knows no peak in `block` reaches the ceiling (from the
+        analysis), so the oversampling is skipped.
+        """
         x = np.asarray(block, dtype=np.float64).reshape(-1, self.channels)
         self._fed += len(x)
-        peak = self._peaks.feed(x)
-        with np.errstate(divide="ignore"):
-            required = np.minimum(0.0, self.ceiling_dbtp - 20.0 * np.log10(peak))
+        if below_ceiling:
+            self._peaks.skip(x)
+            required = np.zeros(len(x))
+        else:
+            with np.errstate(divide="ignore"):
+                required = np.minimum(0.0, self.ceiling_dbtp - 20.0 * np.log10(self._peaks.feed(x)))
         self._x = np.concatenate([self._x, x])
         self._required = np.concatenate([self._required, required])
         ready = len(self._required) - (self._window - 1)
         if ready <= 0:
             return np.zeros((0, self.channels))
-        forward = sliding_window_view(self._required, self._window)[:ready].min(axis=1)
+        forward = forward_minimum(self._required, self._window)[:ready]
         history = np.concatenate([self._forward_tail, forward])
-        smoothed = sliding_window_view(history, self._attack).mean(axis=1)
+        smoothed = moving_mean(history, self._attack)
         smoothed = np.minimum(smoothed, forward)
         ramp = self._rate * np.arange(1, ready + 1)
         gain_db = np.minimum(ramp + np.minimum.accumulate(smoothed - ramp), self._release + ramp)

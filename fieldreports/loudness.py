@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy import signal
@@ -115,6 +116,7 @@ def oversampling_factor(rate_hz: float) -> int:
     return int(min(4, max(1, math.ceil(192000 / rate_hz - 1e-9))))
 
 
+@cache
 def _interpolator(factor: int, taps_per_phase: int = 24) -> np.ndarray:
     """Polyphase interpolation filter, shape (taps_per_phase, factor), reversed for a dot product.
 
@@ -165,6 +167,12 @@ class TruePeak:
                 np.maximum(peak, np.abs(np.convolve(column, taps, mode="valid")), out=peak)
         return peak
 
+    def skip(self, x: np.ndarray) -> None:
+        """Take `x` into the filter's history without measuring it."""
+        if self.factor > 1 and len(self._history):
+            padded = np.concatenate([self._history, x])
+            self._history = padded[len(padded) - len(self._history):]
+
     def flush(self) -> float:
         """The largest peak in the filter's tail once the stream ends."""
         if self.factor == 1 or not len(self._history):
@@ -176,7 +184,8 @@ class LoudnessMeter:
     """Feed blocks of samples (frames x channels); finish() gives the per-hop statistics.
 
     `hop_s` is the resolution of the statistics kept: 100 ms (the gating step) for a plain
-    measurement, a few milliseconds when a limiter will need a peak envelope.
+    measurement, a few milliseconds when a limiter will need a peak envelope. With `true_peak`
+    off the peaks are sample peaks: cheaper, for when only the loudness matters.
     """
 
     def __init__(
@@ -186,6 +195,7 @@ class LoudnessMeter:
         channels: int,
         weights: tuple[float, ...] | None = None,
         hop_s: float = STEP_S,
+        true_peak: bool = True,
     ) -> None:
         if channels < 1:
             raise ValueError("a meter needs at least one channel")
@@ -201,7 +211,7 @@ class LoudnessMeter:
         self.hops_per_step = step // self.hop
         self._sos = k_weighting_sos(rate_hz)
         self._zi = np.zeros((self._sos.shape[0], 2, channels))
-        self._peaks = TruePeak(rate_hz=rate_hz, channels=channels)
+        self._peaks = TruePeak(rate_hz=rate_hz, channels=channels) if true_peak else None
         self._carry_energy = np.zeros(0)
         self._carry_peak = np.zeros(0)
         self._energy: list[np.ndarray] = []
@@ -220,7 +230,8 @@ class LoudnessMeter:
         self.frames += len(x)
         weighted, self._zi = signal.sosfilt(self._sos, x, axis=0, zi=self._zi)
         energy = (weighted * weighted) @ self.weights
-        self._bin(energy, self._peaks.feed(x))
+        peak = self._peaks.feed(x) if self._peaks else np.abs(x).max(axis=1)
+        self._bin(energy, peak)
 
     def _bin(self, energy: np.ndarray, peak: np.ndarray) -> None:
         if len(self._carry_energy):
@@ -237,7 +248,7 @@ class LoudnessMeter:
         """Flush the interpolator and return the statistics; the meter is done after this."""
         if self.frames:
             # Run the filter's tail out on silence so the last samples' inter-sample peaks count.
-            extra = self._peaks.flush()
+            extra = self._peaks.flush() if self._peaks else 0.0
             if len(self._carry_peak):
                 self._carry_peak = np.maximum(self._carry_peak, extra)
             elif self._peak:
