@@ -34,15 +34,18 @@ from fieldreports.coarsen import coarsen
 from fieldreports.config import GeotagSettings
 from fieldreports.coordinates import coordinate_accuracy_m, parse_coordinates
 from fieldreports.errors import ReportError, SetupError
+from fieldreports.filetags import read_tags, recording_time, tagged_position
 from fieldreports.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
 from fieldreports.gpx import Track, TrackIndex
 from fieldreports.inbox import FieldReport
-from fieldreports.timetags import recording_time
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("notes", "gpx", "place", "text", "none")
 _TRACK_SAMPLES = 200  # points per track looked up for the journey's countries
+# A phone's fix stored in its recording: taken at the start, often from the network when GPS
+# is slow to lock, so trust it to tens of metres, not to the metre.
+FILE_FIX_ACCURACY_M = 50.0
 
 __all__ = ["SOURCES", "Geotagger", "LocatedBatch", "Location", "recording_time"]
 
@@ -112,7 +115,7 @@ class Geotagger:
     ) -> None:
         self._tracks = TrackIndex(tracks)
         # ffprobe once per recording, not once per pass and chapter.
-        self._times: dict[Path, dt.datetime | None] = {}
+        self._tags: dict[Path, dict[str, str]] = {}
         self._settings = settings
         self._timezone = timezone
         self._gazetteer = gazetteer if gazetteer is not None else load_gazetteer()
@@ -258,6 +261,27 @@ class Geotagger:
         )
 
     def _from_tracks(self, report: FieldReport, misses: list[str]) -> Location | None:
+        """The GPX tracks at the recording time, or else the recording's own GPS tag."""
+        found = self._on_track(report, misses)
+        if found is not None and (found.accuracy_m or 0.0) <= FILE_FIX_ACCURACY_M:
+            return found
+        tagged = tagged_position(self._file_tags(report))
+        if tagged is None:
+            return found
+        # The phone's own fix, taken as it recorded, beats a guess across a long hop.
+        lat, lon = tagged
+        name, place = self._gazetteer.describe(lat, lon)
+        return Location(
+            source="gpx",
+            lat=lat,
+            lon=lon,
+            accuracy_m=FILE_FIX_ACCURACY_M,
+            name=name,
+            country_code=self._country_at(lat, lon, place),
+            note="the recording's own GPS tag",
+        )
+
+    def _on_track(self, report: FieldReport, misses: list[str]) -> Location | None:
         if not self._tracks.tracks:
             misses.append("no GPX tracks")
             return None
@@ -508,9 +532,12 @@ class Geotagger:
     def _recording_time(self, report: FieldReport) -> dt.datetime | None:
         if report.notes.recorded_at is not None:
             return as_aware(report.notes.recorded_at, self._timezone)
-        if report.audio_path not in self._times:
-            self._times[report.audio_path] = recording_time(report, self._timezone)
-        return self._times[report.audio_path]
+        return recording_time(report, self._timezone, tags=self._file_tags(report))
+
+    def _file_tags(self, report: FieldReport) -> dict[str, str]:
+        if report.audio_path not in self._tags:
+            self._tags[report.audio_path] = read_tags(report.audio_path)
+        return self._tags[report.audio_path]
 
     def _country_at(self, lat: float, lon: float, place: Place | None) -> str:
         return place.country_code if place is not None else self._gazetteer.country_at(lat, lon)

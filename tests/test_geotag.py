@@ -302,7 +302,7 @@ def test_recording_time_read_with_mutagen_when_ffprobe_is_missing(tmp_path, monk
          "-metadata", "date=2022-03-14T09:15:00", str(audio)],
         check=True,
     )  # fmt: skip
-    monkeypatch.setattr("fieldreports.timetags.shutil.which", lambda _name: None)
+    monkeypatch.setattr("fieldreports.filetags.shutil.which", lambda _name: None)
     # An ID3 date without an offset is read in the show's time zone (UTC+1 in March).
     assert recording_time(report(tmp_path, audio=audio), SHOW_TZ) == dt.datetime(
         2022, 3, 14, 8, 15, tzinfo=dt.UTC
@@ -341,3 +341,23 @@ def test_coordinates_pasted_into_place(tmp_path, gazetteer) -> None:
     assert distance_km(loc.lat, loc.lon, 52.0705, 23.6010) < 0.05
     with pytest.raises(ReportError, match=r"bad\.md.*out of range"):
         tagger(gazetteer).locate(report(tmp_path, "bad", place="95.1, 23.6"))
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_the_recordings_own_gps_tag(tmp_path, gazetteer, tracks) -> None:
+    audio = tmp_path / "phone.m4a"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.3",
+         "-metadata", "location=+52.0705+023.6010/", str(audio)],
+        check=True,
+    )  # fmt: skip
+    loc = tagger(gazetteer).locate(report(tmp_path, audio=audio, place="Lampedusa"))
+    assert (loc.source, loc.name) == ("gpx", "near Terespol, Poland")
+    assert (loc.lat, loc.lon) == (52.0705, 23.601)
+    assert loc.note == "the recording's own GPS tag"
+    # A track fix as good as the phone's wins (08:10Z is on a track point) ...
+    on_fix = report(tmp_path, audio=audio, recorded_at=dt.datetime(2022, 3, 14, 9, 10))
+    assert tagger(gazetteer, tracks).locate(on_fix).lat == 46.14
+    # ... but a guess across a 6 km hop between two track points does not.
+    between = report(tmp_path, audio=audio, recorded_at=dt.datetime(2022, 3, 14, 9, 15))
+    assert tagger(gazetteer, tracks).locate(between).lat == 52.0705

@@ -1,8 +1,8 @@
-"""When a report was recorded: the notes' `recorded_at`, else the recording's own tags.
+"""What a recording says about itself: when it was made and, from some phones, where.
 
-Phones and field recorders stamp their files: MP4/M4A and QuickTime carry `creation_time`,
-MP3s an ID3 date, Broadcast WAVs an origination date and time in the bext chunk. ffprobe reads
-them all; without ffprobe, mutagen reads what it can.
+Phones and field recorders stamp their files: MP4/M4A and QuickTime carry `creation_time` (and
+from many phones an ISO 6709 `location`), MP3s an ID3 date, Broadcast WAVs an origination date
+and time in the bext chunk. ffprobe reads them all; without ffprobe, mutagen reads what it can.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from fieldreports.clock import as_aware
@@ -23,20 +24,29 @@ log = logging.getLogger(__name__)
 _FFPROBE_TIMEOUT_S = 30
 
 
-def recording_time(report: FieldReport, timezone: str) -> dt.datetime | None:
+def recording_time(
+    report: FieldReport, timezone: str, *, tags: Mapping[str, str] | None = None
+) -> dt.datetime | None:
     """When a report was recorded: `recorded_at` from the notes, else the recording's own
     creation-time tag, else None. Always timezone-aware; a naive time is read in `timezone`.
+
+    `tags` are the recording's tags when already read (`read_tags`), to spare a second ffprobe.
     """
     if report.notes.recorded_at is not None:
         return as_aware(report.notes.recorded_at, timezone)
-    tagged = _tagged_time(report.audio_path, timezone)
+    tagged = tagged_time(read_tags(report.audio_path) if tags is None else tags, timezone)
     if tagged is not None:
         log.debug("%s: recording time %s from the file's tags", report.audio_path.name, tagged)
     return tagged
 
 
-def _tagged_time(path: Path, timezone: str) -> dt.datetime | None:
-    tags = _ffprobe_tags(path) if shutil.which("ffprobe") else _mutagen_tags(path)
+def read_tags(path: Path) -> dict[str, str]:
+    """The recording's container and stream tags, keys in lower case ({} when none or unreadable)."""
+    return _ffprobe_tags(path) if shutil.which("ffprobe") else _mutagen_tags(path)
+
+
+def tagged_time(tags: Mapping[str, str], timezone: str) -> dt.datetime | None:
+    """The creation time in a recording's tags, or None."""
     for key in ("creation_time", "com.apple.quicktime.creationdate", "date", "©day", "tdrc"):
         value = tags.get(key)
         if value:
@@ -47,6 +57,38 @@ def _tagged_time(path: Path, timezone: str) -> dt.datetime | None:
     if tags.get("origination_date") and tags.get("origination_time"):
         return parse_tag_time(f"{tags['origination_date']}T{tags['origination_time']}", timezone)
     return None
+
+
+def tagged_position(tags: Mapping[str, str]) -> tuple[float, float] | None:
+    """The GPS position in a recording's tags (ISO 6709, as phones write it), or None."""
+    for key in ("com.apple.quicktime.location.iso6709", "location", "location-eng", "©xyz"):
+        value = tags.get(key)
+        if value:
+            position = parse_iso6709(value)
+            if position is not None:
+                return position
+    return None
+
+
+def parse_iso6709(value: str) -> tuple[float, float] | None:
+    """An ISO 6709 point in decimal degrees ("+52.0705+023.6010+112.5/"), or None.
+
+    >>> parse_iso6709("+52.0705+023.6010/")
+    (52.0705, 23.601)
+    >>> parse_iso6709("-33.8688+151.2093+058.000/")
+    (-33.8688, 151.2093)
+    >>> parse_iso6709("+00.0000+000.0000/") is None  # an unset fix, not the Gulf of Guinea
+    True
+    >>> parse_iso6709("somewhere") is None
+    True
+    """
+    match = re.match(r"\s*([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)", value)
+    if match is None:
+        return None
+    lat, lon = float(match[1]), float(match[2])
+    if abs(lat) > 90 or abs(lon) > 180 or (lat == 0 and lon == 0):
+        return None
+    return lat, lon
 
 
 def parse_tag_time(value: str, timezone: str) -> dt.datetime | None:
