@@ -495,8 +495,15 @@ class Geotagger:
     def _check_not_swapped(
         self, report: FieldReport, lat: float, lon: float, countries: frozenset[str]
     ) -> None:
-        """ReportError when the point lies off the journey's countries and, swapped, inside them."""
-        if not countries or abs(lon) > 90:
+        """ReportError when the point lies off the journey's countries and, swapped, inside them.
+
+        With no journey known, a point far from any village whose swap lands in a town only
+        earns a warning: a boat at sea is far from villages too.
+        """
+        if abs(lon) > 90:
+            return
+        if not countries:
+            self._warn_if_swapped(report, lat, lon)
             return
         here = self._gazetteer.country_at(lat, lon)
         if here in countries:
@@ -512,6 +519,18 @@ class Geotagger:
             "are lat and lon the wrong way round? Fix them in the front matter.",
             path=report.notes_path or report.audio_path,
         )
+
+    def _warn_if_swapped(self, report: FieldReport, lat: float, lon: float) -> None:
+        if self._gazetteer.country_at(lat, lon):
+            return
+        town = self._gazetteer.nearest(lon, lat, min_population=1000, max_km=10.0)
+        if town is not None:
+            log.warning(
+                "%s: lat = %s, lon = %s lies far from any village, but swapped it lies near %s; "
+                "are lat and lon the wrong way round?",
+                (report.notes_path or report.audio_path).name, lat, lon,
+                self._gazetteer.label(town[0]),
+            )  # fmt: skip
 
     def _tracks_of(self, report: FieldReport) -> Callable[[Track], bool] | None:
         """The tracks named after the report's journey or reporter, if any track is; else all.

@@ -88,6 +88,14 @@ def test_swapped_coordinates_are_an_error_naming_the_file(tmp_path, gazetteer) -
         tagger(gazetteer).locate(r, nearby=[terespol])
 
 
+def test_swapped_coordinates_without_a_journey_are_a_warning(tmp_path, gazetteer, caplog) -> None:
+    # 19.67 N, 46.10 E is in the Rub' al Khali, far from any village; swapped it is Subotica.
+    r = report(tmp_path, "desert", lat=19.67, lon=46.10)
+    caplog.set_level("WARNING", logger="fieldreports.geotag")
+    assert tagger(gazetteer).locate(r).source == "notes"  # kept: no journey to judge by
+    assert "desert.md" in caplog.text and "wrong way round" in caplog.text
+
+
 def test_coordinates_off_the_journey_are_kept_when_a_swap_does_not_help(
     tmp_path, gazetteer
 ) -> None:
