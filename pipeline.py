@@ -249,7 +249,8 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
         site_dir = config.state_dir / "site"
         map_files = render_map(episodes, config.show, tracks=run.tracks, settings=config.map)
         site = build_site(episodes, config, map_files=map_files, staging_dir=site_dir)
-        published = publish(site, open_storage(config))
+        # Never prune while a report is failing: its published files must survive until it is fixed.
+        published = publish(site, open_storage(config), prune=False if failures else None)
         work = catalog.work_done(run.run_id)
         catalog.finish_run(run.run_id, "failed" if failures else "ok")
     warnings = discovery.warnings + tuple(w for r in discovery.reports for w in r.warnings)
@@ -315,9 +316,20 @@ def _make_episodes(
                 else first_seen,
                 show=config.show,
                 staging_dir=config.state_dir / "site",
+                recorded_at=item.recorded_at,
+                artwork=_local_artwork(config),
             )
         )
     return episodes
+
+
+def _local_artwork(config: ShowConfig) -> Path | None:
+    """The show's artwork file, to embed in each MP3, when it is a local file."""
+    artwork = config.show.artwork
+    if not artwork or artwork.startswith(("http://", "https://")):
+        return None
+    path = config.show_dir / artwork
+    return path if path.is_file() else None
 
 
 def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Failure:
@@ -480,7 +492,8 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
     if summary.published:
         console.print(
             f"Published: {len(summary.published.uploaded)} file(s) written, "
-            f"{len(summary.published.unchanged)} unchanged"
+            f"{len(summary.published.unchanged)} unchanged, "
+            f"{len(summary.published.deleted)} removed"
         )
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)

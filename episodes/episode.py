@@ -177,6 +177,7 @@ def make_episode(
     staging_dir: Path,
     base_url: str = "",
     artwork: Path | None = None,
+    recorded_at: dt.datetime | None = None,
 ) -> Episode:
     """Stage the tagged MP3, render the transcripts and compute every key and URL.
 
@@ -188,7 +189,9 @@ def make_episode(
     base_url = base_url or show.site_url
     notes = report.notes
     slug = report.id
-    recorded_at = as_aware(notes.recorded_at, show.timezone) if notes.recorded_at else None
+    # The caller may know better than the notes (the recording's own creation-time tag).
+    recorded_at = recorded_at or notes.recorded_at
+    recorded_at = as_aware(recorded_at, show.timezone) if recorded_at else None
 
     staged = staging_dir / audio_key(slug)
     staged.parent.mkdir(parents=True, exist_ok=True)
