@@ -32,7 +32,7 @@ from rich.table import Table
 
 from episodes.episode import Episode, make_episode
 from episodes.publish import PublishReport, build_site, publish
-from episodes.storage import open_storage
+from episodes.storage import open_storage, public_base_url
 from fieldreports.audio import MasteredAudio, normalise
 from fieldreports.catalog import Catalog, cache_key, open_catalog
 from fieldreports.clock import as_aware
@@ -265,8 +265,7 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
 
 
 def feed_url(config: ShowConfig) -> str:
-    base = config.storage.public_base_url or config.show.site_url
-    return base.rstrip("/") + "/feed.xml"
+    return public_base_url(config) + "feed.xml"
 
 
 def _make_episodes(
