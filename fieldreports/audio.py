@@ -88,8 +88,11 @@ class MasteredAudio:
     source_duration_s: float = 0.0
     trimmed_start_s: float = 0.0
     trimmed_end_s: float = 0.0
+    # The most each limiter stage turned any moment down (dB): planned, then sample-level.
     podcast_limiter_db: float = 0.0
     master_limiter_db: float = 0.0
+    podcast_peak_limiter_db: float = 0.0
+    master_peak_limiter_db: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,25 +172,34 @@ def normalise(
     podcast_excerpts = tuple(
         Excerpt(first_frame=e.first_frame, samples=layout.podcast_view(e.samples)) for e in excerpts
     )
-    podcast_plan = plan(
-        podcast_stats,
-        target_lufs=settings.podcast_lufs + MP3_LOSS_LU,
-        ceiling_dbtp=settings.podcast_true_peak_dbtp - PODCAST_HEADROOM_DB,
-        start_hop=start_hop,
-        stop_hop=stop_hop,
-        excerpts=podcast_excerpts,
-    )
+    try:
+        podcast_plan = plan(
+            podcast_stats,
+            target_lufs=settings.podcast_lufs + MP3_LOSS_LU,
+            ceiling_dbtp=settings.podcast_true_peak_dbtp - PODCAST_HEADROOM_DB,
+            start_hop=start_hop,
+            stop_hop=stop_hop,
+            excerpts=podcast_excerpts,
+        )
+    except ValueError:
+        # Stereo that is loud but silent in mono: one channel is the other upside down.
+        raise ReportError(
+            "the mono mix is silent: the two channels cancel out (one microphone is wired in "
+            "reverse polarity); set podcast_channels = 2 in [audio] or fix the recording",
+            path=source,
+        ) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     temp_master = _temp_name(out_dir, MASTER_NAME)
     temp_podcast = _temp_name(out_dir, PODCAST_NAME)
     try:
-        master, podcast = _render(
+        master, podcast_peak_db, master_peak_db = _render(
             info, layout, settings, master_plan, podcast_plan, temp_master, temp_podcast,
             on_progress=lambda s: progress(info.duration_s + s, total_s),
         )
-        podcast, podcast_plan = _verify_podcast(
+        podcast, podcast_plan, retried_peak_db = _verify_podcast(
             info, layout, settings, podcast_stats, podcast_excerpts, podcast_plan, temp_podcast
         )
+        podcast_peak_db = podcast_peak_db if retried_peak_db is None else retried_peak_db
         _check_master(source, settings, master)
         master_path, podcast_path = out_dir / MASTER_NAME, out_dir / PODCAST_NAME
         os.replace(temp_master, master_path)
@@ -216,6 +228,8 @@ def normalise(
         trimmed_end_s=max(0.0, duration_s - stop_hop * hop_s),
         podcast_limiter_db=podcast_plan.max_reduction_db,
         master_limiter_db=master_plan.max_reduction_db,
+        podcast_peak_limiter_db=podcast_peak_db,
+        master_peak_limiter_db=master_peak_db,
     )
     progress(total_s, total_s)
     log.info(
@@ -407,11 +421,12 @@ def _render(
     podcast_out: Path,
     *,
     on_progress: Callable[[float], None],
-) -> tuple[Loudness, Loudness]:
+) -> tuple[Loudness, float, float]:
     """Second pass: apply the plans, encode, and meter the master's exact samples as written.
 
-    With `master_plan` None only the podcast is rendered (a retry); the master Loudness returned
-    is then meaningless.
+    Returns the master's loudness and the most the sample-level limiter turned the podcast and
+    the master down (dB). With `master_plan` None only the podcast is rendered (a retry); the
+    master figures returned are then meaningless.
     """
     start = podcast_plan.start_hop * podcast_plan.hop
     stop = podcast_plan.stop_hop * podcast_plan.hop
@@ -439,7 +454,8 @@ def _render(
         for encoder in encoders:
             encoder.close()
     master_loudness = meter.finish().loudness() if meter else podcast_plan.predicted
-    return master_loudness, podcast_plan.predicted
+    peaks = [output.limiter.max_reduction_db if output.limiter else 0.0 for output in outputs]
+    return master_loudness, peaks[0], peaks[-1] if len(peaks) > 1 else 0.0
 
 
 class _Output:
@@ -491,9 +507,14 @@ def _verify_podcast(
     excerpts: tuple[Excerpt, ...],
     first_plan: GainPlan,
     mp3: Path,
-) -> tuple[Loudness, GainPlan]:
-    """Measure the encoded MP3; render it again, correcting the measured error, if it missed."""
+) -> tuple[Loudness, GainPlan, float | None]:
+    """Measure the encoded MP3; render it again, correcting the measured error, if it missed.
+
+    Returns the measurement, the plan of the MP3 kept, and its sample-level limiting when it was
+    rendered again (None when the first render stood).
+    """
     current = first_plan
+    peak_db: float | None = None
     target, ceiling = settings.podcast_lufs, settings.podcast_true_peak_dbtp
     aim, limit = target + MP3_LOSS_LU, ceiling - PODCAST_HEADROOM_DB
     measured = measure(mp3)
@@ -511,14 +532,15 @@ def _verify_podcast(
             limit -= measured.true_peak_dbtp - ceiling + 0.2
         current = plan(stats, target_lufs=aim, ceiling_dbtp=limit, excerpts=excerpts,
                        start_hop=first_plan.start_hop, stop_hop=first_plan.stop_hop)
-        _render(info, layout, settings, None, current, mp3, mp3, on_progress=lambda _s: None)
+        _master, peak_db, _unused = _render(info, layout, settings, None, current, mp3, mp3,
+                                            on_progress=lambda _s: None)
         measured = measure(mp3)
     if abs(measured.integrated_lufs - target) > 0.5 or measured.true_peak_dbtp > ceiling:
         log.warning(
             "%s: podcast MP3 measures %.2f LUFS / %.2f dBTP against %.1f LUFS / %.1f dBTP",
             info.path.name, measured.integrated_lufs, measured.true_peak_dbtp, target, ceiling,
         )
-    return measured, current
+    return measured, current, peak_db
 
 
 def _check_master(source: Path, settings: AudioSettings, master: Loudness) -> None:

@@ -321,3 +321,12 @@ def test_gain_tags_loudness_helper_is_independent(speech: Path, tmp_path: Path) 
     ours = measure(louder)
     assert ours.integrated_lufs == pytest.approx(theirs, abs=0.1)
     assert ours.true_peak_dbtp == pytest.approx(theirs_peak, abs=0.2)
+
+
+def test_stereo_that_cancels_in_mono_is_refused_with_the_fix(speech: Path, tmp_path: Path) -> None:
+    reversed_mic = tmp_path / "reversed.wav"
+    run(["sox", str(speech), "-c", "2", str(reversed_mic), "remix", "1", "1v-1"])
+    with pytest.raises(ReportError, match="channels cancel out.*podcast_channels = 2"):
+        normalise(reversed_mic, tmp_path / "out", SETTINGS)
+    stereo = master(reversed_mic, tmp_path / "stereo", dataclasses.replace(SETTINGS, podcast_channels=2))
+    assert_on_target(stereo)
