@@ -35,10 +35,9 @@ from episodes.publish import PublishReport, build_site, publish
 from episodes.storage import open_storage, public_base_url
 from fieldreports.audio import MasteredAudio, normalise
 from fieldreports.catalog import Catalog, cache_key, open_catalog
-from fieldreports.clock import as_aware
 from fieldreports.config import AudioSettings, ShowConfig, TranscriptionSettings, load_config
 from fieldreports.errors import FieldReportsError, ReportError, SetupError
-from fieldreports.geotag import Geotagger, Location, recording_time
+from fieldreports.geotag import Geotagger, recording_time
 from fieldreports.gpx import Track, read_tracks
 from fieldreports.inbox import Failure, FieldReport, discover
 from fieldreports.transcribe import Engine, Transcript, cache_key_fields, load_engine, transcribe
@@ -201,7 +200,10 @@ class _Run:
             recorded_at = recording_time(report, self.config.show.timezone)
         except ReportError as exc:
             return Failure(
-                report_id=report.id, path=exc.path or report.audio_path, stage=stage, reason=str(exc)
+                report_id=report.id,
+                path=exc.path or report.audio_path,
+                stage=stage,
+                reason=str(exc),
             )
         except Exception as exc:  # noqa: BLE001 - one report's bug must not sink the batch
             log.exception("%s: unexpected error in %s", report.audio_path.name, stage)
@@ -271,34 +273,32 @@ def feed_url(config: ShowConfig) -> str:
 def _make_episodes(
     run: _Run, processed: Sequence[_Processed], failures: list[Failure]
 ) -> list[Episode]:
-    """Locate each report in time order (neighbours settle ambiguous names), then number them."""
+    """Locate every report (each journey's other stops settle ambiguous names), then number
+    the located ones in recording order: one season per journey, episodes counted within it."""
     config = run.config
+    batch = run.geotagger.locate_all(
+        [p.report for p in processed],
+        transcripts={p.report.id: p.transcripts[0].text for p in processed},
+    )
+    for report_id, exc in batch.errors.items():
+        report = next(p.report for p in processed if p.report.id == report_id)
+        failure = Failure(
+            report_id=report_id, path=exc.path or report.audio_path, stage="locate", reason=str(exc)
+        )
+        failures.append(failure)
+        _record_failure(run.catalog, config, failure)
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
-    ordered = sorted(processed, key=lambda p: (p.recorded_at or far_future, p.report.id))
+    ordered = sorted(
+        (p for p in processed if p.report.id in batch.locations),
+        key=lambda p: (p.recorded_at or far_future, p.report.id),
+    )
     journeys: dict[str, list[_Processed]] = {}
     for item in ordered:
         journeys.setdefault(item.report.notes.journey, []).append(item)
-    seasons = {name: n for n, name in enumerate(journeys, start=1)} if any(journeys) else {}
-    located: list[Location] = []
+    seasons = {name: n for n, name in enumerate((j for j in journeys if j), start=1)}
     episodes: list[Episode] = []
     for item in ordered:
         report = item.report
-        try:
-            location = run.geotagger.locate(
-                report, transcript_text=item.transcripts[0].text, nearby=tuple(located)
-            )
-        except ReportError as exc:
-            failure = Failure(
-                report_id=report.id,
-                path=exc.path or report.audio_path,
-                stage="locate",
-                reason=str(exc),
-            )
-            failures.append(failure)
-            _record_failure(run.catalog, config, failure)
-            continue
-        if location.located:
-            located.append(location)
         journey = report.notes.journey
         first_seen = run.catalog.first_seen(report.id) or dt.datetime.now(dt.UTC)
         episodes.append(
@@ -306,13 +306,12 @@ def _make_episodes(
                 report,
                 item.mastered,
                 item.transcripts,
-                location,
+                batch.locations[report.id],
                 guid=run.catalog.guid_for(report.id, feed_url=feed_url(config)),
-                season=seasons.get(journey) if journey else None,
+                season=seasons.get(journey),
                 number=journeys[journey].index(item) + 1,
-                published_at=as_aware(item.recorded_at, config.show.timezone)
-                if item.recorded_at
-                else first_seen,
+                # Listeners follow the journey: an episode is dated when it was recorded.
+                published_at=item.recorded_at or first_seen,
                 show=config.show,
                 staging_dir=config.state_dir / "site",
                 recorded_at=item.recorded_at,
@@ -378,6 +377,12 @@ def _summary(episode: Episode) -> dict[str, object]:
         "language": episode.language or (transcript.language if transcript else ""),
         "location_source": location.source,
         "place": location.name,
+        # The exact point stays here, in the private catalog; only public_* is ever published.
+        "lat": location.lat,
+        "lon": location.lon,
+        "public_lat": location.public_lat,
+        "public_lon": location.public_lon,
+        "sensitive": location.sensitive,
     }
 
 
@@ -498,8 +503,9 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
     for episode in summary.off_map:
         console.print(
-            f"[yellow]off the map:[/] {episode.title}: no coordinates, GPX point or "
-            "known place; add lat/lon or place to its notes",
+            f"[yellow]off the map:[/] {episode.title}: "
+            f"{episode.location.note or 'no coordinates, GPX point or known place'}; "
+            "add lat/lon or a place to its notes",
             highlight=False,
         )
     for failure in summary.failures:

@@ -88,6 +88,9 @@ def show(tmp_path_factory: pytest.TempPathFactory, jfk: Path) -> Path:
         "recorded_at: 2022-03-03T10:00:00+01:00\nplace: Röszke\n",
     )
 
+    convert(english, inbox / "somewhere.wav")
+    write_notes(inbox / "somewhere.md", "title: Somewhere\njourney: Test\n")
+
     (inbox / "broken.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 8)
     write_notes(inbox / "broken.md", "title: Broken upload\n")
 
@@ -125,7 +128,7 @@ def test_failures_are_named_and_the_rest_is_published(show: Path, first_run) -> 
 def test_feed_parses_in_podcast_clients(show: Path, feed_bytes: bytes) -> None:
     parsed = podcastparser.parse(BASE_URL + "feed.xml", __import__("io").BytesIO(feed_bytes))
     titles = sorted(e["title"] for e in parsed["episodes"])
-    assert titles == ["Ask not", "Bij het hek", "On the road"]
+    assert titles == ["Ask not", "Bij het hek", "On the road", "Somewhere"]
     for episode in parsed["episodes"]:
         (enclosure,) = episode["enclosures"]
         assert enclosure["mime_type"] == "audio/mpeg"
@@ -134,14 +137,14 @@ def test_feed_parses_in_podcast_clients(show: Path, feed_bytes: bytes) -> None:
         assert episode["total_time"] > 1
     fp = feedparser.parse(feed_bytes)
     assert not fp.bozo, fp.bozo_exception
-    assert len(fp.entries) == 3
-    assert len({e.id for e in fp.entries}) == 3
+    assert len(fp.entries) == 4
+    assert len({e.id for e in fp.entries}) == 4
 
 
 def test_published_audio_meets_loudness_targets(show: Path, feed_bytes: bytes) -> None:
     mp3s = sorted((show / "public" / "episodes").glob("*.mp3"))
     masters = sorted((show / "public" / "masters").glob("*.wav"))
-    assert len(mp3s) == 3 and len(masters) == 3
+    assert len(mp3s) == 4 and len(masters) == 4
     for mp3 in mp3s:
         lufs, peak = ebur128(mp3)
         assert abs(lufs - -16) <= 1, (mp3.name, lufs)
@@ -173,6 +176,13 @@ def test_gpx_report_lands_on_the_track(feed_bytes: bytes) -> None:
     assert km_between(lat, lon, 52.05, 23.60) <= 1.0
 
 
+def test_a_report_without_a_place_is_published_off_the_map(first_run, feed_bytes: bytes) -> None:
+    root = etree.fromstring(feed_bytes)
+    items = {i.findtext("title"): i for i in root.iter("item")}
+    assert items["Somewhere"].find(f"{{{PODCAST_NS}}}location") is None
+    assert "off the map: Somewhere" in " ".join(first_run.output.split())
+
+
 def test_map_is_offline_with_a_marker_per_episode(show: Path, feed_bytes: bytes) -> None:
     page = (show / "public" / "map" / "index.html").read_text(encoding="utf-8")
     assert len(re.findall(r"L\.marker\(", page)) == 3
@@ -195,4 +205,4 @@ def test_second_run_does_no_audio_or_whisper_work(show: Path, feed_bytes: bytes)
     assert stages == []
     first_stages = {s for (s,) in db.execute("SELECT stage FROM work WHERE run_id = 1")}
     assert {"normalise", "transcribe:transcribe"} <= first_stages
-    assert (show / "public" / "feed.xml").read_bytes().count(b"<item>") == 3
+    assert (show / "public" / "feed.xml").read_bytes().count(b"<item>") == 4
