@@ -246,6 +246,14 @@ def _ffmpeg_complaint(path: Path) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _duration_is_estimate(path: Path) -> bool:
+    """Whether ffprobe only guessed the duration from the bit rate (it says so in a warning)."""
+    argv = ["ffprobe", "-v", "warning", "-show_entries", "format=duration", str(path)]
+    log.debug("argv: %s", argv)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return "Estimating duration from bitrate" in result.stderr
+
+
 def widen_pipe(fd: int, size: int = 1 << 20) -> None:
     """Give a pipe a 1 MiB buffer (Linux): with the default 64 KiB, ffmpeg and Python take turns
     waiting on each other instead of working at the same time on two cores."""
@@ -320,11 +328,21 @@ def stream(
         log.warning("%s: ffmpeg reported while decoding: %s", info.path.name, complaint.splitlines()[-1])
     expected = info.duration_s
     if expected and decoded_s < expected * (1 - _TRUNCATION_SLACK_FRACTION) - _TRUNCATION_SLACK_S:
-        kind = info.kind if info.kind in ("MP3", "FLAC", "WAV", "AAC", "MP4/M4A", "Ogg", "AMR") else info.codec.upper()
-        raise ReportError(
-            f"truncated {kind}: decoding stopped at {clock(decoded_s)} of {clock(expected)}; "
-            "copy it from the recorder again",
-            path=info.path,
-        )
+        known = ("MP3", "FLAC", "WAV", "AAC", "MP4/M4A", "Ogg", "AMR")
+        kind = info.kind if info.kind in known else info.codec.upper()
+        if not _duration_is_estimate(info.path):
+            raise ReportError(
+                f"truncated {kind}: decoding stopped at {clock(decoded_s)} of {clock(expected)}; "
+                "copy it from the recorder again",
+                path=info.path,
+            )
+        # A length guessed from the bit rate (raw AAC, MP3 without a Xing header) proves
+        # nothing by itself; a damaged last frame does.
+        if complaint:
+            raise ReportError(
+                f"truncated {kind}: decoding stopped at {clock(decoded_s)} on a damaged frame; "
+                "copy it from the recorder again",
+                path=info.path,
+            )
     if not frames:
         raise ReportError("the recording is empty: it decodes to no sound at all", path=info.path)
