@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.progress import Progress as Progress_
 from rich.table import Table
 
+from episodes.chapters import chapter_starts
 from episodes.episode import Episode, make_episode
 from episodes.publish import PublishReport, build_site, publish
 from episodes.storage import open_storage, public_base_url
@@ -300,13 +301,17 @@ def _make_episodes(
     for item in ordered:
         report = item.report
         journey = report.notes.journey
+        location = batch.locations[report.id]
+        segments = tuple((s.start_s, s.end_s, s.text) for s in item.transcripts[0].segments)
+        offsets = (0.0, *(start for start, _title in chapter_starts(segments)))
+        points = run.geotagger.route_points(report, location, offsets_s=offsets)
         first_seen = run.catalog.first_seen(report.id) or dt.datetime.now(dt.UTC)
         episodes.append(
             make_episode(
                 report,
                 item.mastered,
                 item.transcripts,
-                batch.locations[report.id],
+                location,
                 guid=run.catalog.guid_for(report.id, feed_url=feed_url(config)),
                 season=seasons.get(journey),
                 number=journeys[journey].index(item) + 1,
@@ -316,6 +321,9 @@ def _make_episodes(
                 staging_dir=config.state_dir / "site",
                 recorded_at=item.recorded_at,
                 artwork=_local_artwork(config),
+                waypoints=tuple(
+                    (o, lat, lon) for o, (lat, lon) in zip(offsets, points, strict=False)
+                ),
             )
         )
     return episodes

@@ -56,8 +56,13 @@ def render_chapters(
         {"startTime": round(start_s, 3), "title": title}
         for start_s, title in chapter_starts(episode.segments, min_chapter_s=min_chapter_s)
     ]
+    along = {round(start_s, 3): (lat, lon) for start_s, lat, lon in episode.waypoints}
     for chapter in chapters:
-        if location:
+        point = along.get(chapter["startTime"])
+        if location and point:
+            # A report recorded on the move: each chapter where the reporter was then.
+            chapter["location"] = {"name": location["name"], "geo": geo_uri(*point)}
+        elif location:
             chapter["location"] = location
         if url:
             chapter["url"] = url

@@ -87,6 +87,9 @@ class Episode:
     mastered: MasteredAudio
     # Transcript segments as (start_s, end_s, text), kept for chapters; empty when untranscribed.
     segments: tuple[tuple[float, float, str], ...] = ()
+    # Publishable (start_s, lat, lon) along the route while recording, for chapter waypoints;
+    # empty means every chapter sits at the location's public point.
+    waypoints: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def chapters_key(self) -> str:
@@ -178,6 +181,7 @@ def make_episode(
     base_url: str = "",
     artwork: Path | None = None,
     recorded_at: dt.datetime | None = None,
+    waypoints: Sequence[tuple[float, float, float]] = (),
 ) -> Episode:
     """Stage the tagged MP3, render the transcripts and compute every key and URL.
 
@@ -240,6 +244,7 @@ def make_episode(
         segments=tuple((s.start_s, s.end_s, s.text.strip()) for s in spoken.segments)
         if spoken
         else (),
+        waypoints=tuple(waypoints),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -167,13 +168,18 @@ def test_transcripts_are_published_and_linked(show: Path, feed_bytes: bytes) -> 
         assert word in text
 
 
-def test_gpx_report_lands_on_the_track(feed_bytes: bytes) -> None:
+def test_gpx_report_lands_on_the_track(show: Path, feed_bytes: bytes) -> None:
     root = etree.fromstring(feed_bytes)
     items = {i.findtext("title"): i for i in root.iter("item")}
     location = items["On the road"].find(f"{{{PODCAST_NS}}}location")
     assert location is not None
     lat, lon = (float(v) for v in location.get("geo").removeprefix("geo:").split(";")[0].split(","))
     assert km_between(lat, lon, 52.05, 23.60) <= 1.0
+    chapters_url = items["On the road"].find(f"{{{PODCAST_NS}}}chapters").get("url")
+    chapters = json.loads(local(show, chapters_url).read_text(encoding="utf-8"))
+    assert chapters["waypoints"] is True
+    geo = chapters["chapters"][0]["location"]["geo"].removeprefix("geo:")
+    assert km_between(*(float(v) for v in geo.split(",")), 52.05, 23.60) <= 1.0
 
 
 def test_a_report_without_a_place_is_published_off_the_map(first_run, feed_bytes: bytes) -> None:
