@@ -338,10 +338,9 @@ def _trim(stats: HopStats, settings: AudioSettings) -> tuple[int, int]:
     Sound is any 100 ms step within `silence_threshold_lu` of the integrated loudness, so a
     steady field hum well under the voice counts as silence, and a quiet recording keeps its words.
     """
-    steps = stats.steps()
+    level = stats.step_levels()
+    steps = level
     integrated = stats.loudness().integrated_lufs
-    with np.errstate(divide="ignore"):
-        level = -0.691 + 10.0 * np.log10(steps / (stats.hop * stats.hops_per_step))
     loud = np.flatnonzero(level > integrated - settings.silence_threshold_lu)
     total = len(stats.energy)
     if not len(loud):

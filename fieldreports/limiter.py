@@ -37,12 +37,15 @@ PEAK_RANGE_DB = 6.0
 _SOLVE_TOLERANCE_LU = 0.005
 # No target is worth more limiting than this; beyond it we stay under target and say so.
 _MAX_LIMITING_DB = 24.0
+# Hops per chunk of the curve computation (about 5.5 minutes of audio).
+_CURVE_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GainPlan:
-    """A static gain, a smooth limiter curve over hops [start_hop, stop_hop) of the analysed stream,
-    and the ceiling of the sample-level PeakLimiter after it (None when no peak will reach it)."""
+    """A static gain, a smooth limiter curve over hops [start_hop, stop_hop) of the analysed stream
+    (float32, one value per hop), and the ceiling of the sample-level PeakLimiter after it (None
+    when no peak will reach it). `source_peak` is the analysis's per-hop true peak (not a copy)."""
 
     gain_db: float
     reduction_db: np.ndarray
@@ -51,18 +54,23 @@ class GainPlan:
     stop_hop: int
     predicted: Loudness
     peak_ceiling_dbtp: float | None = None
-    planned_peak_db: np.ndarray | None = None
+    source_peak: np.ndarray | None = None
 
     def reaches_ceiling(self, first_frame: int, frames: int) -> bool:
         """Whether any hop of these frames (or its neighbours) peaks over the PeakLimiter's ceiling
         after the planned gain: where none does, the limiter can skip its oversampling."""
         if self.peak_ceiling_dbtp is None:
             return False
-        if self.planned_peak_db is None:
+        if self.source_peak is None:
             return True
-        lo = max(first_frame // self.hop - 2, self.start_hop) - self.start_hop
-        hi = min((first_frame + frames) // self.hop + 3, self.stop_hop) - self.start_hop
-        return bool(hi > lo and self.planned_peak_db[lo:hi].max() > self.peak_ceiling_dbtp)
+        lo = max(first_frame // self.hop - 2, self.start_hop)
+        hi = min((first_frame + frames) // self.hop + 3, self.stop_hop)
+        if hi <= lo:
+            return False
+        with np.errstate(divide="ignore"):
+            planned = (20.0 * np.log10(self.source_peak[lo:hi]) + self.gain_db
+                       + self.reduction_db[lo - self.start_hop: hi - self.start_hop])
+        return bool(planned.max() > self.peak_ceiling_dbtp)
 
     @property
     def max_reduction_db(self) -> float:
@@ -71,11 +79,15 @@ class GainPlan:
     def gains(self, first_frame: int, frames: int) -> np.ndarray | float:
         """Linear gain for frames [first_frame, first_frame + frames) (absolute stream positions)."""
         static = 10.0 ** (self.gain_db / 20.0)
-        lo = max(first_frame // self.hop - 1, self.start_hop)
-        hi = min((first_frame + frames) // self.hop + 2, self.stop_hop)
-        curve = self.reduction_db[lo - self.start_hop: hi - self.start_hop]
+        lo = max(first_frame // self.hop - 2, self.start_hop)
+        hi = min((first_frame + frames) // self.hop + 3, self.stop_hop)
+        curve = self.reduction_db[lo - self.start_hop: hi - self.start_hop].astype(np.float64)
         if not len(curve) or curve.min() >= 0.0:
             return static
+        # Step 4 of the module docstring: a three-hop minimum keeps the interpolation between
+        # hop centres under what every hop requires.
+        padded = np.concatenate([[0.0], curve, [0.0]])
+        curve = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
         centres = (np.arange(lo, hi) + 0.5) * self.hop
         positions = np.arange(first_frame, first_frame + frames, dtype=np.float64)
         reduction = np.interp(positions, centres, curve)
@@ -118,33 +130,58 @@ def moving_mean(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def reduction_curve(
-    peak_db: np.ndarray,
+    peak: np.ndarray,
     gain_db: float,
     ceiling_dbtp: float,
     *,
     hop_s: float,
+    start: int = 0,
+    stop: int | None = None,
     lookahead_s: float = LOOKAHEAD_S,
     release_db_per_s: float = RELEASE_DB_PER_S,
 ) -> np.ndarray:
-    """Limiter gain reduction in dB per hop (<= 0) keeping `peak_db + gain_db` under the ceiling.
+    """Limiter gain reduction in dB (<= 0, float32) for hops [start, stop) of `peak` (linear true
+    peak per hop), keeping `peak + gain_db` under the ceiling; steps 1-3 of the module docstring
+    (step 4 is applied by GainPlan.gains). Computed in chunks: memory stays small at any length.
 
-    >>> peaks = np.array([-20.0, -20.0, -20.0, 0.0, -20.0, -20.0, -20.0, -20.0])
+    >>> peaks = 10 ** (np.array([-20.0, -20.0, -20.0, 0.0, -20.0, -20.0, -20.0, -20.0]) / 20)
     >>> curve = reduction_curve(peaks, 6.0, -1.0, hop_s=0.005, lookahead_s=0.01)
-    >>> bool(curve[3] <= -7.0), bool((curve <= 0).all()), float(curve[0])
-    (True, True, 0.0)
+    >>> bool(curve[3] <= -6.999), bool((curve <= 0).all()), float(curve[0]), bool(curve[2] < 0)
+    (True, True, 0.0, True)
     """
-    required = np.minimum(0.0, ceiling_dbtp - gain_db - peak_db)
-    if required.min(initial=0.0) >= 0.0:
-        return np.zeros_like(required)
+    stop = len(peak) if stop is None else stop
+    out = np.zeros(max(0, stop - start), dtype=np.float32)
     width = max(1, round(lookahead_s / hop_s))
-    forward = forward_minimum(np.concatenate([required, np.zeros(width - 1)]), width)
-    smoothed = moving_mean(np.concatenate([np.zeros(width - 1), forward]), width)
-    smoothed = np.minimum(smoothed, required)  # rounding in the mean must not lift a hop
     rate = release_db_per_s * hop_s
-    steps = np.arange(len(smoothed)) * rate
-    released = np.minimum(steps + np.minimum.accumulate(smoothed - steps), smoothed)
-    padded = np.concatenate([[0.0], released, [0.0]])
-    return np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
+    level = ceiling_dbtp - gain_db
+    released = 0.0
+
+    def required(a: int, b: int) -> np.ndarray:
+        lo, hi = max(a, start), min(b, stop)
+        values = np.zeros(b - a)
+        if hi > lo:
+            with np.errstate(divide="ignore"):
+                values[lo - a: hi - a] = np.minimum(
+                    0.0, level - 20.0 * np.log10(peak[lo:hi].astype(np.float64))
+                )
+        return values
+
+    for a in range(start, stop, _CURVE_CHUNK):
+        b = min(stop, a + _CURVE_CHUNK)
+        # Nothing over the ceiling here or within look-ahead reach of the next chunk, and the
+        # previous chunk ended fully released: the curve is zero, as `out` already says.
+        quiet = float(peak[a: min(stop, b + width)].max(initial=0.0)) <= 10.0 ** (level / 20.0)
+        if released >= 0.0 and quiet:
+            continue
+        extended = required(a - (width - 1), b + (width - 1))
+        forward = forward_minimum(extended, width)  # positions [a - width + 1, b)
+        smoothed = np.minimum(moving_mean(forward, width), extended[width - 1: width - 1 + b - a])
+        ramp = rate * np.arange(1, b - a + 1)
+        curve = np.minimum(ramp + np.minimum.accumulate(smoothed - ramp), released + ramp)
+        curve = np.minimum(curve, smoothed)  # float rounding in the ramp must not lift a hop
+        out[a - start: b - start] = curve
+        released = float(curve[-1])
+    return out
 
 
 def plan(
@@ -166,43 +203,45 @@ def plan(
     reaches over the ceiling, then applied to every hop. Without excerpts the curve does it all.
     """
     stop_hop = len(stats.energy) if stop_hop is None else stop_hop
-    peaks = stats.peak[start_hop:stop_hop].astype(np.float64)
-    with np.errstate(divide="ignore"):
-        peak_db = 20.0 * np.log10(peaks)
     hop_s = stats.hop / stats.rate_hz
     unlimited = stats.loudness(0.0, start_hop, stop_hop)
     if not math.isfinite(unlimited.integrated_lufs):
         raise ValueError("nothing above the -70 LUFS gate to normalise")
     smooth_ceiling = ceiling_dbtp + (peak_range_db if excerpts else 0.0)
     floor = target_lufs - unlimited.integrated_lufs
-    if peak_db.max(initial=-math.inf) + floor <= ceiling_dbtp:
+    if unlimited.true_peak_dbtp + floor <= ceiling_dbtp:
         excerpts = ()  # no peak comes near the ceiling: plain gain, nothing to limit
         smooth_ceiling = ceiling_dbtp
     table = (
-        _rehearse(stats, excerpts, peak_db, floor, ceiling_dbtp, smooth_ceiling, start_hop, stop_hop)
+        _rehearse(stats, excerpts, floor, ceiling_dbtp, smooth_ceiling, start_hop, stop_hop)
         if excerpts
         else None
     )
-    full = np.zeros(len(stats.energy))
 
     def attempt(gain: float) -> tuple[np.ndarray, Loudness]:
-        reduction = reduction_curve(peak_db, gain, smooth_ceiling, hop_s=hop_s)
-        full[start_hop:stop_hop] = gain + reduction
-        if table is not None:
-            over_db = peak_db + gain + reduction - ceiling_dbtp
-            kept = np.interp(over_db, table[0], table[1])
+        reduction = reduction_curve(stats.peak, gain, smooth_ceiling, hop_s=hop_s,
+                                    start=start_hop, stop=stop_hop)
+
+        def applied(a: int, b: int) -> np.ndarray:
+            total = gain + reduction[a - start_hop: b - start_hop].astype(np.float64)
+            if table is None:
+                return total
             with np.errstate(divide="ignore"):
-                full[start_hop:stop_hop] += 10.0 * np.log10(np.maximum(kept, 1e-12))
-        loudness = stats.loudness(full, start_hop, stop_hop)
-        peak = float((peak_db + gain + reduction).max(initial=-math.inf))
+                over_db = 20.0 * np.log10(stats.peak[a:b].astype(np.float64)) + total - ceiling_dbtp
+            kept = np.interp(over_db, table[0], table[1])
+            # Energy lost to the PeakLimiter counts; its peaks are capped at the ceiling below.
+            return total + 10.0 * np.log10(np.maximum(kept, 1e-12))
+
+        loudness = stats.loudness(applied, start_hop, stop_hop)
+        planned_peak = _planned_peak(stats, gain, reduction, start_hop, stop_hop)
         return reduction, Loudness(
             integrated_lufs=loudness.integrated_lufs,
-            true_peak_dbtp=min(peak, ceiling_dbtp),
+            true_peak_dbtp=min(planned_peak, ceiling_dbtp),
             range_lu=loudness.range_lu,
         )
 
     gain, reduction, predicted = _solve(attempt, floor, target_lufs)
-    over = float((peak_db + gain + reduction).max(initial=-math.inf)) > ceiling_dbtp
+    over = _planned_peak(stats, gain, reduction, start_hop, stop_hop) > ceiling_dbtp
     return GainPlan(
         gain_db=gain,
         reduction_db=reduction,
@@ -211,7 +250,14 @@ def plan(
         stop_hop=stop_hop,
         predicted=predicted,
         peak_ceiling_dbtp=ceiling_dbtp if over else None,
-        planned_peak_db=(peak_db + gain + reduction).astype(np.float32),
+        source_peak=stats.peak,
+    )
+
+
+def _planned_peak(stats: HopStats, gain: float, reduction: np.ndarray, start: int, stop: int) -> float:
+    """The highest hop peak (dBTP) after the gain and the smooth curve."""
+    return stats.peak_dbtp(
+        lambda a, b: gain + reduction[a - start: b - start].astype(np.float64), start, stop
     )
 
 
@@ -261,7 +307,6 @@ def _solve(
 def _rehearse(
     stats: HopStats,
     excerpts: tuple[Excerpt, ...],
-    peak_db: np.ndarray,
     floor: float,
     ceiling_dbtp: float,
     smooth_ceiling: float,
@@ -283,7 +328,8 @@ def _rehearse(
         gain = floor + extra
         trial = GainPlan(
             gain_db=gain,
-            reduction_db=reduction_curve(peak_db, gain, smooth_ceiling, hop_s=hop_s),
+            reduction_db=reduction_curve(stats.peak, gain, smooth_ceiling, hop_s=hop_s,
+                                         start=start_hop, stop=stop_hop),
             hop=stats.hop,
             start_hop=start_hop,
             stop_hop=stop_hop,

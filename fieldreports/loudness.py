@@ -19,6 +19,7 @@ loudness a gain *would* give) is computed from those statistics afterwards, over
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -36,6 +37,10 @@ LRA_RELATIVE_GATE_LU = -20.0
 LRA_LOW_PERCENTILE = 10.0
 LRA_HIGH_PERCENTILE = 95.0
 SILENCE_LUFS = -math.inf
+# Hop statistics are processed this many 100 ms steps at a time (bounded temporary memory).
+_CHUNK_STEPS = 4000
+
+GainFn = Callable[[int, int], np.ndarray]
 
 # BS.1770-4 Table 3 channel weights: 1.0 for front channels, 1.41 (+1.5 dB) for surrounds, LFE left out.
 SURROUND_WEIGHT = 1.41
@@ -290,30 +295,60 @@ class HopStats:
     def whole_hops(self) -> int:
         return self.frames // self.hop
 
-    def steps(self, energy: np.ndarray | None = None, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Energy per 100 ms step over hops [start, stop), only whole steps."""
-        e = self.energy if energy is None else energy
+    def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
+        """Hop ranges [a, b) covering [start, stop) in whole 100 ms steps (the tail's partial step
+        is left out, as BS.1770 leaves out a partial block), about 400 s of audio each: work on
+        hops goes chunk by chunk so that its temporary arrays stay small at any length."""
         stop = min(self.whole_hops if stop is None else stop, self.whole_hops)
-        n = max(0, (stop - start) // self.hops_per_step)
-        seg = e[start: start + n * self.hops_per_step].astype(np.float64)
-        return seg.reshape(n, self.hops_per_step).sum(axis=1)
+        count = max(0, (stop - start) // self.hops_per_step)
+        chunk = _CHUNK_STEPS * self.hops_per_step
+        for first in range(0, count * self.hops_per_step, chunk):
+            yield start + first, start + min(first + chunk, count * self.hops_per_step)
 
-    def loudness(self, gain_db: np.ndarray | float = 0.0, start: int = 0, stop: int | None = None) -> Loudness:
-        """Loudness of hops [start, stop) after applying `gain_db` (a scalar or one value per hop)."""
+    def loudness(self, gain_db: GainFn | float = 0.0, start: int = 0, stop: int | None = None) -> Loudness:
+        """Loudness of hops [start, stop) after a gain: a constant, or a function giving the gain
+        in dB of hops [a, b) as an array (called chunk by chunk, in order)."""
         stop = len(self.energy) if stop is None else stop
-        gain = np.broadcast_to(np.asarray(gain_db, dtype=np.float64), self.energy.shape)
-        linear = 10.0 ** (gain[start:stop] / 20.0)
-        energy = np.zeros_like(self.energy, dtype=np.float64)
-        energy[start:stop] = self.energy[start:stop] * linear * linear
-        steps = self.steps(energy, start, stop)
+        whole_stop = start + max(0, (min(stop, self.whole_hops) - start)) // self.hops_per_step * self.hops_per_step
+        parts = []
+        peak = -math.inf
+        for a in range(start, stop, _CHUNK_STEPS * self.hops_per_step):
+            b = min(stop, a + _CHUNK_STEPS * self.hops_per_step)
+            gain = np.asarray(gain_db(a, b) if callable(gain_db) else gain_db, dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                peak = max(peak, float((20.0 * np.log10(self.peak[a:b]) + gain).max(initial=-math.inf)))
+            whole = min(b, whole_stop)
+            if whole > a:
+                gain_whole = gain[: whole - a] if gain.ndim else gain
+                energy = self.energy[a:whole] * 10.0 ** (gain_whole / 10.0)
+                parts.append(energy.reshape(-1, self.hops_per_step).sum(axis=1))
+        steps = np.concatenate(parts) if parts else np.zeros(0)
         step_frames = self.hop * self.hops_per_step
-        peak = self.peak[start:stop] * linear
-        true_peak = 20.0 * math.log10(float(peak.max())) if len(peak) and peak.max() > 0 else -math.inf
         return Loudness(
             integrated_lufs=integrated_loudness(steps, step_frames),
-            true_peak_dbtp=true_peak,
+            true_peak_dbtp=peak,
             range_lu=loudness_range(steps, step_frames, self.rate_hz),
         )
+
+    def peak_dbtp(self, gain_db: GainFn | float = 0.0, start: int = 0, stop: int | None = None) -> float:
+        """The highest true peak (dBTP) of hops [start, stop) after a gain (as for `loudness`)."""
+        stop = len(self.peak) if stop is None else stop
+        peak = -math.inf
+        for a in range(start, stop, _CHUNK_STEPS * self.hops_per_step):
+            b = min(stop, a + _CHUNK_STEPS * self.hops_per_step)
+            gain = gain_db(a, b) if callable(gain_db) else gain_db
+            with np.errstate(divide="ignore"):
+                levels = 20.0 * np.log10(self.peak[a:b].astype(np.float64)) + gain
+            peak = max(peak, float(levels.max(initial=-math.inf)))
+        return peak
+
+    def step_levels(self) -> np.ndarray:
+        """Loudness (LUFS) of each whole 100 ms step, ungated."""
+        parts = [self.energy[a:b].astype(np.float64).reshape(-1, self.hops_per_step).sum(axis=1)
+                 for a, b in self.chunks()]
+        steps = np.concatenate(parts) if parts else np.zeros(0)
+        with np.errstate(divide="ignore"):
+            return -0.691 + 10.0 * np.log10(steps / (self.hop * self.hops_per_step))
 
 
 def _block_loudness(steps: np.ndarray, steps_per_block: int, step_frames: int) -> np.ndarray:
