@@ -48,15 +48,47 @@ def make_clip(folder: Path) -> Path:
         raw = folder / f"s{index}.wav"
         run(["espeak-ng", "-v", voice, "-s", "140", "-w", str(raw), text])
         part = folder / f"p{index}.wav"
-        run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(part), "gain", str(gain_db),
-             "pad", "0.4", "1.8"])
+        run(
+            [
+                "sox",
+                str(raw),
+                "-r",
+                "48000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(part),
+                "gain",
+                str(gain_db),
+                "pad",
+                "0.4",
+                "1.8",
+            ]
+        )
         parts.append(str(part))
     speech = folder / "speech.wav"
     run(["sox", *parts, *parts, str(speech)])
     length = run(["soxi", "-D", str(speech)]).stdout.strip()
     bed = folder / "bed.wav"
-    run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(bed), "synth", length,
-         "pinknoise", "vol", "-52dB"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "48000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(bed),
+            "synth",
+            length,
+            "pinknoise",
+            "vol",
+            "-52dB",
+        ]
+    )
     clip = folder / "clip.wav"
     run(["sox", "-m", str(speech), str(bed), str(clip)])
     return clip
@@ -126,8 +158,9 @@ print(json.dumps({"wall_s": time.perf_counter() - started, "analysis_s": analysi
 
 
 def child(code: str, *args: str) -> dict[str, object]:
-    result = subprocess.run([PYTHON, "-c", code, *args], check=True, capture_output=True, text=True,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [PYTHON, "-c", code, *args], check=True, capture_output=True, text=True, cwd=ROOT
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -140,53 +173,128 @@ def loudnorm_two_pass(source: Path, out: Path) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     measured = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-i", str(source), "-af",
-         f"loudnorm=I={PODCAST_LUFS}:TP={CEILING_DBTP}:LRA=11:print_format=json", "-f", "null", "-"],
-        check=True, capture_output=True, text=True,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(source),
+            "-af",
+            f"loudnorm=I={PODCAST_LUFS}:TP={CEILING_DBTP}:LRA=11:print_format=json",
+            "-f",
+            "null",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stderr
-    stats = json.loads(measured[measured.rindex("{"): measured.rindex("}") + 1])
+    stats = json.loads(measured[measured.rindex("{") : measured.rindex("}") + 1])
     analysis_s = time.perf_counter() - started
 
     def chain(target: float) -> str:
-        return (f"loudnorm=I={target}:TP={CEILING_DBTP}:LRA=11:measured_I={stats['input_i']}:"
-                f"measured_TP={stats['input_tp']}:measured_LRA={stats['input_lra']}:"
-                f"measured_thresh={stats['input_thresh']}:offset={stats['target_offset']}:linear=true")
+        return (
+            f"loudnorm=I={target}:TP={CEILING_DBTP}:LRA=11:measured_I={stats['input_i']}:"
+            f"measured_TP={stats['input_tp']}:measured_LRA={stats['input_lra']}:"
+            f"measured_thresh={stats['input_thresh']}:offset={stats['target_offset']}:linear=true"
+        )
 
     podcast, master = out / "podcast.mp3", out / "master.wav"
     graph = f"[0:a]asplit=2[a][b];[a]{chain(PODCAST_LUFS)}[p];[b]{chain(MASTER_LUFS)}[m]"
-    run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source), "-filter_complex", graph,
-         "-map", "[p]", "-ar", "44100", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "96k", str(podcast),
-         "-map", "[m]", "-ar", "48000", "-c:a", "pcm_s24le", str(master)])
-    return {"wall_s": time.perf_counter() - started, "analysis_s": analysis_s,
-            "rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "outputs": [str(podcast), str(master)]}
+    run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-filter_complex",
+            graph,
+            "-map",
+            "[p]",
+            "-ar",
+            "44100",
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "96k",
+            str(podcast),
+            "-map",
+            "[m]",
+            "-ar",
+            "48000",
+            "-c:a",
+            "pcm_s24le",
+            str(master),
+        ]
+    )
+    return {
+        "wall_s": time.perf_counter() - started,
+        "analysis_s": analysis_s,
+        "rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "outputs": [str(podcast), str(master)],
+    }
 
 
 def ebur128(path: str) -> tuple[float, float]:
-    err = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-i", path, "-af", "ebur128=peak=true",
-                          "-f", "null", "-"], check=True, capture_output=True, text=True).stderr
-    summary = err[err.rindex("Summary:"):]
-    return (float(summary.split("I:")[1].split("LUFS")[0]),
-            float(summary.split("Peak:")[1].split("dBFS")[0]))
+    err = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-i",
+            path,
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
+    summary = err[err.rindex("Summary:") :]
+    return (
+        float(summary.split("I:")[1].split("LUFS")[0]),
+        float(summary.split("Peak:")[1].split("dBFS")[0]),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 min and 5 min only")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fieldreports-bench",
-                        help="where recordings and outputs go (kept between runs)")
-    parser.add_argument("--skip-pyloudnorm-over", type=float, default=3600.0,
-                        help="seconds above which pyloudnorm (which holds the file whole) is skipped")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "fieldreports-bench",
+        help="where recordings and outputs go (kept between runs)",
+    )
+    parser.add_argument(
+        "--skip-pyloudnorm-over",
+        type=float,
+        default=3600.0,
+        help="seconds above which pyloudnorm (which holds the file whole) is skipped",
+    )
     args = parser.parse_args()
     lengths = (60.0, 300.0) if args.quick else (60.0, 1800.0, 10800.0)
     args.work.mkdir(parents=True, exist_ok=True)
     clip = make_clip(Path(tempfile.mkdtemp(dir=args.work)))
     baseline_kb = int(child(OURS_BASELINE)["rss_kb"])  # type: ignore[call-overload]
-    print(f"# {platform.python_version()}, {platform.machine()}, ffmpeg "
-          f"{run(['ffmpeg', '-version']).stdout.split()[2]}, interpreter+imports RSS "
-          f"{baseline_kb / 1024:.0f} MB")
-    header = ("| length | tool | wall s | x real time | analysis x real time | peak RSS MB "
-              "| podcast LUFS / dBTP | master LUFS / dBTP | worst error LU |")
+    print(
+        f"# {platform.python_version()}, {platform.machine()}, ffmpeg "
+        f"{run(['ffmpeg', '-version']).stdout.split()[2]}, interpreter+imports RSS "
+        f"{baseline_kb / 1024:.0f} MB"
+    )
+    header = (
+        "| length | tool | wall s | x real time | analysis x real time | peak RSS MB "
+        "| podcast LUFS / dBTP | master LUFS / dBTP | worst error LU |"
+    )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for seconds in lengths:
@@ -194,15 +302,21 @@ def main() -> None:
         label = f"{seconds / 60:g} min" if seconds < 3600 else f"{seconds / 3600:g} h"
         contestants: list[tuple[str, dict[str, object] | None]] = []
         contestants.append(("fieldreports", child(OURS, str(source), str(args.work / "ours"))))
-        contestants.append(("ffmpeg loudnorm 2-pass", loudnorm_two_pass(source, args.work / "loudnorm")))
+        contestants.append(
+            ("ffmpeg loudnorm 2-pass", loudnorm_two_pass(source, args.work / "loudnorm"))
+        )
         if seconds <= args.skip_pyloudnorm_over:
-            contestants.append(("pyloudnorm", child(PYLOUDNORM, str(source), str(args.work / "pyln"))))
+            contestants.append(
+                ("pyloudnorm", child(PYLOUDNORM, str(source), str(args.work / "pyln")))
+            )
         else:
             contestants.append(("pyloudnorm", None))
         for name, result in contestants:
             if result is None:
-                print(f"| {label} | {name} | not run: holds the whole file in memory "
-                      f"(~{seconds * 48000 * 8 * 4 / 1e9:.0f} GB) | | | | | | |")
+                print(
+                    f"| {label} | {name} | not run: holds the whole file in memory "
+                    f"(~{seconds * 48000 * 8 * 4 / 1e9:.0f} GB) | | | | | | |"
+                )
                 continue
             wall = float(result["wall_s"])  # type: ignore[arg-type]
             analysis = float(result["analysis_s"])  # type: ignore[arg-type]
@@ -216,9 +330,12 @@ def main() -> None:
                 rss = f"{rss_mb:.0f}"
             podcast, master = (ebur128(p) for p in result["outputs"])  # type: ignore[union-attr]
             error = max(abs(podcast[0] - PODCAST_LUFS), abs(master[0] - MASTER_LUFS))
-            print(f"| {label} | {name} | {wall:.1f} | {seconds / wall:.0f} | {analysis_rt} "
-                  f"| {rss} | {podcast[0]:.1f} / {podcast[1]:.1f} | {master[0]:.1f} / {master[1]:.1f} "
-                  f"| {error:.1f} |", flush=True)
+            print(
+                f"| {label} | {name} | {wall:.1f} | {seconds / wall:.0f} | {analysis_rt} "
+                f"| {rss} | {podcast[0]:.1f} / {podcast[1]:.1f} | {master[0]:.1f} / {master[1]:.1f} "
+                f"| {error:.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

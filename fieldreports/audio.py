@@ -138,7 +138,7 @@ def normalise(
         master_channels=settings.master_channels or min(info.channels, 2),
         podcast_channels=settings.podcast_channels,
     )
-    progress = on_progress or (lambda _done, _total: None)
+    progress = _monotone(on_progress)
     total_s = 2.0 * (info.duration_s or 1.0)
 
     master_stats, podcast_stats, excerpts = _analyse(
@@ -193,7 +193,13 @@ def normalise(
     temp_podcast = _temp_name(out_dir, PODCAST_NAME)
     try:
         master, podcast_peak_db, master_peak_db = _render(
-            info, layout, settings, master_plan, podcast_plan, temp_master, temp_podcast,
+            info,
+            layout,
+            settings,
+            master_plan,
+            podcast_plan,
+            temp_master,
+            temp_podcast,
             on_progress=lambda s: progress(info.duration_s + s, total_s),
         )
         podcast, podcast_plan, retried_peak_db = _verify_podcast(
@@ -208,7 +214,9 @@ def normalise(
         for temp in (temp_master, temp_podcast):
             temp.unlink(missing_ok=True)
     hop_s = master_stats.hop / master_stats.rate_hz
-    kept_frames = min(stop_hop * master_stats.hop, master_stats.frames) - start_hop * master_stats.hop
+    kept_frames = (
+        min(stop_hop * master_stats.hop, master_stats.frames) - start_hop * master_stats.hop
+    )
     result = MasteredAudio(
         source=source,
         source_sha256=source_sha256 or _sha256(source),
@@ -234,10 +242,29 @@ def normalise(
     progress(total_s, total_s)
     log.info(
         "%s: %.1f LUFS -> podcast %.1f LUFS / %.1f dBTP, master %.1f LUFS / %.1f dBTP",
-        source.name, before.integrated_lufs, podcast.integrated_lufs, podcast.true_peak_dbtp,
-        master.integrated_lufs, master.true_peak_dbtp,
+        source.name,
+        before.integrated_lufs,
+        podcast.integrated_lufs,
+        podcast.true_peak_dbtp,
+        master.integrated_lufs,
+        master.true_peak_dbtp,
     )
     return result
+
+
+def _monotone(on_progress: ProgressFn | None) -> ProgressFn:
+    """Progress that never goes back or past the total: the stated duration the total is built
+    from and the decoded length differ by a few milliseconds."""
+    if on_progress is None:
+        return lambda _done, _total: None
+    reported = 0.0
+
+    def report(done: float, total: float) -> None:
+        nonlocal reported
+        reported = max(reported, min(done, total))
+        on_progress(reported, total)
+
+    return report
 
 
 def measure(path: Path) -> Loudness:
@@ -267,14 +294,20 @@ def _blocks(info: SourceInfo, layout: _Layout, settings: AudioSettings) -> Itera
     """The cleaned working signal, block by block; the same samples on every pass."""
     frames = round(BLOCK_S * layout.rate_hz)
     decoded = stream(
-        info, rate_hz=layout.rate_hz, channels=layout.master_channels,
-        filters=_filters(settings), block_frames=frames,
+        info,
+        rate_hz=layout.rate_hz,
+        channels=layout.master_channels,
+        filters=_filters(settings),
+        block_frames=frames,
     )
     if not settings.noise_reduction:
         yield from decoded
         return
-    denoiser = Denoiser(rate_hz=layout.rate_hz, channels=layout.master_channels,
-                        strength=settings.noise_reduction_strength)
+    denoiser = Denoiser(
+        rate_hz=layout.rate_hz,
+        channels=layout.master_channels,
+        strength=settings.noise_reduction_strength,
+    )
     for block in decoded:
         yield from denoiser.feed(block)
     yield from denoiser.finish()
@@ -284,7 +317,9 @@ def _analyse(
     info: SourceInfo, layout: _Layout, settings: AudioSettings, on_progress: Callable[[float], None]
 ) -> tuple[HopStats, HopStats, tuple[Excerpt, ...]]:
     """First pass: hop statistics for both layouts, and loud excerpts to rehearse the limiter on."""
-    master_meter = LoudnessMeter(rate_hz=layout.rate_hz, channels=layout.master_channels, hop_s=HOP_S)
+    master_meter = LoudnessMeter(
+        rate_hz=layout.rate_hz, channels=layout.master_channels, hop_s=HOP_S
+    )
     podcast_meter = (
         None
         if layout.podcast_channels == layout.master_channels
@@ -359,8 +394,9 @@ class _Encoder:
         log.debug("argv: %s", argv)
         self.what = what
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=self._errors)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._errors
+        )
         assert self.proc.stdin is not None
         widen_pipe(self.proc.stdin.fileno())
 
@@ -380,32 +416,79 @@ class _Encoder:
         complaint = self._errors.read().decode("utf-8", "replace").strip()
         self._errors.close()
         if code != 0:
-            raise SetupError(f"ffmpeg could not write the {self.what}: {complaint or f'exit {code}'}")
+            raise SetupError(
+                f"ffmpeg could not write the {self.what}: {complaint or f'exit {code}'}"
+            )
 
 
 def _input_args(rate_hz: int, channels: int) -> list[str]:
-    return ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-            "-f", "f32le", "-ar", str(rate_hz), "-ac", str(channels), "-i", "-"]
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "f32le",
+        "-ar",
+        str(rate_hz),
+        "-ac",
+        str(channels),
+        "-i",
+        "-",
+    ]
 
 
 def _master_argv(layout: _Layout, settings: AudioSettings, out: Path) -> list[str]:
     codec = {16: "pcm_s16le", 24: "pcm_s24le", 32: "pcm_s32le"}[settings.master_bit_depth]
     # bitexact: no "Lavf" software tag; -map_metadata -1: nothing of the source's tags survives.
-    return [*_input_args(layout.rate_hz, layout.master_channels), "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", codec, "-rf64", "auto",
-            "-f", "wav", str(out)]
+    return [
+        *_input_args(layout.rate_hz, layout.master_channels),
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-c:a",
+        codec,
+        "-rf64",
+        "auto",
+        "-f",
+        "wav",
+        str(out),
+    ]
 
 
 def _podcast_argv(layout: _Layout, settings: AudioSettings, out: Path) -> list[str]:
-    return [*_input_args(layout.rate_hz, layout.podcast_channels),
-            "-af", f"aresample={settings.podcast_sample_rate_hz}:resampler=soxr:precision=28",
-            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-            "-c:a", "libmp3lame", "-b:a", f"{settings.podcast_bitrate_kbps}k",
-            "-id3v2_version", "0", "-write_xing", "1", "-f", "mp3", str(out)]
+    return [
+        *_input_args(layout.rate_hz, layout.podcast_channels),
+        "-af",
+        f"aresample={settings.podcast_sample_rate_hz}:resampler=soxr:precision=28",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        f"{settings.podcast_bitrate_kbps}k",
+        "-id3v2_version",
+        "0",
+        "-write_xing",
+        "1",
+        "-f",
+        "mp3",
+        str(out),
+    ]
 
 
 def _quantise(block: np.ndarray, bits: int) -> np.ndarray:
-    """Round to the output's integer grid, as the WAV will hold it (float32 holds 24 bits exactly)."""
+    """Round to the output's integer grid as the WAV holds it (float32 holds 24 bits exactly)."""
     scale = float(1 << (bits - 1))
     return np.clip(np.round(block * scale), -scale, scale - 1) / scale
 
@@ -443,7 +526,7 @@ def _render(
             first, position = position, position + len(block)
             lo, hi = max(start, first), min(stop, position)
             if hi > lo:
-                kept = block[lo - first: hi - first].astype(np.float64)
+                kept = block[lo - first : hi - first].astype(np.float64)
                 for output in outputs:
                     output.write(kept, lo)
             on_progress(position / layout.rate_hz)
@@ -460,8 +543,14 @@ def _render(
 class _Output:
     """One output's chain in the render pass: planned gain, peak limiter, quantiser, encoder."""
 
-    def __init__(self, gain_plan: GainPlan, encoder: _Encoder, meter: LoudnessMeter | None,
-                 bits: int | None, layout: _Layout) -> None:
+    def __init__(
+        self,
+        gain_plan: GainPlan,
+        encoder: _Encoder,
+        meter: LoudnessMeter | None,
+        bits: int | None,
+        layout: _Layout,
+    ) -> None:
         self.plan = gain_plan
         self.encoder = encoder
         self.meter = meter
@@ -470,8 +559,9 @@ class _Output:
         self.layout = layout
         channels = layout.master_channels if self.is_master else layout.podcast_channels
         self.limiter = (
-            PeakLimiter(rate_hz=layout.rate_hz, channels=channels,
-                        ceiling_dbtp=gain_plan.peak_ceiling_dbtp)
+            PeakLimiter(
+                rate_hz=layout.rate_hz, channels=channels, ceiling_dbtp=gain_plan.peak_ceiling_dbtp
+            )
             if gain_plan.peak_ceiling_dbtp is not None
             else None
         )
@@ -524,20 +614,34 @@ def _verify_podcast(
             break
         log.info(
             "%s: podcast MP3 measured %.2f LUFS / %.2f dBTP; rendering again (attempt %d)",
-            info.path.name, measured.integrated_lufs, measured.true_peak_dbtp, attempt,
+            info.path.name,
+            measured.integrated_lufs,
+            measured.true_peak_dbtp,
+            attempt,
         )
         aim += target - measured.integrated_lufs
         if over:
             limit -= measured.true_peak_dbtp - ceiling + 0.2
-        current = plan(stats, target_lufs=aim, ceiling_dbtp=limit, excerpts=excerpts,
-                       start_hop=first_plan.start_hop, stop_hop=first_plan.stop_hop)
-        _master, peak_db, _unused = _render(info, layout, settings, None, current, mp3, mp3,
-                                            on_progress=lambda _s: None)
+        current = plan(
+            stats,
+            target_lufs=aim,
+            ceiling_dbtp=limit,
+            excerpts=excerpts,
+            start_hop=first_plan.start_hop,
+            stop_hop=first_plan.stop_hop,
+        )
+        _master, peak_db, _unused = _render(
+            info, layout, settings, None, current, mp3, mp3, on_progress=lambda _s: None
+        )
         measured = measure(mp3)
     if abs(measured.integrated_lufs - target) > 0.5 or measured.true_peak_dbtp > ceiling:
         log.warning(
             "%s: podcast MP3 measures %.2f LUFS / %.2f dBTP against %.1f LUFS / %.1f dBTP",
-            info.path.name, measured.integrated_lufs, measured.true_peak_dbtp, target, ceiling,
+            info.path.name,
+            measured.integrated_lufs,
+            measured.true_peak_dbtp,
+            target,
+            ceiling,
         )
     return measured, current, peak_db
 
@@ -548,20 +652,28 @@ def _check_master(source: Path, settings: AudioSettings, master: Loudness) -> No
     ):
         log.warning(
             "%s: master measures %.2f LUFS / %.2f dBTP against %.1f LUFS / %.1f dBTP",
-            source.name, master.integrated_lufs, master.true_peak_dbtp,
-            settings.master_lufs, settings.master_true_peak_dbtp,
+            source.name,
+            master.integrated_lufs,
+            master.true_peak_dbtp,
+            settings.master_lufs,
+            settings.master_true_peak_dbtp,
         )
 
 
 def _check_settings(settings: AudioSettings) -> None:
     if settings.podcast_channels not in (1, 2):
-        raise SetupError(f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}.")
+        raise SetupError(
+            f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}."
+        )
     if settings.master_channels not in (0, 1, 2):
         raise SetupError(
-            f"[audio] master_channels must be 0 (as the source), 1 or 2, not {settings.master_channels}."
+            "[audio] master_channels must be 0 (as the source), 1 or 2, "
+            f"not {settings.master_channels}."
         )
     if settings.master_bit_depth not in (16, 24, 32):
-        raise SetupError(f"[audio] master_bit_depth must be 16, 24 or 32, not {settings.master_bit_depth}.")
+        raise SetupError(
+            f"[audio] master_bit_depth must be 16, 24 or 32, not {settings.master_bit_depth}."
+        )
     for key in ("podcast_true_peak_dbtp", "master_true_peak_dbtp"):
         if getattr(settings, key) > 0:
             raise SetupError(f"[audio] {key} must be at or below 0 dBTP.")

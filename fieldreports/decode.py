@@ -147,10 +147,13 @@ def _check_wav(path: Path, size: int) -> None:
         return
     offset, rate, block_align = 12, 0, 0
     while offset + 8 <= len(header):
-        chunk, length = header[offset: offset + 4], int.from_bytes(header[offset + 4: offset + 8], "little")
+        chunk, length = (
+            header[offset : offset + 4],
+            int.from_bytes(header[offset + 4 : offset + 8], "little"),
+        )
         if chunk == b"fmt ":
-            rate = int.from_bytes(header[offset + 12: offset + 16], "little")
-            block_align = int.from_bytes(header[offset + 20: offset + 22], "little")
+            rate = int.from_bytes(header[offset + 12 : offset + 16], "little")
+            block_align = int.from_bytes(header[offset + 20 : offset + 22], "little")
         if chunk == b"data":
             available = size - (offset + 8)
             # 0 and 0xFFFFFFFF are what streaming writers put when they cannot seek back.
@@ -206,8 +209,9 @@ def probe(path: Path, kind: str = "") -> SourceInfo:
     if not streams:
         others = sorted({s.get("codec_type", "?") for s in info.get("streams", ())})
         has = f"only {', '.join(others)}" if others else "no streams"
-        raise ReportError(f"not audio: the file has no sound ({has}; format {fmt.get('format_name')})",
-                          path=path)
+        raise ReportError(
+            f"not audio: the file has no sound ({has}; format {fmt.get('format_name')})", path=path
+        )
     stream = streams[0]
     rate = int(stream.get("sample_rate") or 0)
     channels = int(stream.get("channels") or 0)
@@ -265,14 +269,34 @@ def widen_pipe(fd: int, size: int = 1 << 20) -> None:
         pass  # not Linux, or over the system's limit: the default buffer still works
 
 
-def decode_argv(path: Path | str, *, rate_hz: int, channels: int, filters: Sequence[str] = ()) -> list[str]:
+def decode_argv(
+    path: Path | str, *, rate_hz: int, channels: int, filters: Sequence[str] = ()
+) -> list[str]:
     """ffmpeg reading the first audio stream and writing raw float32 at a fixed rate and layout."""
     chain = [*filters, f"aresample={rate_hz}:resampler=soxr:precision=28"]
     return [
-        "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
-        "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-af", ",".join(chain), "-ac", str(channels),
-        "-f", "f32le", "-acodec", "pcm_f32le", "-",
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-af",
+        ",".join(chain),
+        "-ac",
+        str(channels),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "-",
     ]
 
 
@@ -286,8 +310,20 @@ def _amr_argv(info: SourceInfo) -> list[str] | None:
     types = {"amr_nb": "amr-nb", "amr_wb": "amr-wb"}
     if info.codec not in types or shutil.which("sox") is None:
         return None
-    return ["sox", "-q", "-t", types[info.codec], str(info.path), "-t", "wav", "-e", "floating-point",
-            "-b", "32", "-"]
+    return [
+        "sox",
+        "-q",
+        "-t",
+        types[info.codec],
+        str(info.path),
+        "-t",
+        "wav",
+        "-e",
+        "floating-point",
+        "-b",
+        "32",
+        "-",
+    ]
 
 
 def stream(
@@ -304,18 +340,18 @@ def stream(
     duration ("truncated MP3: decoding stopped at 0:03 of 0:06").
     """
     front = _amr_argv(info)
-    argv = decode_argv("pipe:0" if front else info.path, rate_hz=rate_hz, channels=channels,
-                       filters=filters)
+    argv = decode_argv(
+        "pipe:0" if front else info.path, rate_hz=rate_hz, channels=channels, filters=filters
+    )
     log.debug("argv: %s", [*(front or []), *(["|"] if front else []), *argv])
     frame_bytes = 4 * channels
     frames = 0
     # stderr goes to a file, not a pipe: a chatty decoder must never block on a full pipe.
     with tempfile.TemporaryFile() as errors:
-        first = (
-            subprocess.Popen(front, stdout=subprocess.PIPE, stderr=errors) if front else None
+        first = subprocess.Popen(front, stdout=subprocess.PIPE, stderr=errors) if front else None
+        proc = subprocess.Popen(
+            argv, stdin=first.stdout if first else None, stdout=subprocess.PIPE, stderr=errors
         )
-        proc = subprocess.Popen(argv, stdin=first.stdout if first else None,
-                                stdout=subprocess.PIPE, stderr=errors)
         if first is not None and first.stdout is not None:
             first.stdout.close()  # ffmpeg holds it now; sox sees a closed pipe if ffmpeg quits
         assert proc.stdout is not None
@@ -349,7 +385,9 @@ def stream(
         last = complaint.splitlines()[-1] if complaint else f"exit {code}"
         raise ReportError(f"ffmpeg cannot decode the {info.codec} audio: {last}", path=info.path)
     if complaint:
-        log.warning("%s: ffmpeg reported while decoding: %s", info.path.name, complaint.splitlines()[-1])
+        log.warning(
+            "%s: ffmpeg reported while decoding: %s", info.path.name, complaint.splitlines()[-1]
+        )
     expected = info.duration_s
     if expected and decoded_s < expected * (1 - _TRUNCATION_SLACK_FRACTION) - _TRUNCATION_SLACK_S:
         known = ("MP3", "FLAC", "WAV", "AAC", "MP4/M4A", "Ogg", "AMR")
@@ -362,7 +400,8 @@ def stream(
             )
         # A length guessed from the bit rate (raw AAC, AMR, MP3 without a Xing header) proves
         # nothing: such files are played as far as they go.
-        log.info("%s: decoded %s of an estimated %s", info.path.name, clock(decoded_s),
-                    clock(expected))
+        log.info(
+            "%s: decoded %s of an estimated %s", info.path.name, clock(decoded_s), clock(expected)
+        )
     if not frames:
         raise ReportError("the recording is empty: it decodes to no sound at all", path=info.path)

@@ -47,12 +47,12 @@ class Denoiser:
     def _emit(self, end: int) -> np.ndarray:
         lo = max(0, self._next - self.pad)
         hi = min(self._total, end + self.pad)
-        window = self._buffer[lo - self._buffer_start: hi - self._buffer_start]
+        window = self._buffer[lo - self._buffer_start : hi - self._buffer_start]
         cleaned = self._reduce(window)
-        out = cleaned[self._next - lo: end - lo]
+        out = cleaned[self._next - lo : end - lo]
         self._next = end
         keep_from = max(0, self._next - self.pad)
-        self._buffer = self._buffer[keep_from - self._buffer_start:]
+        self._buffer = self._buffer[keep_from - self._buffer_start :]
         self._buffer_start = keep_from
         return out
 

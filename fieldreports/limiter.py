@@ -68,8 +68,11 @@ class GainPlan:
         if hi <= lo:
             return False
         with np.errstate(divide="ignore"):
-            planned = (20.0 * np.log10(self.source_peak[lo:hi]) + self.gain_db
-                       + self.reduction_db[lo - self.start_hop: hi - self.start_hop])
+            planned = (
+                20.0 * np.log10(self.source_peak[lo:hi])
+                + self.gain_db
+                + self.reduction_db[lo - self.start_hop : hi - self.start_hop]
+            )
         return bool(planned.max() > self.peak_ceiling_dbtp)
 
     @property
@@ -77,11 +80,11 @@ class GainPlan:
         return float(-self.reduction_db.min()) if len(self.reduction_db) else 0.0
 
     def gains(self, first_frame: int, frames: int) -> np.ndarray | float:
-        """Linear gain for frames [first_frame, first_frame + frames) (absolute stream positions)."""
+        """Linear gain for frames [first_frame, first_frame + frames) of the analysed stream."""
         static = 10.0 ** (self.gain_db / 20.0)
         lo = max(first_frame // self.hop - 2, self.start_hop)
         hi = min((first_frame + frames) // self.hop + 3, self.stop_hop)
-        curve = self.reduction_db[lo - self.start_hop: hi - self.start_hop].astype(np.float64)
+        curve = self.reduction_db[lo - self.start_hop : hi - self.start_hop].astype(np.float64)
         if not len(curve) or curve.min() >= 0.0:
             return static
         # Step 4 of the module docstring: a three-hop minimum keeps the interpolation between
@@ -116,7 +119,7 @@ def forward_minimum(values: np.ndarray, width: int) -> np.ndarray:
     if count <= 0:
         return np.zeros(0)
     centred = minimum_filter1d(values, size=width, mode="nearest")
-    return centred[width // 2: width // 2 + count]
+    return centred[width // 2 : width // 2 + count]
 
 
 def moving_mean(values: np.ndarray, width: int) -> np.ndarray:
@@ -161,7 +164,7 @@ def reduction_curve(
         values = np.zeros(b - a)
         if hi > lo:
             with np.errstate(divide="ignore"):
-                values[lo - a: hi - a] = np.minimum(
+                values[lo - a : hi - a] = np.minimum(
                     0.0, level - 20.0 * np.log10(peak[lo:hi].astype(np.float64))
                 )
         return values
@@ -170,16 +173,16 @@ def reduction_curve(
         b = min(stop, a + _CURVE_CHUNK)
         # Nothing over the ceiling here or within look-ahead reach of the next chunk, and the
         # previous chunk ended fully released: the curve is zero, as `out` already says.
-        quiet = float(peak[a: min(stop, b + width)].max(initial=0.0)) <= 10.0 ** (level / 20.0)
+        quiet = float(peak[a : min(stop, b + width)].max(initial=0.0)) <= 10.0 ** (level / 20.0)
         if released >= 0.0 and quiet:
             continue
         extended = required(a - (width - 1), b + (width - 1))
         forward = forward_minimum(extended, width)  # positions [a - width + 1, b)
-        smoothed = np.minimum(moving_mean(forward, width), extended[width - 1: width - 1 + b - a])
+        smoothed = np.minimum(moving_mean(forward, width), extended[width - 1 : width - 1 + b - a])
         ramp = rate * np.arange(1, b - a + 1)
         curve = np.minimum(ramp + np.minimum.accumulate(smoothed - ramp), released + ramp)
         curve = np.minimum(curve, smoothed)  # float rounding in the ramp must not lift a hop
-        out[a - start: b - start] = curve
+        out[a - start : b - start] = curve
         released = float(curve[-1])
     return out
 
@@ -219,11 +222,12 @@ def plan(
     )
 
     def attempt(gain: float) -> tuple[np.ndarray, Loudness]:
-        reduction = reduction_curve(stats.peak, gain, smooth_ceiling, hop_s=hop_s,
-                                    start=start_hop, stop=stop_hop)
+        reduction = reduction_curve(
+            stats.peak, gain, smooth_ceiling, hop_s=hop_s, start=start_hop, stop=stop_hop
+        )
 
         def applied(a: int, b: int) -> np.ndarray:
-            total = gain + reduction[a - start_hop: b - start_hop].astype(np.float64)
+            total = gain + reduction[a - start_hop : b - start_hop].astype(np.float64)
             if table is None:
                 return total
             with np.errstate(divide="ignore"):
@@ -254,10 +258,12 @@ def plan(
     )
 
 
-def _planned_peak(stats: HopStats, gain: float, reduction: np.ndarray, start: int, stop: int) -> float:
+def _planned_peak(
+    stats: HopStats, gain: float, reduction: np.ndarray, start: int, stop: int
+) -> float:
     """The highest hop peak (dBTP) after the gain and the smooth curve."""
     return stats.peak_dbtp(
-        lambda a, b: gain + reduction[a - start: b - start].astype(np.float64), start, stop
+        lambda a, b: gain + reduction[a - start : b - start].astype(np.float64), start, stop
     )
 
 
@@ -328,8 +334,9 @@ def _rehearse(
         gain = floor + extra
         trial = GainPlan(
             gain_db=gain,
-            reduction_db=reduction_curve(stats.peak, gain, smooth_ceiling, hop_s=hop_s,
-                                         start=start_hop, stop=stop_hop),
+            reduction_db=reduction_curve(
+                stats.peak, gain, smooth_ceiling, hop_s=hop_s, start=start_hop, stop=stop_hop
+            ),
             hop=stats.hop,
             start_hop=start_hop,
             stop_hop=stop_hop,
@@ -337,12 +344,15 @@ def _rehearse(
         )
         for excerpt in excerpts:
             y = trial.apply(excerpt.samples.astype(np.float64), excerpt.first_frame)
-            limiter = PeakLimiter(rate_hz=stats.rate_hz, channels=channels, ceiling_dbtp=ceiling_dbtp)
+            limiter = PeakLimiter(
+                rate_hz=stats.rate_hz, channels=channels, ceiling_dbtp=ceiling_dbtp
+            )
             out = np.concatenate([limiter.feed(y), limiter.finish()])
             metered = []
             for signal_, true_peak in ((y, True), (out, False)):
-                meter = LoudnessMeter(rate_hz=stats.rate_hz, channels=channels, hop_s=hop_s,
-                                      true_peak=true_peak)
+                meter = LoudnessMeter(
+                    rate_hz=stats.rate_hz, channels=channels, hop_s=hop_s, true_peak=true_peak
+                )
                 meter.feed(signal_)
                 metered.append(meter.finish())
             n = min(len(metered[0].energy), len(metered[1].energy))
@@ -429,7 +439,9 @@ class PeakLimiter:
         out = self._x[:ready] * (10.0 ** (gain_db / 20.0))[:, None]
         self._x = self._x[ready:]
         self._required = self._required[ready:]
-        self._forward_tail = history[len(history) - (self._attack - 1):] if self._attack > 1 else history[:0]
+        self._forward_tail = (
+            history[len(history) - (self._attack - 1) :] if self._attack > 1 else history[:0]
+        )
         self._out += ready
         return out
 

@@ -31,7 +31,7 @@ BLOCK_S = 0.4
 STEP_S = 0.1
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
-# EBU Tech 3342: short-term loudness over 3 s windows; relative gate 20 LU below; 10th to 95th percentile.
+# EBU Tech 3342: 3 s short-term loudness; relative gate 20 LU below; 10th to 95th percentile.
 SHORT_TERM_S = 3.0
 LRA_RELATIVE_GATE_LU = -20.0
 LRA_LOW_PERCENTILE = 10.0
@@ -42,7 +42,7 @@ _CHUNK_STEPS = 4000
 
 GainFn = Callable[[int, int], np.ndarray]
 
-# BS.1770-4 Table 3 channel weights: 1.0 for front channels, 1.41 (+1.5 dB) for surrounds, LFE left out.
+# BS.1770-4 Table 3 channel weights: 1.0 front, 1.41 (+1.5 dB) surround, LFE left out.
 SURROUND_WEIGHT = 1.41
 _LAYOUT_WEIGHTS: dict[str, tuple[float, ...]] = {
     "quad": (1.0, 1.0, SURROUND_WEIGHT, SURROUND_WEIGHT),
@@ -162,7 +162,7 @@ class TruePeak:
         if self.factor == 1:
             return np.abs(x).max(axis=1)
         padded = np.concatenate([self._history, x])
-        self._history = padded[len(padded) - len(self._history):]
+        self._history = padded[len(padded) - len(self._history) :]
         peak = np.abs(x).max(axis=1)  # the samples themselves are peaks too
         for c in range(self.channels):
             column = np.ascontiguousarray(padded[:, c])
@@ -176,7 +176,7 @@ class TruePeak:
         """Take `x` into the filter's history without measuring it."""
         if self.factor > 1 and len(self._history):
             padded = np.concatenate([self._history, x])
-            self._history = padded[len(padded) - len(self._history):]
+            self._history = padded[len(padded) - len(self._history) :]
 
     def flush(self) -> float:
         """The largest peak in the filter's tail once the stream ends."""
@@ -224,7 +224,7 @@ class LoudnessMeter:
         self.frames = 0
 
     def feed(self, block: np.ndarray) -> None:
-        """Meter the next `block`: shape (frames, channels), or (frames,) for mono; floats, full scale 1."""
+        """Meter the next `block`: (frames, channels), or (frames,) for mono; full scale is 1.0."""
         x = np.asarray(block, dtype=np.float64)
         if x.ndim == 1:
             x = x[:, None]
@@ -305,18 +305,27 @@ class HopStats:
         for first in range(0, count * self.hops_per_step, chunk):
             yield start + first, start + min(first + chunk, count * self.hops_per_step)
 
-    def loudness(self, gain_db: GainFn | float = 0.0, start: int = 0, stop: int | None = None) -> Loudness:
+    def loudness(
+        self, gain_db: GainFn | float = 0.0, start: int = 0, stop: int | None = None
+    ) -> Loudness:
         """Loudness of hops [start, stop) after a gain: a constant, or a function giving the gain
         in dB of hops [a, b) as an array (called chunk by chunk, in order)."""
         stop = len(self.energy) if stop is None else stop
-        whole_stop = start + max(0, (min(stop, self.whole_hops) - start)) // self.hops_per_step * self.hops_per_step
+        whole_stop = (
+            start
+            + max(0, (min(stop, self.whole_hops) - start))
+            // self.hops_per_step
+            * self.hops_per_step
+        )
         parts = []
         peak = -math.inf
         for a in range(start, stop, _CHUNK_STEPS * self.hops_per_step):
             b = min(stop, a + _CHUNK_STEPS * self.hops_per_step)
             gain = np.asarray(gain_db(a, b) if callable(gain_db) else gain_db, dtype=np.float64)
             with np.errstate(divide="ignore"):
-                peak = max(peak, float((20.0 * np.log10(self.peak[a:b]) + gain).max(initial=-math.inf)))
+                peak = max(
+                    peak, float((20.0 * np.log10(self.peak[a:b]) + gain).max(initial=-math.inf))
+                )
             whole = min(b, whole_stop)
             if whole > a:
                 gain_whole = gain[: whole - a] if gain.ndim else gain
@@ -330,7 +339,9 @@ class HopStats:
             range_lu=loudness_range(steps, step_frames, self.rate_hz),
         )
 
-    def peak_dbtp(self, gain_db: GainFn | float = 0.0, start: int = 0, stop: int | None = None) -> float:
+    def peak_dbtp(
+        self, gain_db: GainFn | float = 0.0, start: int = 0, stop: int | None = None
+    ) -> float:
         """The highest true peak (dBTP) of hops [start, stop) after a gain (as for `loudness`)."""
         stop = len(self.peak) if stop is None else stop
         peak = -math.inf
@@ -344,8 +355,10 @@ class HopStats:
 
     def step_levels(self) -> np.ndarray:
         """Loudness (LUFS) of each whole 100 ms step, ungated."""
-        parts = [self.energy[a:b].astype(np.float64).reshape(-1, self.hops_per_step).sum(axis=1)
-                 for a, b in self.chunks()]
+        parts = [
+            self.energy[a:b].astype(np.float64).reshape(-1, self.hops_per_step).sum(axis=1)
+            for a, b in self.chunks()
+        ]
         steps = np.concatenate(parts) if parts else np.zeros(0)
         with np.errstate(divide="ignore"):
             return -0.691 + 10.0 * np.log10(steps / (self.hop * self.hops_per_step))
@@ -396,7 +409,9 @@ def loudness_range(steps: np.ndarray, step_frames: int, rate_hz: int) -> float:
     return float(high - low)
 
 
-def measure_samples(samples: np.ndarray, rate_hz: int, *, weights: tuple[float, ...] | None = None) -> Loudness:
+def measure_samples(
+    samples: np.ndarray, rate_hz: int, *, weights: tuple[float, ...] | None = None
+) -> Loudness:
     """Measure an in-memory signal (frames x channels, or mono); for tests and short clips.
 
     >>> import numpy as np
@@ -408,8 +423,10 @@ def measure_samples(samples: np.ndarray, rate_hz: int, *, weights: tuple[float, 
     -6.0
     """
     x = np.asarray(samples, dtype=np.float64)
-    meter = LoudnessMeter(rate_hz=rate_hz, channels=1 if x.ndim == 1 else x.shape[1], weights=weights)
+    meter = LoudnessMeter(
+        rate_hz=rate_hz, channels=1 if x.ndim == 1 else x.shape[1], weights=weights
+    )
     block = rate_hz * 10
     for start in range(0, len(x), block):
-        meter.feed(x[start: start + block])
+        meter.feed(x[start : start + block])
     return meter.finish().loudness()

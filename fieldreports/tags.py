@@ -61,7 +61,9 @@ def write_tags(mp3: Path, tags: AudioTags) -> None:
             id3.add(TDRC(encoding=3, text=str(tags.year)))
         if tags.artwork is not None:
             mime, data = _artwork(tags.artwork)
-            id3.add(APIC(encoding=3, mime=mime, type=PictureType.COVER_FRONT, desc="Cover", data=data))
+            id3.add(
+                APIC(encoding=3, mime=mime, type=PictureType.COVER_FRONT, desc="Cover", data=data)
+            )
         # v2.3 with v1 off: what podcast apps and car stereos read most reliably.
         id3.save(str(temp), v1=0, v2_version=3)
         os.replace(temp, mp3)
@@ -85,5 +87,7 @@ def _artwork(path: Path) -> tuple[str, bytes]:
             out = io.BytesIO()
             image.convert("RGB").save(out, format="JPEG", quality=90)
     except OSError as exc:
-        raise ReportError(f"artwork {path.name} is not an image Pillow can read", path=path) from exc
+        raise ReportError(
+            f"artwork {path.name} is not an image Pillow can read", path=path
+        ) from exc
     return "image/jpeg", out.getvalue()

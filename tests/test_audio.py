@@ -41,8 +41,9 @@ def recordings(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     folder = tmp_path_factory.mktemp("recordings")
     out = {
         "m4a from a phone": convert(speech, folder / "phone.m4a", "-c:a", "aac", "-b:a", "64k"),
-        "opus from a messenger": convert(speech, folder / "voice.opus", "-c:a", "libopus",
-                                         "-b:a", "24k"),
+        "opus from a messenger": convert(
+            speech, folder / "voice.opus", "-c:a", "libopus", "-b:a", "24k"
+        ),
         "variable-bit-rate mp3": convert(speech, folder / "vbr.mp3", "-q:a", "5"),
         "ogg vorbis": convert(speech, folder / "take.ogg"),
         "flac": convert(speech, folder / "take.flac"),
@@ -52,8 +53,22 @@ def recordings(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     out["8 kHz AMR from an old phone"] = amr
     quad = folder / "recorder.wav"
     # A field recorder: 96 kHz, 24-bit, four channels (two mics at different levels).
-    run(["sox", str(speech), "-r", "96000", "-b", "24", str(quad), "remix", "1", "1v0.5", "1v0.7",
-         "1v0.3"])
+    run(
+        [
+            "sox",
+            str(speech),
+            "-r",
+            "96000",
+            "-b",
+            "24",
+            str(quad),
+            "remix",
+            "1",
+            "1v0.5",
+            "1v0.7",
+            "1v0.3",
+        ]
+    )
     out["96 kHz four-channel recorder"] = quad
     return out
 
@@ -83,21 +98,48 @@ def assert_on_target(result: MasteredAudio, settings: AudioSettings = SETTINGS) 
 
 def probe_stream(path: Path) -> dict[str, str]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-         "stream=codec_name,sample_rate,channels,bits_per_sample", "-of", "default=nw=1", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name,sample_rate,channels,bits_per_sample",
+            "-of",
+            "default=nw=1",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return dict(line.split("=", 1) for line in out.split())
 
 
 def test_speech_reaches_both_targets_in_the_promised_formats(speech: Path, tmp_path: Path) -> None:
-    result = master(speech, tmp_path)
+    ticks: list[tuple[float, float]] = []
+    result = normalise(
+        speech, tmp_path, SETTINGS, on_progress=lambda done, total: ticks.append((done, total))
+    )
     assert_on_target(result)
+    # Progress in seconds of audio over both passes: rising, ending complete.
+    assert len(ticks) > 4
+    assert ticks[-1][0] == ticks[-1][1] == pytest.approx(2 * result.source_duration_s, abs=0.2)
+    assert all(later[0] >= earlier[0] for earlier, later in zip(ticks, ticks[1:], strict=False))
     podcast, broadcast = probe_stream(result.podcast_mp3), probe_stream(result.master_wav)
-    assert podcast == {"codec_name": "mp3", "sample_rate": "44100", "channels": "1",
-                       "bits_per_sample": "0"}
-    assert broadcast == {"codec_name": "pcm_s24le", "sample_rate": "48000", "channels": "1",
-                         "bits_per_sample": "24"}
+    assert podcast == {
+        "codec_name": "mp3",
+        "sample_rate": "44100",
+        "channels": "1",
+        "bits_per_sample": "0",
+    }
+    assert broadcast == {
+        "codec_name": "pcm_s24le",
+        "sample_rate": "48000",
+        "channels": "1",
+        "bits_per_sample": "24",
+    }
     assert result.duration_s == pytest.approx(result.source_duration_s, abs=0.6)
     assert result.source_sample_rate_hz == 22050 and result.source_channels == 1
     # Nothing half-written is left behind.
@@ -106,8 +148,13 @@ def test_speech_reaches_both_targets_in_the_promised_formats(speech: Path, tmp_p
 
 @pytest.mark.parametrize(
     "kind",
-    ["m4a from a phone", "opus from a messenger", "variable-bit-rate mp3", "8 kHz AMR from an old phone",
-     "96 kHz four-channel recorder"],
+    [
+        "m4a from a phone",
+        "opus from a messenger",
+        "variable-bit-rate mp3",
+        "8 kHz AMR from an old phone",
+        "96 kHz four-channel recorder",
+    ],
 )
 def test_every_kind_of_recording_reaches_its_targets(
     recordings: dict[str, Path], kind: str, tmp_path: Path
@@ -116,8 +163,11 @@ def test_every_kind_of_recording_reaches_its_targets(
     assert_on_target(result)
     if "AMR" in kind:
         # Phones' AMR has comfort-noise frames in pauses; dropping them would shorten the pauses.
-        spoken_s = float(subprocess.run(["soxi", "-D", str(recordings["flac"])], check=True,
-                                        capture_output=True, text=True).stdout)
+        spoken_s = float(
+            subprocess.run(
+                ["soxi", "-D", str(recordings["flac"])], check=True, capture_output=True, text=True
+            ).stdout
+        )
         assert result.source_duration_s == pytest.approx(spoken_s, abs=0.1)
     if kind.startswith("96 kHz"):
         assert result.source_channels == 4 and result.source_sample_rate_hz == 96000
@@ -125,7 +175,9 @@ def test_every_kind_of_recording_reaches_its_targets(
         assert probe_stream(result.master_wav)["sample_rate"] == "48000"
 
 
-def test_format_is_decided_by_content_not_by_name(recordings: dict[str, Path], tmp_path: Path) -> None:
+def test_format_is_decided_by_content_not_by_name(
+    recordings: dict[str, Path], tmp_path: Path
+) -> None:
     disguised = tmp_path / "recording.wav"  # really Ogg Vorbis
     disguised.write_bytes(recordings["ogg vorbis"].read_bytes())
     result = master(disguised, tmp_path / "out")
@@ -171,7 +223,8 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     rate = int(probe_stream(path)["sample_rate"])
     raw = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-f", "f32le", "-"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout
     return np.frombuffer(raw, dtype="<f4").astype(np.float64), rate
 
@@ -184,13 +237,31 @@ def band_share(samples: np.ndarray, rate: int, below_hz: float) -> float:
 
 def test_high_pass_removes_rumble(speech: Path, tmp_path: Path) -> None:
     rumble = tmp_path / "rumble.wav"
-    run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(rumble), "synth", "8", "sine", "35",
-         "vol", "-12dB"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "22050",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(rumble),
+            "synth",
+            "8",
+            "sine",
+            "35",
+            "vol",
+            "-12dB",
+        ]
+    )
     windy = tmp_path / "windy.wav"
     run(["sox", "-m", str(speech), str(rumble), str(windy), "trim", "0", "6"])
     on = master(windy, tmp_path / "on", dataclasses.replace(SETTINGS, trim_silence=False))
-    off = master(windy, tmp_path / "off",
-                 dataclasses.replace(SETTINGS, trim_silence=False, highpass_hz=0.0))
+    off = master(
+        windy, tmp_path / "off", dataclasses.replace(SETTINGS, trim_silence=False, highpass_hz=0.0)
+    )
     share_on = band_share(read_wav(on.master_wav)[0], 48000, 50)
     share_off = band_share(read_wav(off.master_wav)[0], 48000, 50)
     # Rumble against the voice: a 2-pole high-pass at 80 Hz takes 35 Hz down by about 14 dB.
@@ -270,8 +341,23 @@ def test_silent_and_too_short_recordings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="silent"):
         normalise(silent, tmp_path / "out", SETTINGS)
     short = tmp_path / "short.wav"
-    run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(short), "synth", "0.2", "sine",
-         "440"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "48000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(short),
+            "synth",
+            "0.2",
+            "sine",
+            "440",
+        ]
+    )
     with pytest.raises(ReportError, match="too short"):
         normalise(short, tmp_path / "out", SETTINGS)
 
@@ -281,31 +367,62 @@ def test_silent_and_too_short_recordings_are_refused(tmp_path: Path) -> None:
 
 def test_recorder_tags_never_reach_the_published_mp3(speech: Path, tmp_path: Path) -> None:
     tagged = convert(
-        speech, tmp_path / "phone.m4a",
-        "-metadata", "location=+35.5011+012.6058/", "-metadata", "make=Pixel 7",
-        "-metadata", "artist=Owner Name", "-metadata", "comment=GPS 35.5011 12.6058",
+        speech,
+        tmp_path / "phone.m4a",
+        "-metadata",
+        "location=+35.5011+012.6058/",
+        "-metadata",
+        "make=Pixel 7",
+        "-metadata",
+        "artist=Owner Name",
+        "-metadata",
+        "comment=GPS 35.5011 12.6058",
     )
     result = master(tagged, tmp_path / "out")
     assert mutagen.File(result.podcast_mp3).tags is None  # the encoder wrote none either
     artwork = tmp_path / "cover.jpg"
     Image.new("RGB", (64, 64), (10, 80, 160)).save(artwork, format="JPEG")
-    write_tags(result.podcast_mp3, AudioTags(title="Waiting at the harbour", show="Border Reached!",
-                                             artist="Field desk", episode=3, year=2022,
-                                             artwork=artwork))
+    write_tags(
+        result.podcast_mp3,
+        AudioTags(
+            title="Waiting at the harbour",
+            show="Border Reached!",
+            artist="Field desk",
+            episode=3,
+            year=2022,
+            artwork=artwork,
+        ),
+    )
     tags = ID3(result.podcast_mp3)
     assert str(tags["TIT2"]) == "Waiting at the harbour"
     assert str(tags["TALB"]) == "Border Reached!"
     assert str(tags["TRCK"]) == "3"
     assert tags.getall("APIC")[0].data == artwork.read_bytes()
-    assert {key[:4] for key in tags} <= {"TIT2", "TALB", "TCON", "TPE1", "TPE2", "TRCK", "TDRC",
-                                         "APIC"}
+    assert {key[:4] for key in tags} <= {
+        "TIT2",
+        "TALB",
+        "TCON",
+        "TPE1",
+        "TPE2",
+        "TRCK",
+        "TDRC",
+        "APIC",
+    }
     everything = " ".join(str(frame) for frame in tags.values())
     assert "35.5" not in everything and "Pixel" not in everything and "Owner" not in everything
 
 
 def test_write_tags_strips_tags_an_mp3_already_had(speech: Path, tmp_path: Path) -> None:
-    mp3 = convert(speech, tmp_path / "source.mp3", "-metadata", "title=raw take",
-                  "-metadata", "encoded_by=Recorder X100", "-write_id3v1", "1")
+    mp3 = convert(
+        speech,
+        tmp_path / "source.mp3",
+        "-metadata",
+        "title=raw take",
+        "-metadata",
+        "encoded_by=Recorder X100",
+        "-write_id3v1",
+        "1",
+    )
     old = ID3(mp3)
     old.add(TXXX(encoding=3, desc="GPS", text="35.5011,12.6058"))
     old.save(mp3, v1=2)
@@ -315,8 +432,9 @@ def test_write_tags_strips_tags_an_mp3_already_had(speech: Path, tmp_path: Path)
     assert b"TAG" not in mp3.read_bytes()[-128:][:3]  # no ID3v1 block at the end
     assert b"35.5011" not in mp3.read_bytes() and b"X100" not in mp3.read_bytes()
     # Still a playable MP3 of the same length.
-    assert measure(mp3).integrated_lufs == pytest.approx(measure(convert(
-        speech, tmp_path / "again.mp3")).integrated_lufs, abs=0.2)
+    assert measure(mp3).integrated_lufs == pytest.approx(
+        measure(convert(speech, tmp_path / "again.mp3")).integrated_lufs, abs=0.2
+    )
 
 
 def test_gain_tags_loudness_helper_is_independent(speech: Path, tmp_path: Path) -> None:
@@ -333,5 +451,7 @@ def test_stereo_that_cancels_in_mono_is_refused_with_the_fix(speech: Path, tmp_p
     run(["sox", str(speech), "-c", "2", str(reversed_mic), "remix", "1", "1v-1"])
     with pytest.raises(ReportError, match="channels cancel out.*podcast_channels = 2"):
         normalise(reversed_mic, tmp_path / "out", SETTINGS)
-    stereo = master(reversed_mic, tmp_path / "stereo", dataclasses.replace(SETTINGS, podcast_channels=2))
+    stereo = master(
+        reversed_mic, tmp_path / "stereo", dataclasses.replace(SETTINGS, podcast_channels=2)
+    )
     assert_on_target(stereo)

@@ -47,7 +47,9 @@ def test_raw_aac_with_a_guessed_length_is_not_called_truncated(voice: Path, tmp_
     assert decoded_s == pytest.approx(float(late.stat().st_size - 44) / 2 / 22050, abs=0.2)
 
 
-def test_stream_gives_fixed_blocks_at_the_asked_rate_and_layout(voice: Path, tmp_path: Path) -> None:
+def test_stream_gives_fixed_blocks_at_the_asked_rate_and_layout(
+    voice: Path, tmp_path: Path
+) -> None:
     flac = convert(voice, tmp_path / "voice.flac")
     info = probe(flac, sniff(flac))
     assert (info.kind, info.codec, info.sample_rate_hz, info.channels) == ("FLAC", "flac", 22050, 1)

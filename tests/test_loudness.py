@@ -17,8 +17,15 @@ from fieldreports.loudness import LoudnessMeter, measure_samples
 RATE = 48000
 
 
-def sine(level_dbfs: float, seconds: float, *, freq_hz: float = 1000.0, channels: int = 2,
-         phase_deg: float = 0.0, rate: int = RATE) -> np.ndarray:
+def sine(
+    level_dbfs: float,
+    seconds: float,
+    *,
+    freq_hz: float = 1000.0,
+    channels: int = 2,
+    phase_deg: float = 0.0,
+    rate: int = RATE,
+) -> np.ndarray:
     t = np.arange(round(seconds * rate)) / rate
     wave_ = 10 ** (level_dbfs / 20) * np.sin(2 * np.pi * freq_hz * t + np.deg2rad(phase_deg))
     return np.repeat(wave_[:, None], channels, axis=1)
@@ -65,7 +72,9 @@ def test_surround_channels_are_weighted_as_tech_3341_case_6() -> None:
         [sine(-28, 20, channels=2), sine(-24, 20, channels=1), sine(-30, 20, channels=2)], axis=1
     )
     weights = (1.0, 1.0, 1.0, 1.41, 1.41)
-    assert measure_samples(signal, RATE, weights=weights).integrated_lufs == pytest.approx(-23.0, abs=0.1)
+    assert measure_samples(signal, RATE, weights=weights).integrated_lufs == pytest.approx(
+        -23.0, abs=0.1
+    )
     # Unweighted, the surrounds count 1.5 dB too little: proof that the weights do something.
     assert measure_samples(signal, RATE).integrated_lufs < -23.3
 
@@ -112,7 +121,7 @@ def test_meter_is_independent_of_block_size() -> None:
     whole = measure_samples(signal, RATE)
     meter = LoudnessMeter(rate_hz=RATE, channels=2)
     for start in range(0, len(signal), 777):
-        meter.feed(signal[start: start + 777])
+        meter.feed(signal[start : start + 777])
     pieces = meter.finish().loudness()
     assert pieces.integrated_lufs == pytest.approx(whole.integrated_lufs, abs=1e-9)
     assert pieces.true_peak_dbtp == pytest.approx(whole.true_peak_dbtp, abs=1e-9)
