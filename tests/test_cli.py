@@ -40,3 +40,17 @@ def test_missing_show_toml_is_a_plain_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "show.toml" in result.output and "base_url" in result.output
     assert "Traceback" not in result.output
+
+
+def test_every_setting_is_documented() -> None:
+    import dataclasses
+
+    from fieldreports.config import _TABLES
+
+    reference = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for table, cls in _TABLES.items():
+        section = reference.split(f"[{table}]\n", 1)
+        assert len(section) == 2, f"[{table}] missing from docs/configuration.md"
+        body = section[1].split("```", 1)[0]
+        for field in dataclasses.fields(cls):
+            assert re.search(rf"^{field.name} = ", body, re.M), f"[{table}] {field.name} undocumented"
