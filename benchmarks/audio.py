@@ -241,6 +241,16 @@ def loudnorm_two_pass(source: Path, out: Path) -> dict[str, object]:
     }
 
 
+# In its own child, so that RUSAGE_CHILDREN covers only its two ffmpeg processes.
+LOUDNORM = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, "benchmarks")
+from audio import loudnorm_two_pass
+print(json.dumps(loudnorm_two_pass(Path(sys.argv[1]), Path(sys.argv[2]))))
+"""
+
+
 def ebur128(path: str) -> tuple[float, float]:
     err = subprocess.run(
         [
@@ -303,7 +313,7 @@ def main() -> None:
         contestants: list[tuple[str, dict[str, object] | None]] = []
         contestants.append(("fieldreports", child(OURS, str(source), str(args.work / "ours"))))
         contestants.append(
-            ("ffmpeg loudnorm 2-pass", loudnorm_two_pass(source, args.work / "loudnorm"))
+            ("ffmpeg loudnorm 2-pass", child(LOUDNORM, str(source), str(args.work / "loudnorm")))
         )
         if seconds <= args.skip_pyloudnorm_over:
             contestants.append(

@@ -317,13 +317,22 @@ def _analyse(
     info: SourceInfo, layout: _Layout, settings: AudioSettings, on_progress: Callable[[float], None]
 ) -> tuple[HopStats, HopStats, tuple[Excerpt, ...]]:
     """First pass: hop statistics for both layouts, and loud excerpts to rehearse the limiter on."""
+    expected = round(info.duration_s * layout.rate_hz)
     master_meter = LoudnessMeter(
-        rate_hz=layout.rate_hz, channels=layout.master_channels, hop_s=HOP_S
+        rate_hz=layout.rate_hz,
+        channels=layout.master_channels,
+        hop_s=HOP_S,
+        expected_frames=expected,
     )
     podcast_meter = (
         None
         if layout.podcast_channels == layout.master_channels
-        else LoudnessMeter(rate_hz=layout.rate_hz, channels=layout.podcast_channels, hop_s=HOP_S)
+        else LoudnessMeter(
+            rate_hz=layout.rate_hz,
+            channels=layout.podcast_channels,
+            hop_s=HOP_S,
+            expected_frames=expected,
+        )
     )
     sampler = _ExcerptSampler(count=EXCERPTS)
     done = 0

@@ -44,7 +44,7 @@ _CURVE_CHUNK = 1 << 16
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GainPlan:
     """A static gain, a smooth limiter curve over hops [start_hop, stop_hop) of the analysed stream
-    (float32, one value per hop), and the ceiling of the sample-level PeakLimiter after it (None
+    (float16, one value per hop), and the ceiling of the sample-level PeakLimiter after it (None
     when no peak will reach it). `source_peak` is the analysis's per-hop true peak (not a copy)."""
 
     gain_db: float
@@ -143,7 +143,7 @@ def reduction_curve(
     lookahead_s: float = LOOKAHEAD_S,
     release_db_per_s: float = RELEASE_DB_PER_S,
 ) -> np.ndarray:
-    """Limiter gain reduction in dB (<= 0, float32) for hops [start, stop) of `peak` (linear true
+    """Limiter gain reduction in dB (<= 0, float16) for hops [start, stop) of `peak` (linear true
     peak per hop), keeping `peak + gain_db` under the ceiling; steps 1-3 of the module docstring
     (step 4 is applied by GainPlan.gains). Computed in chunks: memory stays small at any length.
 
@@ -153,7 +153,8 @@ def reduction_curve(
     (True, True, 0.0, True)
     """
     stop = len(peak) if stop is None else stop
-    out = np.zeros(max(0, stop - start), dtype=np.float32)
+    # float16 keeps 0.01 dB over the limiter's range and halves a long recording's curve.
+    out = np.zeros(max(0, stop - start), dtype=np.float16)
     width = max(1, round(lookahead_s / hop_s))
     rate = release_db_per_s * hop_s
     level = ceiling_dbtp - gain_db
@@ -182,7 +183,10 @@ def reduction_curve(
         ramp = rate * np.arange(1, b - a + 1)
         curve = np.minimum(ramp + np.minimum.accumulate(smoothed - ramp), released + ramp)
         curve = np.minimum(curve, smoothed)  # float rounding in the ramp must not lift a hop
-        out[a - start : b - start] = curve
+        stored = curve.astype(np.float16)
+        # Round towards more reduction, never less: the ceiling must hold after rounding too.
+        stored = np.where(stored > curve, np.nextafter(stored, np.float16(-np.inf)), stored)
+        out[a - start : b - start] = stored
         released = float(curve[-1])
     return out
 

@@ -201,6 +201,7 @@ class LoudnessMeter:
         weights: tuple[float, ...] | None = None,
         hop_s: float = STEP_S,
         true_peak: bool = True,
+        expected_frames: int = 0,
     ) -> None:
         if channels < 1:
             raise ValueError("a meter needs at least one channel")
@@ -219,8 +220,12 @@ class LoudnessMeter:
         self._peaks = TruePeak(rate_hz=rate_hz, channels=channels) if true_peak else None
         self._carry_energy = np.zeros(0)
         self._carry_peak = np.zeros(0)
-        self._energy: list[np.ndarray] = []
-        self._peak: list[np.ndarray] = []
+        # Statistics go into arrays sized from the expected length (grown if it was short), so
+        # finishing needs no second copy of them.
+        capacity = expected_frames // self.hop + expected_frames // self.hop // 50 + 64
+        self._energy = np.zeros(capacity, dtype=np.float32)
+        self._peak = np.zeros(capacity, dtype=np.float32)
+        self._hops = 0
         self.frames = 0
 
     def feed(self, block: np.ndarray) -> None:
@@ -244,10 +249,22 @@ class LoudnessMeter:
             peak = np.concatenate([self._carry_peak, peak])
         whole = len(energy) // self.hop * self.hop
         if whole:
-            self._energy.append(energy[:whole].reshape(-1, self.hop).sum(axis=1).astype(np.float32))
-            self._peak.append(peak[:whole].reshape(-1, self.hop).max(axis=1).astype(np.float32))
+            self._store(
+                energy[:whole].reshape(-1, self.hop).sum(axis=1),
+                peak[:whole].reshape(-1, self.hop).max(axis=1),
+            )
         self._carry_energy = energy[whole:]
         self._carry_peak = peak[whole:]
+
+    def _store(self, energy: np.ndarray, peak: np.ndarray) -> None:
+        end = self._hops + len(energy)
+        if end > len(self._energy):
+            size = max(end, 2 * len(self._energy))
+            self._energy = np.resize(self._energy, size)
+            self._peak = np.resize(self._peak, size)
+        self._energy[self._hops : end] = energy
+        self._peak[self._hops : end] = peak
+        self._hops = end
 
     def finish(self) -> HopStats:
         """Flush the interpolator and return the statistics; the meter is done after this."""
@@ -256,16 +273,14 @@ class LoudnessMeter:
             extra = self._peaks.flush() if self._peaks else 0.0
             if len(self._carry_peak):
                 self._carry_peak = np.maximum(self._carry_peak, extra)
-            elif self._peak:
-                self._peak[-1][-1] = max(float(self._peak[-1][-1]), extra)
+            elif self._hops:
+                self._peak[self._hops - 1] = max(float(self._peak[self._hops - 1]), extra)
         if len(self._carry_energy):
-            # A partial last hop: kept for the peak and the length, its energy scaled as a whole hop
-            # would not be, so it never forms part of a full gating block (see HopStats.blocks).
-            self._energy.append(np.array([self._carry_energy.sum()], dtype=np.float32))
-            self._peak.append(np.array([self._carry_peak.max()], dtype=np.float32))
-        energy = np.concatenate(self._energy) if self._energy else np.zeros(0, np.float32)
-        peak = np.concatenate(self._peak) if self._peak else np.zeros(0, np.float32)
-        self._energy, self._peak = [], []
+            # A partial last hop: kept for the peak and the length; it never forms part of a
+            # whole 100 ms step, so its energy is left out of gating (see HopStats.chunks).
+            self._store(self._carry_energy.sum(keepdims=True), self._carry_peak.max(keepdims=True))
+            self._carry_energy = self._carry_peak = np.zeros(0)
+        energy, peak = self._energy[: self._hops], self._peak[: self._hops]
         return HopStats(
             rate_hz=self.rate_hz,
             hop=self.hop,
