@@ -124,7 +124,7 @@ def peak_rss_mb() -> float:
 # --- one case, in its own process -----------------------------------------------------------------
 
 
-def worker(case: str, audio: Path, cache: Path) -> dict[str, object]:
+def worker(case: str, audio: Path, cache: Path, torch_threads: int) -> dict[str, object]:
     from fieldreports import whisper_models
     from fieldreports.config import TranscriptionSettings
     from fieldreports.transcribe import load_engine, transcribe
@@ -152,6 +152,8 @@ def worker(case: str, audio: Path, cache: Path) -> dict[str, object]:
         import whisper
         from whisper.model import ModelDimensions, Whisper
 
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
         files = whisper_models.locate("base", cache)
         checkpoint = torch.load(whisper_models.openai_checkpoint(files, cache), weights_only=True)
         model = Whisper(ModelDimensions(**checkpoint["dims"]))
@@ -165,8 +167,9 @@ def worker(case: str, audio: Path, cache: Path) -> dict[str, object]:
         settings = {
             "fw-stage": TranscriptionSettings(),
             "fw-stage-batched": TranscriptionSettings(batched=True),
-            "ow-stage-novad": TranscriptionSettings(engine="openai-whisper", vad=False),
-            "ow-stage": TranscriptionSettings(engine="openai-whisper"),
+            "ow-stage-novad": TranscriptionSettings(
+                engine="openai-whisper", vad=False, cpu_threads=torch_threads),
+            "ow-stage": TranscriptionSettings(engine="openai-whisper", cpu_threads=torch_threads),
         }[case]
         engine = load_engine(settings, cache_dir=cache)
         loaded = time.perf_counter()
@@ -202,11 +205,12 @@ def pipeline_case(audio: Path, work: Path) -> dict[str, object]:
             "words": -1, "exit": code}
 
 
-def measure(case: str, audio: Path, work: Path, cache: Path) -> dict[str, Any]:
+def measure(case: str, audio: Path, work: Path, torch_threads: int) -> dict[str, Any]:
     if case == "pipeline":
         return pipeline_case(audio, work)
     proc = subprocess.run(
-        [sys.executable, __file__, "--work", str(work), "--worker", case, str(audio)],
+        [sys.executable, __file__, "--work", str(work), "--torch-threads", str(torch_threads),
+         "--worker", case, str(audio)],
         capture_output=True, text=True, check=True)
     row: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return row
@@ -222,12 +226,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
     parser.add_argument("--once", nargs="*", default=["ow-raw", "ow-stage-novad", "ow-stage"],
                         help="cases run only once (slow ones)")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="openai-whisper cases: torch threads (0: torch's default)")
     parser.add_argument("--sparse-minutes", type=float, nargs="*", default=[],
                         help="also a mostly-silent recording this long (fw-raw vs fw-stage)")
     args = parser.parse_args()
     cache = args.work / "models"
     if args.worker:
-        print(json.dumps(worker(args.worker[0], Path(args.worker[1]), cache)))
+        print(json.dumps(worker(args.worker[0], Path(args.worker[1]), cache, args.torch_threads)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
@@ -243,7 +249,7 @@ def main() -> None:
             for case in cases:
                 if attempt and case in args.once:
                     continue
-                row = measure(case, audio, args.work, cache)
+                row = measure(case, audio, args.work, args.torch_threads)
                 old = best.get(case)
                 if old is None or row["run_s"] < old["run_s"]:
                     best[case] = {**row, "rss_mb": max(row["rss_mb"], (old or row)["rss_mb"])}

@@ -252,7 +252,8 @@ def transcribe(
                 "the transcript is left empty rather than wrong: "
                 'set [transcription] model = "base".'
             )
-            return _result(engine, task, "", 0.0, "", 0.0, 0.0, (), warnings)
+            duration_s = _probe_duration_s(audio)
+            return _result(engine, task, "", 0.0, "", duration_s, 0.0, (), warnings)
         lang, prob, source = "en", 1.0, "english-only model"
     elif hint:
         lang, prob, source = hint, 1.0, "hint"
@@ -483,22 +484,13 @@ def _quiet_cut(block: np.ndarray, *, search_s: float = 30.0, frame_s: float = 0.
 # --- voice-activity detection ---------------------------------------------------------------------
 
 
-def _speech_chunks(
-    samples: np.ndarray, s: TranscriptionSettings, *, batched: bool = False
-) -> list[dict[str, int]]:
+def _speech_chunks(samples: np.ndarray, s: TranscriptionSettings) -> list[dict[str, int]]:
     """Speech regions as sample ranges; the whole window when VAD is off."""
     if not s.vad:
         return [{"start": 0, "end": len(samples)}] if len(samples) else []
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    if batched:  # the batched pipeline wants clips of at most 30 s, cut at short pauses
-        options = VadOptions(
-            threshold=s.vad_threshold, min_silence_duration_ms=160, max_speech_duration_s=_DETECT_S
-        )
-    else:
-        options = VadOptions(
-            threshold=s.vad_threshold, min_silence_duration_ms=s.vad_min_silence_ms
-        )
+    options = VadOptions(threshold=s.vad_threshold, min_silence_duration_ms=s.vad_min_silence_ms)
     return list(get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE_HZ))
 
 
@@ -541,18 +533,33 @@ def _decode(
         return
     s = engine.settings
     if engine.batched is not None:
-        clip_chunks = (
-            _speech_chunks(samples, s, batched=True)
+        from faster_whisper.vad import VadOptions
+
+        step = int(_DETECT_S * SAMPLE_RATE_HZ)
+        # With VAD, the pipeline's own: speech cut at 160 ms pauses into pieces of at most 30 s,
+        # then packed into 30 s chunks. Passing our own clips instead would decode every short
+        # piece as a padded 30 s chunk of its own: measured 2.7x slower and twice the memory.
+        where: dict[str, Any] = (
+            {
+                "vad_filter": True,
+                "vad_parameters": VadOptions(
+                    threshold=s.vad_threshold,
+                    min_silence_duration_ms=160,
+                    max_speech_duration_s=_DETECT_S,
+                ),
+            }
             if s.vad
-            else [
-                {"start": i, "end": min(i + int(_DETECT_S * SAMPLE_RATE_HZ), len(samples))}
-                for i in range(0, len(samples), int(_DETECT_S * SAMPLE_RATE_HZ))
-            ]
+            else {
+                "vad_filter": False,
+                "clip_timestamps": [
+                    {
+                        "start": i / SAMPLE_RATE_HZ,
+                        "end": min(i + step, len(samples)) / SAMPLE_RATE_HZ,
+                    }
+                    for i in range(0, len(samples), step)
+                ],
+            }
         )
-        clips = [
-            {"start": c["start"] / SAMPLE_RATE_HZ, "end": c["end"] / SAMPLE_RATE_HZ}
-            for c in clip_chunks
-        ]
         segments, _info = engine.batched.transcribe(
             samples,
             language=language or None,
@@ -560,13 +567,12 @@ def _decode(
             beam_size=s.beam_size,
             batch_size=s.batch_size,
             word_timestamps=s.word_timestamps,
-            vad_filter=False,
-            clip_timestamps=clips,
             compression_ratio_threshold=s.compression_ratio_threshold,
             log_prob_threshold=s.log_prob_threshold,
             no_speech_threshold=s.no_speech_threshold,
+            **where,
         )
-        identity = _TimeMap([{"start": 0, "end": len(samples)}])  # clips carry their offsets
+        identity = _TimeMap([{"start": 0, "end": len(samples)}])  # already in window time
         for seg in segments:
             yield _from_faster(seg, identity)
         return
