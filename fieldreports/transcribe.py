@@ -290,7 +290,11 @@ def transcribe(
             f"dropped {len(dropped)} segment(s) that looked invented (repeated or unlikely text) "
             f"at {when}{'…' if len(dropped) > 5 else ''}."
         )
-    if speech_s == 0.0:
+    if not s.vad and not segments:
+        warnings.append(
+            "Whisper heard no words (voice-activity detection is off); the transcript is empty."
+        )
+    elif speech_s == 0.0:
         warnings.append(
             "no speech found (voice-activity detection heard only noise or silence); "
             "the transcript is empty."

@@ -228,6 +228,18 @@ def test_noise_only_gives_no_words(tmp_path: Path, base: Engine, colour: str) ->
     assert result.segments == () and result.text == ""
     assert any("no speech" in w for w in result.warnings)
     assert result.language == ""  # nothing was heard, so nothing was detected
+    assert result.speech_s == 0.0
+
+
+def test_noise_without_vad_still_gives_no_words(tmp_path: Path, base: Engine) -> None:
+    """With VAD off, Whisper's no-speech threshold and our guard are all that stand between
+    room tone and an invented sentence."""
+    clip = noise(tmp_path / "hiss.wav", seconds=15, level_dbfs=-35, colour="whitenoise")
+    no_vad = Engine(settings=TranscriptionSettings(vad=False), files=base.files, multilingual=True,
+                    model=base.model)
+    result = transcribe(clip, no_vad)
+    assert result.text == ""
+    assert any("heard no words" in w for w in result.warnings)
 
 
 def test_long_file_is_read_in_windows_cut_in_pauses(tmp_path: Path, tiny_en: Engine) -> None:
