@@ -212,3 +212,21 @@ def test_second_run_does_no_audio_or_whisper_work(show: Path, feed_bytes: bytes)
     first_stages = {s for (s,) in db.execute("SELECT stage FROM work WHERE run_id = 1")}
     assert {"normalise", "transcribe:transcribe"} <= first_stages
     assert (show / "public" / "feed.xml").read_bytes().count(b"<item>") == 4
+
+
+def test_status_shows_loudness_gain_place_and_failures(show: Path, feed_bytes: bytes) -> None:
+    result = CliRunner().invoke(cli, ["status", str(show)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "published" in rows["jfk-speech"] and "-16.0" not in rows["jfk-speech"]
+    assert re.search(r"\+\d+\.\d / \+\d+\.\d dB|[-+]\d+\.\d / [-+]\d+\.\d dB", rows["jfk-speech"])
+    assert "(notes)" in rows["on-the-road"] or "(gpx)" in rows["on-the-road"]
+    assert "failed" in rows["typo"] and "plase" in rows["typo"]
+    assert "quarantined: broken.mp3" in " ".join(result.output.split())
+
+
+def test_exact_point_of_a_report_stays_in_the_private_catalog(show: Path, feed_bytes: bytes) -> None:
+    db = sqlite3.connect(show / ".fieldreports" / "catalog.sqlite3")
+    (summary,) = db.execute("SELECT summary FROM reports WHERE id = 'jfk-speech'").fetchone()
+    stored = json.loads(summary)
+    assert (stored["lat"], stored["lon"]) == (35.499, 12.606)
