@@ -44,6 +44,7 @@ SAMPLE_RATE_HZ = 16000
 GUARD_VERSION = 1
 _DETECT_S = 30.0  # Whisper sees 30 s at a time; language detection uses one such window
 _TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+_LOW_CONFIDENCE = 0.5  # below this a detected language is worth a second look
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,7 +261,7 @@ def transcribe(
 
     total_s = _probe_duration_s(audio)
     done_s = duration_s = speech_s = 0.0
-    kept: list[Segment] = []
+    heard: list[Segment] = []
     for offset_s, samples in _windows(audio, window_s=s.window_minutes * 60.0):
         duration_s = offset_s + len(samples) / SAMPLE_RATE_HZ
         chunks = _speech_chunks(samples, s)
@@ -272,7 +273,7 @@ def transcribe(
         window_s = len(samples) / SAMPLE_RATE_HZ
         for segment in _decode(engine, samples, chunks, language=lang, task=task):
             segment = _place(segment, offset_s, window_s)
-            kept.append(segment)
+            heard.append(segment)
             if on_progress is not None:
                 done_s = max(done_s, segment.end_s)
                 on_progress(done_s, max(total_s, duration_s))
@@ -283,7 +284,7 @@ def transcribe(
         raise ReportError(
             "no audio could be decoded from the file; is it empty or truncated?", path=audio
         )
-    segments, dropped = _guard(kept, s)
+    segments, dropped = _guard(heard, s)
     if dropped:
         when = ", ".join(_clock(seg.start_s) for seg in dropped[:5])
         warnings.append(
@@ -303,6 +304,11 @@ def transcribe(
         warnings.append("speech was found but no words were kept; the transcript is empty.")
     if not segments and source == "detected":
         lang, prob, source = "", 0.0, ""
+    elif source == "detected" and prob < _LOW_CONFIDENCE:
+        warnings.append(
+            f'the language was detected as "{lang}" with probability {prob:.2f} only; if that is '
+            "wrong, give the report a language in its notes (language: xx) and run again."
+        )
     return _result(
         engine, task, lang, prob, source, duration_s, speech_s, tuple(segments), warnings
     )
