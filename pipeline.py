@@ -23,6 +23,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
@@ -803,13 +804,12 @@ def upload(console: Console, files: tuple[Path, ...], server_url: str, token: st
     ) as bar:
         for path in files:
             task = bar.add_task(path.name, total=path.stat().st_size)
+
+            def advance(done: int, _total: int, task: TaskID = task) -> None:
+                bar.update(task, completed=done)
+
             try:
-                upload_file(
-                    path,
-                    server_url,
-                    token=token,
-                    on_progress=lambda done, total, t=task: bar.update(t, completed=done),
-                )
+                upload_file(path, server_url, token=token, on_progress=advance)
             except FieldReportsError as exc:
                 raise click.ClickException(str(exc)) from exc
             bar.update(task, completed=path.stat().st_size)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from episodes_fixtures import LAMPEDUSA, make_show_episodes, show_config
+
 from episodes.chapters import render_chapters
 from episodes.episode import Episode
-from episodes_fixtures import LAMPEDUSA, make_show_episodes, show_config
 
 
 def walking(episode: Episode) -> Episode:
