@@ -106,10 +106,16 @@ def make_recording(clip: Path, seconds: float, out: Path) -> Path:
 # -- the contestants, each run as a child process printing JSON ---------------------------------
 
 OURS = """
-import json, sys, time, resource
+import json, logging, sys, time, resource
 from pathlib import Path
 from fieldreports.audio import normalise, measure
 from fieldreports.config import AudioSettings
+class Count(logging.Handler):
+    renders = 1
+    def emit(self, record):
+        Count.renders += "rendering again" in record.getMessage()
+logging.getLogger("fieldreports.audio").addHandler(Count())
+logging.getLogger("fieldreports.audio").setLevel(logging.INFO)
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
 started = time.perf_counter(); cpu = time.process_time()
 measure(source)
@@ -117,7 +123,7 @@ analysis_s, analysis_cpu_s = time.perf_counter() - started, time.process_time() 
 started = time.perf_counter()
 result = normalise(source, out, AudioSettings())
 print(json.dumps({"wall_s": time.perf_counter() - started, "analysis_s": analysis_s,
-                  "analysis_cpu_s": analysis_cpu_s,
+                  "analysis_cpu_s": analysis_cpu_s, "renders": Count.renders,
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "outputs": [str(result.podcast_mp3), str(result.master_wav)]}))
 """
@@ -336,6 +342,8 @@ def main() -> None:
                 rss = f"{rss_mb:.0f} ({rss_mb - baseline_kb / 1024:.0f} beyond)"
                 cpu = float(result["analysis_cpu_s"])  # type: ignore[arg-type]
                 analysis_rt += f" ({seconds / cpu:.0f} per core)"
+                if int(result["renders"]) > 1:  # type: ignore[call-overload]
+                    name += f", MP3 rendered {result['renders']}x"
             else:
                 rss = f"{rss_mb:.0f}"
             podcast, master = (ebur128(p) for p in result["outputs"])  # type: ignore[union-attr]

@@ -59,7 +59,7 @@ EXCERPTS = 32
 # A recording shorter than one BS.1770 gating block has no integrated loudness.
 MIN_DURATION_S = 0.4
 # The MP3 is limited this far under its ceiling before encoding; lossy coding adds overshoot.
-PODCAST_HEADROOM_DB = 1.0
+PODCAST_HEADROOM_DB = 1.5
 # LAME at speech bit rates measures about this much quieter than its input: aim that much higher.
 MP3_LOSS_LU = 0.45
 MASTER_HEADROOM_DB = 0.05
