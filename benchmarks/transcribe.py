@@ -63,8 +63,14 @@ SETTINGS = {
     "condition_on_previous_text": False,
 }
 CASES = (
-    "fw-raw", "fw-stage", "fw-raw-batched", "fw-stage-batched",
-    "ow-raw", "ow-stage-novad", "ow-stage", "pipeline",
+    "fw-raw",
+    "fw-stage",
+    "fw-raw-batched",
+    "fw-stage-batched",
+    "ow-raw",
+    "ow-stage-novad",
+    "ow-stage",
+    "pipeline",
 )
 
 
@@ -97,18 +103,39 @@ def make_recording(work: Path, minutes: float, *, sparse: bool = False) -> Path:
             os.replace(str(clip) + ".wav", clip)
         pause = parts_dir / f"p{index}.wav"
         gap_s = rng.uniform(100, 115) if sparse else rng.uniform(0.4, 2.5)
-        run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(pause), "trim", "0", f"{gap_s}"])
+        run(
+            ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(pause), "trim", "0", f"{gap_s}"]
+        )
         pieces += [clip, pause]
-        seconds = float(subprocess.run(["soxi", "-D", str(clip)], capture_output=True, text=True,
-                                       check=True).stdout)
+        seconds = float(
+            subprocess.run(
+                ["soxi", "-D", str(clip)], capture_output=True, text=True, check=True
+            ).stdout
+        )
         total_s += seconds + gap_s
         index += 1
     speech = work / "speech.tmp.wav"
     # sox takes many inputs at once; concatenating in one call keeps this fast
     run(["sox", *map(str, pieces), str(speech), "trim", "0", str(minutes * 60)])
     bed = work / "bed.wav"
-    run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(bed), "synth", str(minutes * 60),
-         "pinknoise", "vol", "-50dB"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(bed),
+            "synth",
+            str(minutes * 60),
+            "pinknoise",
+            "vol",
+            "-50dB",
+        ]
+    )
     run(["sox", "-m", str(speech), str(bed), str(out)])
     speech.unlink()
     bed.unlink()
@@ -124,7 +151,10 @@ def peak_rss_mb() -> float:
 def cpu_s() -> float:
     """CPU seconds of this process and its finished children (ffmpeg): the work done, which
     other processes on the machine disturb far less than the wall-clock time."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -147,13 +177,22 @@ def worker(case: str, audio: Path, cache: Path, torch_threads: int) -> dict[str,
         loaded, cpu_loaded = time.perf_counter(), cpu_s()
         if case == "fw-raw":
             segments, _ = model.transcribe(
-                str(audio), vad_filter=True, log_prob_threshold=-1.0,
-                vad_parameters={"threshold": 0.5, "min_silence_duration_ms": 2000}, **SETTINGS)
+                str(audio),
+                vad_filter=True,
+                log_prob_threshold=-1.0,
+                vad_parameters={"threshold": 0.5, "min_silence_duration_ms": 2000},
+                **SETTINGS,
+            )
         else:
             segments, _ = BatchedInferencePipeline(model).transcribe(
-                str(audio), vad_filter=True, batch_size=8, beam_size=5,
-                log_prob_threshold=-1.0, compression_ratio_threshold=2.4,
-                no_speech_threshold=0.6)
+                str(audio),
+                vad_filter=True,
+                batch_size=8,
+                beam_size=5,
+                log_prob_threshold=-1.0,
+                compression_ratio_threshold=2.4,
+                no_speech_threshold=0.6,
+            )
         text = " ".join(s.text for s in segments)
     elif case == "ow-raw":
         import torch
@@ -168,15 +207,22 @@ def worker(case: str, audio: Path, cache: Path, torch_threads: int) -> dict[str,
         model.load_state_dict(checkpoint["model_state_dict"])
         loaded, cpu_loaded = time.perf_counter(), cpu_s()
         result = whisper.transcribe(
-            model, str(audio), fp16=False, best_of=5, logprob_threshold=-1.0, verbose=None,
-            **{**SETTINGS, "temperature": tuple(SETTINGS["temperature"])})
+            model,
+            str(audio),
+            fp16=False,
+            best_of=5,
+            logprob_threshold=-1.0,
+            verbose=None,
+            **{**SETTINGS, "temperature": tuple(SETTINGS["temperature"])},
+        )
         text = result["text"]
     else:
         settings = {
             "fw-stage": TranscriptionSettings(),
             "fw-stage-batched": TranscriptionSettings(batched=True),
             "ow-stage-novad": TranscriptionSettings(
-                engine="openai-whisper", vad=False, cpu_threads=torch_threads),
+                engine="openai-whisper", vad=False, cpu_threads=torch_threads
+            ),
             "ow-stage": TranscriptionSettings(engine="openai-whisper", cpu_threads=torch_threads),
         }[case]
         engine = load_engine(settings, cache_dir=cache)
@@ -185,9 +231,15 @@ def worker(case: str, audio: Path, cache: Path, torch_threads: int) -> dict[str,
     done = time.perf_counter()
     words = len(text.split())
     cpu_done = cpu_s()
-    return {"case": case, "load_s": loaded - started, "run_s": done - loaded,
-            "cpu_s": cpu_done - cpu_loaded, "cpu_total_s": cpu_done - cpu_before,
-            "rss_mb": peak_rss_mb(), "words": words}
+    return {
+        "case": case,
+        "load_s": loaded - started,
+        "run_s": done - loaded,
+        "cpu_s": cpu_done - cpu_loaded,
+        "cpu_total_s": cpu_done - cpu_before,
+        "rss_mb": peak_rss_mb(),
+        "words": words,
+    }
 
 
 def pipeline_case(audio: Path, work: Path) -> dict[str, object]:
@@ -198,9 +250,12 @@ def pipeline_case(audio: Path, work: Path) -> dict[str, object]:
     shutil.copy(audio, show / "inbox" / "2022-03-14-lampedusa-harbour.wav")
     (show / "inbox" / "2022-03-14-lampedusa-harbour.md").write_text(
         "---\ntitle: Waiting at the harbour\nplace: Lampedusa\n"
-        "recorded_at: 2022-03-14T09:40:00+01:00\n---\nBenchmark report.\n", encoding="utf-8")
+        "recorded_at: 2022-03-14T09:40:00+01:00\n---\nBenchmark report.\n",
+        encoding="utf-8",
+    )
     (show / "show.toml").write_text(
-        '[show]\ntitle = "Benchmark"\nbase_url = "https://example.org/bench/"\n', encoding="utf-8")
+        '[show]\ntitle = "Benchmark"\nbase_url = "https://example.org/bench/"\n', encoding="utf-8"
+    )
     exe = Path(sys.executable).with_name("fieldreports")
     log = (work / "pipeline.log").open("w")
     started = time.perf_counter()
@@ -212,17 +267,37 @@ def pipeline_case(audio: Path, work: Path) -> dict[str, object]:
     if code != 0:
         print(f"fieldreports run exited {code}; see {work / 'pipeline.log'}", file=sys.stderr)
     cpu = usage.ru_utime + usage.ru_stime
-    return {"case": "pipeline", "load_s": 0.0, "run_s": elapsed, "rss_mb": usage.ru_maxrss / 1024,
-            "cpu_s": cpu, "cpu_total_s": cpu, "words": -1, "exit": code}
+    return {
+        "case": "pipeline",
+        "load_s": 0.0,
+        "run_s": elapsed,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": cpu,
+        "cpu_total_s": cpu,
+        "words": -1,
+        "exit": code,
+    }
 
 
 def measure(case: str, audio: Path, work: Path, torch_threads: int) -> dict[str, Any]:
     if case == "pipeline":
         return pipeline_case(audio, work)
     proc = subprocess.run(
-        [sys.executable, __file__, "--work", str(work), "--torch-threads", str(torch_threads),
-         "--worker", case, str(audio)],
-        capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            __file__,
+            "--work",
+            str(work),
+            "--torch-threads",
+            str(torch_threads),
+            "--worker",
+            case,
+            str(audio),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     row: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return row
 
@@ -235,12 +310,25 @@ def main() -> None:
     parser.add_argument("--worker", nargs=2, metavar=("CASE", "AUDIO"), help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
-    parser.add_argument("--once", nargs="*", default=["ow-raw", "ow-stage-novad", "ow-stage"],
-                        help="cases run only once (slow ones)")
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="openai-whisper cases: torch threads (0: torch's default)")
-    parser.add_argument("--sparse-minutes", type=float, nargs="*", default=[],
-                        help="also a mostly-silent recording this long (fw-raw vs fw-stage)")
+    parser.add_argument(
+        "--once",
+        nargs="*",
+        default=["ow-raw", "ow-stage-novad", "ow-stage"],
+        help="cases run only once (slow ones)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="openai-whisper cases: torch threads (0: torch's default)",
+    )
+    parser.add_argument(
+        "--sparse-minutes",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also a mostly-silent recording this long (fw-raw vs fw-stage)",
+    )
     args = parser.parse_args()
     cache = args.work / "models"
     if args.worker:
@@ -248,8 +336,10 @@ def main() -> None:
         return
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
-    print(f"{'case':<17}{'audio':>8}{'load s':>8}{'run s':>9}{'RTF':>7}{'CPU s':>8}{'peak MB':>9}"
-          f"{'words':>7}{'wall vs raw':>13}{'CPU vs raw':>12}")
+    print(
+        f"{'case':<17}{'audio':>8}{'load s':>8}{'run s':>9}{'RTF':>7}{'CPU s':>8}{'peak MB':>9}"
+        f"{'words':>7}{'wall vs raw':>13}{'CPU vs raw':>12}"
+    )
     recordings = [(m, make_recording(args.work, m)) for m in args.minutes]
     recordings += [(m, make_recording(args.work, m, sparse=True)) for m in args.sparse_minutes]
     for minutes, audio in recordings:
@@ -275,8 +365,12 @@ def main() -> None:
             row["rtf"] = row["run_s"] / (minutes * 60)
             results.append(row)
             raw[case] = row
-            base = {"fw-stage": "fw-raw", "fw-stage-batched": "fw-raw-batched",
-                    "ow-stage-novad": "ow-raw", "ow-stage": "ow-raw"}.get(case)
+            base = {
+                "fw-stage": "fw-raw",
+                "fw-stage-batched": "fw-raw-batched",
+                "ow-stage-novad": "ow-raw",
+                "ow-stage": "ow-raw",
+            }.get(case)
             wall = cpu = ""
             if case == "pipeline" and "fw-stage" in raw:  # against transcription alone, load too
                 alone = raw["fw-stage"]
@@ -286,9 +380,12 @@ def main() -> None:
                 wall = f"{row['run_s'] / raw[base]['run_s'] - 1:+.0%}"
                 cpu = f"{row['cpu_s'] / raw[base]['cpu_s'] - 1:+.0%}"
             label = f"{minutes:g}m{'*' if audio.stem.startswith('sparse') else ''}"
-            print(f"{case:<17}{label:>8}{row['load_s']:>8.1f}{row['run_s']:>9.1f}"
-                  f"{row['rtf']:>7.3f}{row['cpu_s']:>8.1f}{row['rss_mb']:>9.0f}{row['words']:>7}"
-                  f"{wall:>13}{cpu:>12}", flush=True)
+            print(
+                f"{case:<17}{label:>8}{row['load_s']:>8.1f}{row['run_s']:>9.1f}"
+                f"{row['rtf']:>7.3f}{row['cpu_s']:>8.1f}{row['rss_mb']:>9.0f}{row['words']:>7}"
+                f"{wall:>13}{cpu:>12}",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
 

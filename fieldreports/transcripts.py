@@ -102,14 +102,20 @@ def _json(transcript: Transcript, *, words: bool) -> str:
     for s in transcript.segments:
         if words and s.words:
             items.extend(
-                {"startTime": round(w.start_s, 3), "endTime": round(w.end_s, 3),
-                 "body": w.text.strip()}
+                {
+                    "startTime": round(w.start_s, 3),
+                    "endTime": round(w.end_s, 3),
+                    "body": w.text.strip(),
+                }
                 for w in s.words
                 if w.text.strip()
             )
         elif _clean(s.text):
             items.append(
-                {"startTime": round(s.start_s, 3), "endTime": round(s.end_s, 3),
-                 "body": _clean(s.text)}
+                {
+                    "startTime": round(s.start_s, 3),
+                    "endTime": round(s.end_s, 3),
+                    "body": _clean(s.text),
+                }
             )
     return json.dumps({"version": "1.0.0", "segments": items}, ensure_ascii=False, indent=1) + "\n"

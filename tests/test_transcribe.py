@@ -29,7 +29,30 @@ from fieldreports.transcribe import (
     transcribe,
 )
 
-JFK_WORDS = ["and", "so", "my", "fellow", "americans", "ask", "not", "what", "your", "country", "can", "do", "for", "you", "ask", "what", "you", "can", "do", "for", "your", "country"]
+JFK_WORDS = [
+    "and",
+    "so",
+    "my",
+    "fellow",
+    "americans",
+    "ask",
+    "not",
+    "what",
+    "your",
+    "country",
+    "can",
+    "do",
+    "for",
+    "you",
+    "ask",
+    "what",
+    "you",
+    "can",
+    "do",
+    "for",
+    "your",
+    "country",
+]
 
 
 def words(text: str) -> list[str]:
@@ -69,8 +92,9 @@ def base(model_cache: Path) -> Engine:
 
 @pytest.fixture(scope="session")
 def tiny_en(model_cache: Path) -> Engine:
-    return load_engine(TranscriptionSettings(model="tiny.en", word_timestamps=True),
-                       cache_dir=model_cache)
+    return load_engine(
+        TranscriptionSettings(model="tiny.en", word_timestamps=True), cache_dir=model_cache
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +117,11 @@ def jfk_tiny(jfk: Path, tiny_en: Engine) -> Transcript:
 
 def test_base_transcribes_jfk_word_for_word(jfk_base: Transcript) -> None:
     assert words(jfk_base.text) == JFK_WORDS
-    assert (jfk_base.engine, jfk_base.model, jfk_base.task) == ("faster-whisper", "base", "transcribe")
+    assert (jfk_base.engine, jfk_base.model, jfk_base.task) == (
+        "faster-whisper",
+        "base",
+        "transcribe",
+    )
     assert jfk_base.language == "en" and jfk_base.language_source == "detected"
     assert jfk_base.language_probability > 0.8
     assert jfk_base.duration_s == pytest.approx(11.0, abs=0.1)
@@ -134,8 +162,10 @@ def test_conversion_is_cached_and_maps_every_tensor(model_cache: Path, openai_ba
 
 # --- espeak-ng speech -----------------------------------------------------------------------------
 
-ENGLISH = ("The border crossing was closed this morning. Families waited in the rain "
-           "beside the railway station.")
+ENGLISH = (
+    "The border crossing was closed this morning. Families waited in the rain "
+    "beside the railway station."
+)
 ENGLISH_KEYWORDS = ["border", "crossing", "morning", "famil", "rain", "railway", "station"]
 
 
@@ -158,8 +188,9 @@ def _write_wav(path: Path, data: np.ndarray, rate: int) -> Path:
 def _at_snr(speech: Path, out: Path, *, snr_db: float) -> Path:
     """Speech plus pink noise whose RMS is `snr_db` below the speech's (measured where it speaks)."""
     data, rate = _read_wav(speech)
-    bed_path = noise(out.with_name("bed.wav"), seconds=len(data) / rate + 1, rate_hz=rate,
-                     level_dbfs=-20)
+    bed_path = noise(
+        out.with_name("bed.wav"), seconds=len(data) / rate + 1, rate_hz=rate, level_dbfs=-20
+    )
     run(["sox", str(bed_path), "-b", "16", str(out.with_name("bed16.wav"))])
     bed, _ = _read_wav(out.with_name("bed16.wav"))
     bed = bed[: len(data)]
@@ -186,9 +217,13 @@ def test_english_speech_keywords(english: dict[str, Path], base: Engine, kind: s
 
 
 def test_italian_is_detected_without_a_hint(tmp_path: Path, base: Engine) -> None:
-    clip = speak("Questa mattina al porto di Lampedusa sono arrivate tre barche. "
-                 "I volontari hanno portato acqua e coperte.", tmp_path / "it.wav", voice="it",
-                 speed_wpm=140)
+    clip = speak(
+        "Questa mattina al porto di Lampedusa sono arrivate tre barche. "
+        "I volontari hanno portato acqua e coperte.",
+        tmp_path / "it.wav",
+        voice="it",
+        speed_wpm=140,
+    )
     # 32 s of room tone first, more than Whisper's 30 s window: detection must run on the
     # speech that voice-activity detection found, not on the first 30 s of the file
     lead = noise(tmp_path / "lead.wav", seconds=32, rate_hz=22050, level_dbfs=-60)
@@ -205,18 +240,29 @@ def test_italian_is_detected_without_a_hint(tmp_path: Path, base: Engine) -> Non
 
 
 def test_dutch_with_the_hint(tmp_path: Path, base: Engine) -> None:
-    clip = speak("Vanochtend stonden er honderden mensen aan de grens. Het regende de hele dag.",
-                 tmp_path / "nl.wav", voice="nl", speed_wpm=140)
+    clip = speak(
+        "Vanochtend stonden er honderden mensen aan de grens. Het regende de hele dag.",
+        tmp_path / "nl.wav",
+        voice="nl",
+        speed_wpm=140,
+    )
     result = transcribe(clip, base, language="nl")
     assert (result.language, result.language_source, result.language_probability) == (
-        "nl", "hint", 1.0)
+        "nl",
+        "hint",
+        1.0,
+    )
     keywords = ["vanochtend", "stonden", "mensen", "grens", "regende", "hele"]
     assert heard(result.text, keywords) >= 0.6, result.text
 
 
 def test_italian_translated_to_english(tmp_path: Path, base: Engine) -> None:
-    clip = speak("Buongiorno. Oggi siamo a Lampedusa. Il mare è calmo e fa caldo.",
-                 tmp_path / "it.wav", voice="it", speed_wpm=130)
+    clip = speak(
+        "Buongiorno. Oggi siamo a Lampedusa. Il mare è calmo e fa caldo.",
+        tmp_path / "it.wav",
+        voice="it",
+        speed_wpm=130,
+    )
     result = transcribe(clip, base, task="translate")
     assert (result.task, result.language) == ("translate", "it")
     assert heard(result.text, ["morning", "today", "sea", "calm"]) >= 0.75, result.text
@@ -236,25 +282,39 @@ def test_noise_without_vad_still_gives_no_words(tmp_path: Path, base: Engine) ->
     """With VAD off, Whisper's no-speech threshold and our guard are all that stand between
     room tone and an invented sentence."""
     clip = noise(tmp_path / "hiss.wav", seconds=15, level_dbfs=-35, colour="whitenoise")
-    no_vad = Engine(settings=TranscriptionSettings(vad=False), files=base.files, multilingual=True,
-                    model=base.model)
+    no_vad = Engine(
+        settings=TranscriptionSettings(vad=False),
+        files=base.files,
+        multilingual=True,
+        model=base.model,
+    )
     result = transcribe(clip, no_vad)
     assert result.text == ""
     assert any("heard no words" in w for w in result.warnings)
 
 
 def test_long_file_is_read_in_windows_cut_in_pauses(tmp_path: Path, tiny_en: Engine) -> None:
-    sentences = ["The first convoy left at dawn.", "Nobody knew where the road would end.",
-                 "By noon the trucks had reached the river."]
+    sentences = [
+        "The first convoy left at dawn.",
+        "Nobody knew where the road would end.",
+        "By noon the trucks had reached the river.",
+    ]
     parts = [speak(t, tmp_path / f"{i}.wav") for i, t in enumerate(sentences)]
     pause = tmp_path / "pause.wav"
     run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(pause), "trim", "0", "4"])
     joined = tmp_path / "long.wav"
     run(["sox", str(parts[0]), str(pause), str(parts[1]), str(pause), str(parts[2]), str(joined)])
-    seconds = float(subprocess.run(["soxi", "-D", str(joined)], capture_output=True, text=True,
-                                   check=True).stdout)
-    small = Engine(settings=TranscriptionSettings(model="tiny.en", window_minutes=0.2),
-                   files=tiny_en.files, multilingual=False, model=tiny_en.model)
+    seconds = float(
+        subprocess.run(
+            ["soxi", "-D", str(joined)], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    small = Engine(
+        settings=TranscriptionSettings(model="tiny.en", window_minutes=0.2),
+        files=tiny_en.files,
+        multilingual=False,
+        model=tiny_en.model,
+    )
     progress: list[tuple[float, float]] = []
     result = transcribe(joined, small, on_progress=lambda d, t: progress.append((d, t)))
     assert result.duration_s == pytest.approx(seconds, abs=0.1)
@@ -269,9 +329,13 @@ def test_long_file_is_read_in_windows_cut_in_pauses(tmp_path: Path, tiny_en: Eng
 def test_batched_mode_gives_the_same_words(jfk: Path, base: Engine, jfk_base: Transcript) -> None:
     from faster_whisper import BatchedInferencePipeline
 
-    batched = Engine(settings=TranscriptionSettings(batched=True), files=base.files,
-                     multilingual=True, model=base.model,
-                     batched=BatchedInferencePipeline(base.model))
+    batched = Engine(
+        settings=TranscriptionSettings(batched=True),
+        files=base.files,
+        multilingual=True,
+        model=base.model,
+        batched=BatchedInferencePipeline(base.model),
+    )
     result = transcribe(jfk, batched)
     # batched clips are cut at short pauses, which costs a word now and then
     assert overlap(result.text, JFK_WORDS) >= 0.85, result.text
@@ -287,8 +351,9 @@ def test_english_only_model_refuses_other_languages(jfk: Path, tiny_en: Engine) 
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def test_unshipped_model_offline_says_what_to_do(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unshipped_model_offline_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(SetupError) as err:
         load_engine(TranscriptionSettings(model="small"), cache_dir=tmp_path)
@@ -378,8 +443,10 @@ def test_formats_parse_back(jfk_tiny: Transcript) -> None:
     data = json.loads(transcripts.render(jfk_tiny, "json"))
     assert data["version"] == "1.0.0"
     assert [s["body"] for s in data["segments"]] == [s.text.strip() for s in jfk_tiny.segments]
-    assert all(isinstance(s["startTime"], float) and s["endTime"] >= s["startTime"]
-               for s in data["segments"])
+    assert all(
+        isinstance(s["startTime"], float) and s["endTime"] >= s["startTime"]
+        for s in data["segments"]
+    )
     per_word = json.loads(transcripts.render(jfk_tiny, "json", words=True))["segments"]
     assert overlap(" ".join(s["body"] for s in per_word), JFK_WORDS) >= 0.95 and len(per_word) > 20
 
@@ -388,8 +455,15 @@ def test_formats_parse_back(jfk_tiny: Transcript) -> None:
 
 
 def test_empty_transcript_renders_valid_files() -> None:
-    empty = Transcript(engine="faster-whisper", model="base", task="transcribe", language="",
-                       language_probability=0.0, duration_s=3.0, segments=())
+    empty = Transcript(
+        engine="faster-whisper",
+        model="base",
+        task="transcribe",
+        language="",
+        language_probability=0.0,
+        duration_s=3.0,
+        segments=(),
+    )
     assert transcripts.render(empty, "vtt") == "WEBVTT\n"
     assert transcripts.render(empty, "srt") == ""
     assert json.loads(transcripts.render(empty, "json")) == {"version": "1.0.0", "segments": []}
