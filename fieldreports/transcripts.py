@@ -82,10 +82,19 @@ def _cues(segments: tuple[Segment, ...]) -> list[tuple[float, float, str]]:
     return cues
 
 
+def _vtt_text(text: str) -> str:
+    """Cue text with the three characters WebVTT reserves escaped (its section 4.2.2).
+
+    >>> _vtt_text("AT&T <3")
+    'AT&amp;T &lt;3'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _vtt(segments: tuple[Segment, ...]) -> str:
     blocks = ["WEBVTT"]
     for start, end, text in _cues(segments):
-        blocks.append(f"{timestamp(start)} --> {timestamp(end)}\n{text}")
+        blocks.append(f"{timestamp(start)} --> {timestamp(end)}\n{_vtt_text(text)}")
     return "\n\n".join(blocks) + "\n"
 
 
