@@ -50,7 +50,7 @@ from maps.route import render_map
 log = logging.getLogger("fieldreports")
 
 # Bump when a stage's output changes for the same inputs, so caches made by older code are redone.
-AUDIO_VERSION = 1
+AUDIO_VERSION = 2
 TRANSCRIPT_VERSION = 1
 
 
