@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +39,7 @@ from episodes.storage import open_storage, public_base_url
 from fieldreports.audio import MasteredAudio, normalise
 from fieldreports.catalog import Catalog, cache_key, open_catalog
 from fieldreports.config import AudioSettings, ShowConfig, TranscriptionSettings, load_config
+from fieldreports.decode import probe
 from fieldreports.errors import FieldReportsError, ReportError, SetupError
 from fieldreports.geotag import Geotagger, recording_time
 from fieldreports.gpx import Track, read_tracks
@@ -121,11 +123,17 @@ class _Run:
 
     # -- stages with caching --------------------------------------------------------------
 
-    def master(self, report: FieldReport, tick: Callable[[float, float], None]) -> MasteredAudio:
+    def cached_master(self, report: FieldReport) -> tuple[str, MasteredAudio | None]:
         key = cache_key("audio", AUDIO_VERSION, report.audio_sha256, self.config.audio)
         cached = self.catalog.get("audio", key, MasteredAudio)
         if cached and cached.podcast_mp3.is_file() and cached.master_wav.is_file():
-            return cached
+            return key, cached
+        return key, None
+
+    def render_master(
+        self, report: FieldReport, key: str, tick: Callable[[float, float], None]
+    ) -> tuple[MasteredAudio, float]:
+        """normalise itself: no catalog here, as it runs beside Whisper in another thread."""
         started = time.perf_counter()
         mastered = normalise(
             report.audio_path,
@@ -134,9 +142,7 @@ class _Run:
             source_sha256=report.audio_sha256,
             on_progress=tick,
         )
-        self.catalog.put("audio", key, mastered)
-        self.catalog.log_work(self.run_id, report.id, "normalise", time.perf_counter() - started)
-        return mastered
+        return mastered, time.perf_counter() - started
 
     def transcribe(
         self, report: FieldReport, *, language: str, task: str, tick: Callable[[float, float], None]
@@ -160,6 +166,25 @@ class _Run:
         )
         return result
 
+    def transcripts(
+        self, report: FieldReport, ticker: Callable[[str], Callable[[float, float], None]]
+    ) -> tuple[Transcript, ...]:
+        """The transcript, and its English translation when [transcription] translate asks."""
+        language = report.notes.language or self.config.transcription.language
+        transcript = self.transcribe(
+            report, language=language, task="transcribe", tick=ticker("transcribe")
+        )
+        if (
+            self.config.transcription.translate
+            and transcript.segments
+            and transcript.language != "en"
+        ):
+            translation = self.transcribe(
+                report, language=transcript.language, task="translate", tick=ticker("translate")
+            )
+            return (transcript, translation)
+        return (transcript,)
+
     def process(self, report: FieldReport, index: int, total: int) -> _Processed | Failure:
         def ticker(stage: str) -> Callable[[float, float], None]:
             def tick(done_s: float, total_s: float) -> None:
@@ -178,26 +203,36 @@ class _Run:
 
         stage = "normalise"
         try:
-            ticker(stage)(0, 0)
-            mastered = self.master(report, ticker(stage))
-            stage = "transcribe"
-            ticker(stage)(0, mastered.duration_s)
-            language = report.notes.language or self.config.transcription.language
-            transcript = self.transcribe(
-                report, language=language, task="transcribe", tick=ticker(stage)
-            )
-            transcripts = [transcript]
-            if (
-                self.config.transcription.translate
-                and transcript.segments
-                and transcript.language != "en"
-            ):
-                stage = "translate"
-                transcripts.append(
-                    self.transcribe(
-                        report, language=transcript.language, task="translate", tick=ticker(stage)
-                    )
+            audio_key, mastered = self.cached_master(report)
+            if mastered is None:
+                probe(report.audio_path)  # refuse what is not audio before Whisper loads
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as pool:
+                # Mastering runs beside Whisper (which reads the original recording), so the
+                # encoders and the meter use the core Whisper leaves idle.
+                pending = (
+                    pool.submit(self.render_master, report, audio_key, ticker(stage))
+                    if mastered is None
+                    else None
                 )
+                stage = "transcribe"
+                transcription_error: ReportError | None = None
+                try:
+                    transcripts = self.transcripts(report, ticker)
+                except ReportError as exc:
+                    transcripts, transcription_error = (), exc
+                finally:
+                    # Keep a finished master even when the run is being stopped (Ctrl+C).
+                    if pending is not None and pending.exception() is None:
+                        mastered, seconds = pending.result()
+                        self.catalog.put("audio", audio_key, mastered)
+                        self.catalog.log_work(self.run_id, report.id, "normalise", seconds)
+                stage = "normalise"
+                if pending is not None:
+                    pending.result()  # raises the mastering's ReportError, if it had one
+            assert mastered is not None
+            if transcription_error is not None:
+                stage = "transcribe"
+                raise transcription_error
             stage = "locate"
             recorded_at = recording_time(report, self.config.show.timezone)
         except ReportError as exc:
@@ -219,7 +254,7 @@ class _Run:
         return _Processed(
             report=report,
             mastered=mastered,
-            transcripts=tuple(transcripts),
+            transcripts=transcripts,
             recorded_at=recorded_at,
         )
 
@@ -456,7 +491,8 @@ def run(console: Console, show_dir: Path) -> None:
         transient=True,
     ) as bar:
         reports_task = bar.add_task("reports", total=None, detail="")
-        stage_task = bar.add_task("", total=None, detail="")
+        # One bar per stage: mastering and transcription of a report run side by side.
+        stage_tasks: dict[str, TaskID] = {}
 
         def on_progress(p: Progress) -> None:
             bar.update(
@@ -466,9 +502,10 @@ def run(console: Console, show_dir: Path) -> None:
                 description=f"report {p.index + 1}/{p.total}",
                 detail=p.report_id,
             )
+            if p.stage not in stage_tasks:
+                stage_tasks[p.stage] = bar.add_task(f"  {p.stage}", total=None, detail="")
             bar.update(
-                stage_task,
-                description=f"  {p.stage}",
+                stage_tasks[p.stage],
                 total=p.total_s or None,
                 completed=p.done_s,
                 detail=f"{p.done_s:.0f}/{p.total_s:.0f} s of audio" if p.total_s else "",
