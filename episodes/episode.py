@@ -58,6 +58,9 @@ class TranscriptFile:
     language: str
     translated: bool
     data: bytes
+    # How the spoken language was settled ("hint", "detected"...) and Whisper's confidence.
+    language_source: str = ""
+    language_probability: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,6 +276,8 @@ def render_transcripts(
                     language=language,
                     translated=translated,
                     data=render(transcript, fmt).encode("utf-8"),
+                    language_source="translated" if translated else transcript.language_source,
+                    language_probability=None if translated else transcript.language_probability,
                 )
             )
     return tuple(files)

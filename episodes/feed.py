@@ -267,6 +267,8 @@ def _add_item(fg: FeedGenerator, episode: Episode, show: ShowInfo, *, artwork_ur
             type=t.content_type,
             language=t.language,
             rel="captions" if t.fmt in _CAPTION_FORMATS else "",
+            language_source=t.language_source,
+            language_probability=t.language_probability,
         )
         for t in episode.transcripts
     )

@@ -19,6 +19,9 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+# Our own attributes on podcast:transcript: how its language was found. Apps ignore what they
+# do not know; editors and archives can tell a detected language from a reporter's hint.
+FIELDREPORTS_NS = "urn:fieldreports:1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 
 # The namespace UUID the Podcasting 2.0 spec fixes for podcast:guid.
@@ -78,6 +81,8 @@ class PodcastTranscript:
     type: str
     language: str = ""
     rel: str = ""  # "captions" for time-coded formats
+    language_source: str = ""  # "hint", "detected", "translated"...
+    language_probability: float | None = None
 
 
 def _el(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
@@ -123,7 +128,7 @@ class PodcastIndexExtension(BaseExtension):
         self.explicit: bool | None = None
 
     def extend_ns(self) -> dict[str, str]:
-        return {"podcast": PODCAST_NS}
+        return {"podcast": PODCAST_NS, "fieldreports": FIELDREPORTS_NS}
 
     def extend_rss(self, feed: Any) -> Any:
         channel = feed[0]
@@ -151,13 +156,18 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         self.explicit: bool | None = None
 
     def extend_ns(self) -> dict[str, str]:
-        return {"podcast": PODCAST_NS}
+        return {"podcast": PODCAST_NS, "fieldreports": FIELDREPORTS_NS}
 
     def extend_rss(self, entry: Any) -> Any:
         _write_explicit(entry, self.explicit)
         for transcript in self.transcripts:
-            _el(entry, "transcript", url=transcript.url, type=transcript.type,
-                language=transcript.language, rel=transcript.rel)
+            element = _el(entry, "transcript", url=transcript.url, type=transcript.type,
+                          language=transcript.language, rel=transcript.rel)
+            if transcript.language_source:
+                element.set(f"{{{FIELDREPORTS_NS}}}languageSource", transcript.language_source)
+            if transcript.language_probability is not None:
+                element.set(f"{{{FIELDREPORTS_NS}}}languageProbability",
+                            f"{transcript.language_probability:.2f}")
         if self.chapters_url:
             _el(entry, "chapters", url=self.chapters_url, type="application/json+chapters")
         _write_location(entry, self.location)

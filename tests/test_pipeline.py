@@ -161,6 +161,12 @@ def test_transcripts_are_published_and_linked(show: Path, feed_bytes: bytes) -> 
     links = items["Ask not"].findall(f"{{{PODCAST_NS}}}transcript")
     types = {link.get("type") for link in links}
     assert {"text/vtt", "application/x-subrip", "application/json"} <= types
+    fr = "{urn:fieldreports:1.0}"
+    assert {link.get(f"{fr}languageSource") for link in links} == {"hint"}
+    detected = items["Somewhere"].find(f"{{{PODCAST_NS}}}transcript")
+    assert detected.get("language") == "en"
+    assert detected.get(f"{fr}languageSource") == "detected"
+    assert 0.5 < float(detected.get(f"{fr}languageProbability")) <= 1
     vtt = next(link.get("url") for link in links if link.get("type") == "text/vtt")
     text = local(show, vtt).read_text(encoding="utf-8").lower()
     assert text.startswith("webvtt")
