@@ -275,7 +275,9 @@ def render_transcripts(
                     content_type=mime,
                     language=language,
                     translated=translated,
-                    data=render(transcript, fmt).encode("utf-8"),
+                    # Word times, when Whisper gave them ([transcription] word_timestamps),
+                    # go into the JSON, where apps highlight each word as it is spoken.
+                    data=render(transcript, fmt, words=True).encode("utf-8"),
                     language_source="translated" if translated else transcript.language_source,
                     language_probability=None if translated else transcript.language_probability,
                 )
