@@ -699,6 +699,7 @@ def status(console: Console, show_dir: Path) -> None:
         "length",
         "source LUFS / dBTP / LRA",
         "gain podcast / master",
+        "podcast / master LUFS, dBTP",
         "language",
         "place",
         "reason",
@@ -721,12 +722,19 @@ def status(console: Console, show_dir: Path) -> None:
             else ""
         )
         length = _duration(float(s["duration_s"])) if "duration_s" in s else ""
+        outputs = (
+            f"{s['podcast_lufs']}, {s['podcast_true_peak_dbtp']} / "
+            f"{s['master_lufs']}, {s['master_true_peak_dbtp']}"
+            if "podcast_lufs" in s
+            else ""
+        )
         table.add_row(
             r.id,
             r.status,
             length,
             loud,
             gain,
+            outputs,
             str(s.get("language", "")),
             place,
             f"{r.stage}: {r.reason}" if r.reason else "",
