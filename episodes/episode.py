@@ -15,7 +15,6 @@ Keys under the site root:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import shutil
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 from fieldreports.audio import AudioTags, MasteredAudio, write_tags
 from fieldreports.clock import as_aware
 from fieldreports.config import ShowInfo
+from fieldreports.digest import file_sha256
 from fieldreports.geotag import Location
 from fieldreports.inbox import FieldReport
 from fieldreports.transcribe import Transcript
@@ -146,19 +146,8 @@ def excerpt(text: str, max_chars: int = EXCERPT_CHARS) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """SHA-256 hex digest and size in bytes."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def media_file(source: Path, *, key: str, base_url: str, content_type: str) -> MediaFile:
-    sha256, size = file_digest(source)
+    sha256, size = file_sha256(source)
     return MediaFile(
         key=key,
         url=join_url(base_url, key),

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fieldreports.digest import file_sha256
+
 # Cache-Control per kind of file. The feed and pages change with every new report, so caches
 # keep them briefly; media keep their key when re-mastered, so a day, not "immutable".
 CACHE_FEED = "public, max-age=300"
@@ -71,13 +73,7 @@ class SiteFile:
             return hashlib.sha256(self.data).hexdigest(), len(self.data)
         if self.source is None:
             raise ValueError(f"site file {self.key} has neither source nor data")
-        digest = hashlib.sha256()
-        size = 0
-        with self.source.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-        return digest.hexdigest(), size
+        return file_sha256(self.source)
 
     def read(self) -> bytes:
         """The whole content (small files: pages, feed, transcripts)."""

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from episodes.episode import join_url
 from episodes.site import SiteFile
 from fieldreports.config import ShowConfig, StorageSettings
+from fieldreports.digest import file_sha256
 from fieldreports.errors import SetupError
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class LocalStorage:
     def put(self, file: SiteFile) -> bool:
         target = self.path(file.key)
         sha256, size = file.digest()
-        if target.is_file() and target.stat().st_size == size and _sha256(target) == sha256:
+        if target.is_file() and target.stat().st_size == size and file_sha256(target)[0] == sha256:
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -321,12 +322,4 @@ def _md5(file: SiteFile) -> str:
         with file.source.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
     return digest.hexdigest()

@@ -22,7 +22,6 @@ Every number in the returned MasteredAudio is measured after encoding.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import logging
 import math
@@ -38,6 +37,7 @@ import numpy as np
 from fieldreports.config import AudioSettings
 from fieldreports.decode import SourceInfo, probe, require_ffmpeg, sniff, stream, widen_pipe
 from fieldreports.denoise import Denoiser
+from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.limiter import Excerpt, GainPlan, PeakLimiter, plan
 from fieldreports.loudness import HopStats, Loudness, LoudnessMeter, channel_weights
@@ -219,7 +219,7 @@ def normalise(
     )
     result = MasteredAudio(
         source=source,
-        source_sha256=source_sha256 or _sha256(source),
+        source_sha256=source_sha256 or file_sha256(source)[0],
         duration_s=kept_frames / layout.rate_hz,
         podcast_mp3=podcast_path,
         master_wav=master_path,
@@ -691,11 +691,3 @@ def _check_settings(settings: AudioSettings) -> None:
 def _temp_name(out_dir: Path, name: str) -> Path:
     # A dot name with .partial: never mistaken for a finished file, by people or by the cache check.
     return out_dir / f".{name}.{os.getpid()}.partial"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError
 from fieldreports.naming import slugify
 from fieldreports.notes import Notes, read_notes
@@ -119,14 +119,3 @@ def _read_report(audio: Path, notes_path: Path | None, report_id: str) -> FieldR
         size_bytes=size,
         warnings=warnings,
     )
-
-
-def file_sha256(path: Path) -> tuple[str, int]:
-    """The SHA-256 hex digest and byte size of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

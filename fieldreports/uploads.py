@@ -27,8 +27,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from fieldreports.digest import file_sha256
 from fieldreports.errors import FieldReportsError, ReportError
-from fieldreports.inbox import file_sha256
 from fieldreports.naming import slugify
 
 log = logging.getLogger(__name__)
