@@ -29,6 +29,7 @@ install: system $(STAMP)
 
 system:
 	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	command -v sox >/dev/null && ! sox -h 2>/dev/null | grep -q amr-nb && missing="$$missing sox-amr"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages for:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
