@@ -54,3 +54,16 @@ def test_every_setting_is_documented() -> None:
         body = section[1].split("```", 1)[0]
         for field in dataclasses.fields(cls):
             assert re.search(rf"^{field.name} = ", body, re.M), f"[{table}] {field.name} undocumented"
+
+
+def test_init_starts_a_show_that_loads(tmp_path: Path) -> None:
+    show = tmp_path / "new show"
+    args = ["init", str(show), "--title", 'Border "Reached"', "--base-url", "https://e.org/br/"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (show / "inbox").is_dir() and (show / "tracks").is_dir()
+    from fieldreports.config import load_config
+
+    assert load_config(show).show.title == 'Border "Reached"'
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and "exists already" in again.output
