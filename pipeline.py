@@ -6,14 +6,18 @@ the next, and the click commands below are a thin skin over it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fcntl
+import glob
 import json
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,11 +42,12 @@ from episodes.episode import Episode, make_episode
 from episodes.publish import PublishReport, build_site, publish
 from episodes.storage import open_storage, public_base_url
 from fieldreports.audio import MasteredAudio, normalise
+from fieldreports.audio import check_settings as check_audio_settings
 from fieldreports.catalog import Catalog, cache_key, open_catalog
 from fieldreports.config import AudioSettings, ShowConfig, TranscriptionSettings, load_config
-from fieldreports.decode import probe
+from fieldreports.decode import probe, require_ffmpeg
 from fieldreports.errors import FieldReportsError, ReportError, SetupError
-from fieldreports.geotag import Geotagger, recording_time
+from fieldreports.geotag import Geotagger, Location, recording_time
 from fieldreports.gpx import Track, read_tracks
 from fieldreports.inbox import Failure, FieldReport, discover
 from fieldreports.transcribe import Engine, Transcript, cache_key_fields, load_engine, transcribe
@@ -236,12 +241,15 @@ class _Run:
                 raise transcription_error
             stage = "locate"
             recorded_at = recording_time(report, self.config.show.timezone)
+        except SetupError:
+            raise  # a show-wide problem (settings, a missing program): stop before publishing
         except ReportError as exc:
             return Failure(
                 report_id=report.id,
                 path=exc.path or report.audio_path,
                 stage=stage,
-                reason=str(exc),
+                reason=exc.message,
+                set_aside=stage == "normalise",
             )
         except Exception as exc:  # noqa: BLE001 - one report's bug must not sink the batch
             log.exception("%s: unexpected error in %s", report.audio_path.name, stage)
@@ -267,8 +275,10 @@ def models_dir() -> Path:
 
 def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
     """The whole pipeline on one show folder: discover, master, transcribe, locate, publish."""
+    require_ffmpeg()
+    check_audio_settings(config.audio)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    with open_catalog(config.state_dir) as catalog:
+    with _run_lock(config.state_dir), open_catalog(config.state_dir) as catalog:
         run = _Run(config, catalog, on_progress)
         discovery = discover(config.inbox_dir)
         failures = list(discovery.failures)
@@ -284,24 +294,62 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             else:
                 processed.append(outcome)
         episodes = _make_episodes(run, processed, failures)
-        for episode in episodes:
-            catalog.record(episode.report_id, status="published", summary=_summary(episode))
+        kept = _last_published(catalog, failures, episodes)
         site_dir = config.state_dir / "site"
-        map_files = render_map(episodes, config.show, tracks=run.tracks, settings=config.map)
-        site = build_site(episodes, config, map_files=map_files, staging_dir=site_dir)
+        everything = sorted([*episodes, *kept], key=lambda e: (e.published_at, e.report_id))
+        map_files = render_map(everything, config.show, tracks=run.tracks, settings=config.map)
+        site = build_site(everything, config, map_files=map_files, staging_dir=site_dir)
         # Never prune while a report is failing: its published files must survive until it is fixed.
         published = publish(site, open_storage(config), prune=False if failures else None)
+        for episode in episodes:
+            catalog.put("episode", episode.report_id, episode)
+            catalog.record(episode.report_id, status="published", summary=_summary(episode))
         work = catalog.work_done(run.run_id)
         catalog.finish_run(run.run_id, "failed" if failures else "ok")
     warnings = discovery.warnings + tuple(w for r in discovery.reports for w in r.warnings)
     warnings += tuple(w for p in processed for t in p.transcripts for w in t.warnings)
+    warnings += tuple(
+        f"{e.title}: this run failed, so the version published before stays up" for e in kept
+    )
     return RunSummary(
-        episodes=tuple(episodes),
+        episodes=tuple(everything),
         failures=tuple(failures),
         warnings=warnings,
         work=work,
         published=published,
     )
+
+
+@contextmanager
+def _run_lock(state_dir: Path) -> Iterator[None]:
+    """One run per show at a time: two would interleave their publishing and their catalog."""
+    with (state_dir / "run.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SetupError(
+                f"another fieldreports run is working on {state_dir.parent}; "
+                "wait for it to finish, then run again."
+            ) from None
+        yield
+
+
+def _last_published(
+    catalog: Catalog, failures: Sequence[Failure], episodes: Sequence[Episode]
+) -> list[Episode]:
+    """A failing report that was published before stays in the feed as it was.
+
+    A typo in edited notes or a corrupt re-upload must not withdraw an episode listeners have.
+    """
+    current = {e.report_id for e in episodes}
+    kept = []
+    for failure in failures:
+        if failure.report_id in current:
+            continue
+        previous = catalog.get("episode", failure.report_id, Episode)
+        if previous and previous.audio.source.is_file() and previous.master.source.is_file():
+            kept.append(previous)
+    return kept
 
 
 def feed_url(config: ShowConfig) -> str:
@@ -321,7 +369,10 @@ def _make_episodes(
     for report_id, exc in batch.errors.items():
         report = next(p.report for p in processed if p.report.id == report_id)
         failure = Failure(
-            report_id=report_id, path=exc.path or report.audio_path, stage="locate", reason=str(exc)
+            report_id=report_id,
+            path=exc.path or report.audio_path,
+            stage="locate",
+            reason=exc.message,
         )
         failures.append(failure)
         _record_failure(run.catalog, config, failure)
@@ -337,33 +388,51 @@ def _make_episodes(
     episodes: list[Episode] = []
     for item in ordered:
         report = item.report
-        journey = report.notes.journey
         location = batch.locations[report.id]
-        segments = tuple((s.start_s, s.end_s, s.text) for s in item.transcripts[0].segments)
-        offsets = (0.0, *(start for start, _title in chapter_starts(segments)))
-        points = run.geotagger.route_points(report, location, offsets_s=offsets)
-        first_seen = run.catalog.first_seen(report.id) or dt.datetime.now(dt.UTC)
-        episodes.append(
-            make_episode(
-                report,
-                item.mastered,
-                item.transcripts,
-                location,
-                guid=run.catalog.guid_for(report.id, feed_url=feed_url(config)),
-                season=seasons.get(journey),
-                number=journeys[journey].index(item) + 1,
-                # Listeners follow the journey: an episode is dated when it was recorded.
-                published_at=item.recorded_at or first_seen,
-                show=config.show,
-                staging_dir=config.state_dir / "site",
-                recorded_at=item.recorded_at,
-                artwork=_local_artwork(config),
-                waypoints=tuple(
-                    (o, lat, lon) for o, (lat, lon) in zip(offsets, points, strict=False)
-                ),
+        try:
+            episodes.append(_episode(run, item, location, seasons, journeys))
+        except ReportError as exc:
+            failure = Failure(
+                report_id=report.id,
+                path=exc.path or report.audio_path,
+                stage="episode",
+                reason=exc.message,
             )
-        )
+            failures.append(failure)
+            _record_failure(run.catalog, config, failure)
     return episodes
+
+
+def _episode(
+    run: _Run,
+    item: _Processed,
+    location: Location,
+    seasons: dict[str, int],
+    journeys: dict[str, list[_Processed]],
+) -> Episode:
+    config = run.config
+    report = item.report
+    journey = report.notes.journey
+    segments = tuple((s.start_s, s.end_s, s.text) for s in item.transcripts[0].segments)
+    offsets = (0.0, *(start for start, _title in chapter_starts(segments)))
+    points = run.geotagger.route_points(report, location, offsets_s=offsets)
+    first_seen = run.catalog.first_seen(report.id) or dt.datetime.now(dt.UTC)
+    return make_episode(
+        report,
+        item.mastered,
+        item.transcripts,
+        location,
+        guid=run.catalog.guid_for(report.id, feed_url=feed_url(config)),
+        season=seasons.get(journey),
+        number=journeys[journey].index(item) + 1,
+        # Listeners follow the journey: an episode is dated when it was recorded.
+        published_at=item.recorded_at or first_seen,
+        show=config.show,
+        staging_dir=config.state_dir / "site",
+        recorded_at=item.recorded_at,
+        artwork=_local_artwork(config),
+        waypoints=tuple((o, lat, lon) for o, (lat, lon) in zip(offsets, points, strict=False)),
+    )
 
 
 def _local_artwork(config: ShowConfig) -> Path | None:
@@ -381,21 +450,22 @@ def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Fai
     Only audio failures move: a report that failed transcription may succeed with another model,
     and the reporter's inbox is not ours to tidy.
     """
-    if failure.stage != "normalise":
+    if not failure.set_aside:
         return failure
     target = config.quarantine_dir
     target.mkdir(parents=True, exist_ok=True)
+    # A free stem in quarantine/, so an earlier quarantined file of the same name is kept.
+    stem, n = report.audio_path.stem, 2
+    while any(target.glob(f"{glob.escape(stem)}.*")):
+        stem, n = f"{report.audio_path.stem}-{n}", n + 1
+    moved = target / f"{stem}{report.audio_path.suffix}"
     for path in (report.audio_path, report.notes_path):
         if path and path.exists():
-            shutil.move(str(path), target / path.name)
-    reason_file = target / f"{report.audio_path.name}.reason.txt"
-    reason_file.write_text(f"{failure.reason}\n", encoding="utf-8")
-    log.warning("%s set aside in %s: %s", report.audio_path.name, target, failure.reason)
-    return Failure(
-        report_id=failure.report_id,
-        path=target / report.audio_path.name,
-        stage=failure.stage,
-        reason=failure.reason + f" (moved to {target.name}/)",
+            shutil.move(str(path), target / f"{stem}{path.suffix}")
+    (target / f"{moved.name}.reason.txt").write_text(f"{failure.reason}\n", encoding="utf-8")
+    log.warning("%s set aside as %s: %s", report.audio_path.name, moved, failure.reason)
+    return dataclasses.replace(
+        failure, path=moved, reason=failure.reason + f" (moved to {target.name}/{moved.name})"
     )
 
 
@@ -514,7 +584,7 @@ def run(console: Console, show_dir: Path) -> None:
 
         try:
             summary = run_show(config, on_progress=on_progress)
-        except SetupError as exc:
+        except FieldReportsError as exc:
             raise click.ClickException(str(exc)) from exc
     _print_summary(console, config, summary)
     if summary.failures:

@@ -125,7 +125,7 @@ def normalise(
     Progress is reported in seconds of audio over two passes (analysis, then rendering).
     """
     require_ffmpeg()
-    _check_settings(settings)
+    check_settings(settings)
     info = probe(source, sniff(source))
     if info.duration_s and info.duration_s < MIN_DURATION_S:
         raise ReportError(
@@ -669,7 +669,7 @@ def _check_master(source: Path, settings: AudioSettings, master: Loudness) -> No
         )
 
 
-def _check_settings(settings: AudioSettings) -> None:
+def check_settings(settings: AudioSettings) -> None:
     if settings.podcast_channels not in (1, 2):
         raise SetupError(
             f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}."

@@ -5,6 +5,7 @@ Driven by the dataclasses' own type hints: a new field needs no serialisation co
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import json
@@ -42,6 +43,8 @@ def _encode(obj: Any) -> Any:
         return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, bytes):
+        return base64.b64encode(obj).decode("ascii")
     if isinstance(obj, dt.datetime):
         return obj.isoformat()
     if isinstance(obj, tuple | list):
@@ -76,6 +79,8 @@ def _decode(tp: Any, value: Any) -> Any:
         return tp(**{k: _decode(hints[k], v) for k, v in value.items() if k in names})
     if tp is Path:
         return Path(value)
+    if tp is bytes:
+        return base64.b64decode(value)
     if tp is dt.datetime:
         return dt.datetime.fromisoformat(value)
     if tp is float and isinstance(value, int):

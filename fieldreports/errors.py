@@ -20,6 +20,10 @@ class ReportError(FieldReportsError):
         super().__init__(message)
         self.path = path
 
+    @property
+    def message(self) -> str:
+        """The reason alone, for places that name the file themselves."""
+        return super().__str__()
+
     def __str__(self) -> str:
-        message = super().__str__()
-        return f"{self.path.name}: {message}" if self.path else message
+        return f"{self.path.name}: {self.message}" if self.path else self.message

@@ -39,6 +39,9 @@ class Failure:
     path: Path
     stage: str
     reason: str
+    # True only when the recording itself cannot be used (undecodable, not audio): it is then
+    # moved to quarantine/. A show-wide problem or a bug never moves a reporter's file.
+    set_aside: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +89,10 @@ def discover(inbox: Path) -> Discovery:
         except ReportError as exc:
             failures.append(
                 Failure(
-                    report_id=report_id, path=exc.path or audio, stage="discover", reason=str(exc)
+                    report_id=report_id,
+                    path=exc.path or audio,
+                    stage="discover",
+                    reason=exc.message,
                 )
             )
     stems = {p.stem for p in recordings}

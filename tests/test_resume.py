@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from audiogen import convert, speak
 
 from fieldreports.catalog import open_catalog
 from fieldreports.config import load_config
+from fieldreports.errors import SetupError
 from pipeline import Progress, run_show
 
 
@@ -49,3 +51,58 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:
             "a-first": "published",
             "b-second": "published",
         }
+
+
+def test_a_show_wide_problem_stops_the_run_and_moves_no_recording(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    toml = show / "show.toml"
+    toml.write_text(toml.read_text() + "[audio]\npodcast_channels = 3\n", encoding="utf-8")
+    with pytest.raises(SetupError, match="podcast_channels"):
+        run_show(load_config(show))
+    assert sorted(p.name for p in (show / "inbox").iterdir()) == [
+        "a-first.md",
+        "a-first.mp3",
+        "b-second.md",
+        "b-second.mp3",
+    ]
+    assert not (show / "quarantine").exists() and not (show / "public").exists()
+
+
+def test_one_run_at_a_time(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    config = load_config(show)
+    config.state_dir.mkdir(parents=True)
+    with (config.state_dir / "run.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(SetupError, match="another fieldreports run"):
+            run_show(config)
+
+
+def test_a_failing_report_keeps_its_published_episode(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    config = load_config(show)
+    run_show(config)
+    notes = show / "inbox" / "a-first.md"
+    notes.write_text("---\ntitle: a-first\nplase: Lampedusa\n---\n", encoding="utf-8")
+    summary = run_show(config)
+    assert [f.report_id for f in summary.failures] == ["a-first"]
+    assert any("a-first" in w and "stays up" in w for w in summary.warnings)
+    feed = (show / "public" / "feed.xml").read_bytes()
+    assert feed.count(b"<item>") == 2 and b"a-first" in feed
+    assert summary.work == {}
+
+
+def test_quarantine_keeps_every_broken_file(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    config = load_config(show)
+    for attempt in (b"first", b"second"):
+        (show / "inbox" / "broken.mp3").write_bytes(b"\xff\xd8\xff\xe0JFIF" + attempt * 100)
+        summary = run_show(config)
+        assert any(f.report_id == "broken" and "not audio" in f.reason for f in summary.failures)
+    quarantined = sorted(p.name for p in (show / "quarantine").iterdir())
+    assert quarantined == [
+        "broken-2.mp3",
+        "broken-2.mp3.reason.txt",
+        "broken.mp3",
+        "broken.mp3.reason.txt",
+    ]
