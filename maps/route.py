@@ -96,6 +96,9 @@ _COLOURS = ("#b3261e", "#1d4ed8", "#047857", "#7c3aed", "#b45309", "#0e7490", "#
 _EUROPE = ((35.0, -10.0), (60.0, 35.0))  # shown when nothing is located yet
 # A track stretch is used between two stops only if it starts and ends this close to them.
 _TRACK_NEAR_KM = 50.0
+# A sensitive stop's area, widened by this factor, is kept free of any drawn track: the public
+# point may sit anywhere up to its radius from the true one.
+_HIDDEN_MARGIN = 1.5
 
 _STYLE = """<style>
 html, body { width: 100%; height: 100%; margin: 0; padding: 0; }
@@ -246,13 +249,21 @@ def render_page(
         tiles.add_to(fmap)
 
     timed_tracks = _timed_tracks(tracks)
+    # Every sensitive stop of the show, whatever its journey: no track of any journey may be
+    # drawn through its area, or the line would show where the reporter really was.
+    hidden = tuple(
+        (stop.lat, stop.lon, stop.radius_m * _HIDDEN_MARGIN / 1000.0)
+        for stops in journeys.values()
+        for stop in stops
+        if stop.sensitive
+    )
     for index, (journey, stops) in enumerate(journeys.items()):
         colour = _COLOURS[index % len(_COLOURS)]
         # Leaflet writes layer names as HTML; escape them as strictly as popups.
         name = for_template_literal(text(journey))
         layer = folium.FeatureGroup(name=name, show=True)
         layer.add_to(fmap)
-        route = _route(stops, timed_tracks)
+        route = _route(stops, timed_tracks, hidden=hidden)
         if len(route) >= 2:
             folium.PolyLine(
                 route, color=colour, weight=3, opacity=0.8, class_name="fr-route", interactive=False
@@ -376,14 +387,27 @@ def _timed_tracks(tracks: Sequence[Track]) -> tuple[_TimedTrack, ...]:
     return tuple(out)
 
 
-def _route(stops: Sequence[_Stop], tracks: Sequence[_TimedTrack]) -> list[tuple[float, float]]:
-    """The journey's line: stop to stop, following a GPX track between two timed stops."""
+def _route(
+    stops: Sequence[_Stop],
+    tracks: Sequence[_TimedTrack],
+    *,
+    hidden: Sequence[tuple[float, float, float]] = (),
+) -> list[tuple[float, float]]:
+    """The journey's line: stop to stop, following a GPX track between two timed stops.
+
+    Track points inside a `hidden` area (lat, lon, radius in km) are left out.
+    """
     if not stops:
         return []
     line = [(stops[0].lat, stops[0].lon)]
     for a, b in pairwise(stops):
         if a.when and b.when and not (a.sensitive or b.sensitive):
-            line.extend(_thin(_stretch(a, b, tracks)))
+            stretch = [
+                p
+                for p in _stretch(a, b, tracks)
+                if not any(_distance_km(p.lat, p.lon, la, lo) <= r for la, lo, r in hidden)
+            ]
+            line.extend(_thin(stretch))
         line.append((b.lat, b.lon))
     return line
 

@@ -212,3 +212,29 @@ def test_page_links_only_published_files(mp3: Path) -> None:
     assert "icon.svg" in links
     for src in links:
         assert f"map/{src}" in keys, src
+
+
+def test_no_track_of_any_journey_is_drawn_through_a_sensitive_area(tmp_path: Path) -> None:
+    def t(h: int, m: int = 0) -> dt.datetime:
+        return dt.datetime(2022, 3, 14, h, m, tzinfo=dt.UTC)
+
+    mp3 = mapkit.make_mp3(tmp_path / "a.mp3")
+    safe_house = (52.123456, 23.654321)  # a sensitive report's exact point, in another journey
+    stops = [
+        mapkit.episode(slug="a", mp3=mp3, journey="A", lat=52.10, lon=23.60, when=t(10)),
+        mapkit.episode(slug="b", mp3=mp3, journey="A", lat=52.15, lon=23.70, when=t(14)),
+        mapkit.episode(slug="c", mp3=mp3, journey="B", lat=52.14, lon=23.66, when=t(12),
+                       sensitive=True, accuracy_m=3000),
+    ]
+    points = [TrackPoint(time=t(10, 1), lat=52.10, lon=23.60)]
+    points += [TrackPoint(time=t(11, m), lat=52.10 + m * 0.0004, lon=23.60 + m * 0.0009)
+               for m in range(1, 59)]
+    points += [TrackPoint(time=t(12, m), lat=safe_house[0], lon=safe_house[1])
+               for m in range(0, 59, 5)]
+    points += [TrackPoint(time=t(13, 59), lat=52.15, lon=23.70)]
+    track = Track(name="walk", source=Path("walk.gpx"), points=tuple(points))
+    page = render_page(stops, ShowInfo(title="s", base_url="https://e.org/"), tracks=[track],
+                       settings=MapSettings(tiles="none"))
+    assert "52.123456" not in page and "23.654321" not in page
+    # Away from the sensitive area, the walk is still drawn along the track.
+    assert "52.1004" in page or "52.10040" in page
