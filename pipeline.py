@@ -942,8 +942,13 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
     default="",
     help="The shared secret (or set FIELDREPORTS_UPLOAD_TOKEN).",
 )
+@click.option(
+    "--replace", is_flag=True, help="Overwrite files of the same name (e.g. edited notes)."
+)
 @click.pass_obj
-def upload(console: Console, files: tuple[Path, ...], server_url: str, token: str) -> None:
+def upload(
+    console: Console, files: tuple[Path, ...], server_url: str, token: str, replace: bool
+) -> None:
     """Send recordings and notes to a `fieldreports receive` server, resuming where they stopped.
 
     Run the same command again after a failure: finished files are not sent twice and a half-sent
@@ -958,14 +963,18 @@ def upload(console: Console, files: tuple[Path, ...], server_url: str, token: st
         TransferSpeedColumn(),
         console=console,
     ) as bar:
-        for path in files:
+        # Notes first: a recording must never wait in the inbox without them, where a run
+        # would publish it before its notes could say `sensitive: true`.
+        for path in sorted(files, key=lambda p: p.suffix.lower() != ".md"):
             task = bar.add_task(path.name, total=path.stat().st_size)
 
             def advance(done: int, _total: int, task: TaskID = task) -> None:
                 bar.update(task, completed=done)
 
             try:
-                upload_file(path, server_url, token=token, on_progress=advance)
+                upload_file(
+                    path, server_url, token=token, replace=replace, on_progress=advance
+                )
             except FieldReportsError as exc:
                 raise click.ClickException(str(exc)) from exc
             bar.update(task, completed=path.stat().st_size)

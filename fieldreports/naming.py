@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable
+
+from anyascii import anyascii
 
 
 def slugify(text: str) -> str:
-    """A lowercase ASCII slug for file names and URLs.
+    """A lowercase ASCII slug for file names and URLs, transliterating any script.
 
     >>> slugify("Röszke: waiting at the fence")
     'roszke-waiting-at-the-fence'
@@ -17,10 +19,16 @@ def slugify(text: str) -> str:
     '2022-03-14-lampedusa-harbour-m4a'
     >>> slugify("Białowieża")
     'bialowieza'
+    >>> slugify("Харків, вокзал")
+    'kharkiv-vokzal'
+    >>> slugify("🎙️") == slugify("🎙️") != ""
+    True
     """
-    text = text.replace("ł", "l").replace("Ł", "L").replace("ß", "ss").replace("ø", "o")
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(text).lower()).strip("-")
+    if slug or not text.strip():
+        return slug
+    # Nothing transliterates (emoji, symbols): a stable name from the text itself.
+    return "x" + hashlib.sha256(text.strip().encode()).hexdigest()[:10]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

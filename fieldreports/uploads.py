@@ -49,6 +49,7 @@ class Upload:
     length: int
     offset: int
     sha256: str  # the client's fingerprint of the whole file, when it sent one
+    replace: bool = False  # the client asked to replace a file of the same name (edited notes)
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -151,12 +152,23 @@ class UploadStore:
                         offset=length,
                         sha256=fingerprint,
                     )
+            replace = metadata.get("replace", "").lower() in ("1", "true", "yes")
+            if (self.inbox / filename).exists() and not replace:
+                # Never overwrite, never guess which report a file belongs to: phones name every
+                # file "Recording 1", and notes given to the wrong recording publish wrong facts.
+                raise UploadError(
+                    HTTPStatus.CONFLICT,
+                    f"a different file named {filename} is already in the inbox: rename the "
+                    "recording and its notes (add the date or place), or send them with "
+                    "replace to overwrite",
+                )
             upload = Upload(
                 id=secrets.token_hex(12),
                 filename=filename,
                 length=length,
                 offset=0,
                 sha256=fingerprint,
+                replace=replace,
             )
             self._paths(upload.id)[0].touch()
             self._save(upload)
@@ -189,25 +201,28 @@ class UploadStore:
             if checksum and digest is None:
                 raise UploadError(HTTPStatus.BAD_REQUEST, f"unsupported checksum {algorithm!r}")
             part, _ = self._paths(upload_id)
-            received = bytearray()
-            remaining = size
-            while remaining:
-                chunk = body(min(_CHUNK, remaining))
-                if not chunk:
-                    break  # the connection dropped: keep what arrived, unless a checksum covers it
-                received += chunk
-                remaining -= len(chunk)
-            if digest is not None:
-                digest.update(received)
-                if base64.b64encode(digest.digest()).decode() != expected or remaining:
-                    raise UploadError(
-                        460, "checksum mismatch: the chunk was damaged; send it again"
-                    )
+            # Stream to disk, so a client sending one huge chunk cannot exhaust memory; a
+            # damaged chunk is cut off again, back to the last good byte.
             with part.open("ab") as handle:
-                handle.write(received)
+                remaining = size
+                while remaining:
+                    chunk = body(min(_CHUNK, remaining))
+                    if not chunk:
+                        break  # the connection dropped: keep what arrived, unless checksummed
+                    handle.write(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+                    remaining -= len(chunk)
+                damaged = digest is not None and (
+                    remaining or base64.b64encode(digest.digest()).decode() != expected
+                )
+                if damaged:
+                    handle.truncate(upload.offset)
                 handle.flush()
                 os.fsync(handle.fileno())
-            upload.offset += len(received)
+            if damaged:
+                raise UploadError(460, "checksum mismatch: the chunk was damaged; send it again")
+            upload.offset += size - remaining
         if upload.offset == upload.length:
             self._finish(upload)
         return upload
@@ -243,12 +258,17 @@ class UploadStore:
                 meta.unlink()
                 return identical
             target = self.inbox / upload.filename
-            if target.exists() and target.suffix != ".md":
-                # Same name, other content: a second recording, kept beside the first.
-                stem, n = target.stem, 2
-                while target.exists():
-                    target = self.inbox / f"{stem}-{n}{target.suffix}"
-                    n += 1
+            if target.exists() and not upload.replace:
+                # Another upload of the same name finished first: keep this one in the
+                # state folder rather than lose it or overwrite the other.
+                kept = self.state_dir / f"conflict-{upload.id}-{upload.filename}"
+                os.replace(part, kept)
+                meta.unlink()
+                raise UploadError(
+                    HTTPStatus.CONFLICT,
+                    f"{upload.filename} arrived twice with different content; the second copy "
+                    f"is kept as {kept.relative_to(self.inbox)}",
+                )
             os.replace(part, target)
             meta.unlink()
         log.info("received %s (%d bytes)", target.name, size)
@@ -297,8 +317,9 @@ def make_server(
                 action()
             except UploadError as exc:
                 self._reply(exc.status, text=f"{exc}\n")
-            except (ValueError, ReportError) as exc:
-                self._reply(HTTPStatus.BAD_REQUEST, text=f"{exc}\n")
+            except (ValueError, TypeError, KeyError, ReportError) as exc:
+                # A missing or malformed tus header (Upload-Length, Upload-Offset...).
+                self._reply(HTTPStatus.BAD_REQUEST, text=f"bad request: {exc!r}\n")
 
         def _upload_id(self) -> str:
             prefix = "/files/"
@@ -382,12 +403,15 @@ def upload_file(
     token: str = "",
     chunk_bytes: int = 4 << 20,
     attempts: int = 8,
+    replace: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Send one file to a tus server, resuming after every dropped connection.
 
     The file's SHA-256 is its fingerprint: if the server already holds part of it (from an
     earlier attempt, even by another run of this command) the upload continues from there.
+    `replace` overwrites a different file of the same name (edited notes); without it the
+    server refuses such a file.
     """
     digest, length = file_sha256(path)
     base = server_url.rstrip("/")
@@ -396,7 +420,7 @@ def upload_file(
         headers["Authorization"] = f"Bearer {token}"
     metadata = ",".join(
         f"{k} {base64.b64encode(v.encode()).decode()}"
-        for k, v in (("filename", path.name), ("sha256", digest))
+        for k, v in (("filename", path.name), ("sha256", digest), ("replace", str(replace)))
     )
     delay_s = 1.0
     for attempt in range(1, attempts + 1):
@@ -430,7 +454,7 @@ def upload_file(
                         on_progress(offset, length)
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as exc:
-            if isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403, 413, 415):
+            if isinstance(exc, urllib.error.HTTPError) and exc.code in (400, 401, 403, 409, 413, 415, 460):
                 raise FieldReportsError(
                     f"{path.name}: the server refused the upload "
                     f"({exc.code}: {exc.read().decode().strip()})"

@@ -107,14 +107,40 @@ def test_same_file_twice_lands_once(server, tmp_path: Path) -> None:
     assert len([p for p in inbox.iterdir() if p.is_file()]) == 1
 
 
-def test_other_content_with_the_same_name_is_kept_beside(server, tmp_path: Path) -> None:
+def test_other_content_under_a_taken_name_is_refused_never_overwritten(server, tmp_path) -> None:
     url, inbox = server
-    upload_file(recording(tmp_path, size=1000), url, token=TOKEN)
+    first = recording(tmp_path, size=1000)
+    upload_file(first, url, token=TOKEN)
     other = tmp_path / "b"
     other.mkdir()
-    upload_file(recording(other, size=2000), url, token=TOKEN)
-    names = sorted(p.name for p in inbox.iterdir() if p.is_file())
-    assert names == ["2022-09-20-roszke-2.flac", "2022-09-20-roszke.flac"]
+    # Phones name every file alike: a second "Recording 1" must not take the first one's place.
+    with pytest.raises(FieldReportsError, match="already in the inbox"):
+        upload_file(recording(other, size=2000), url, token=TOKEN)
+    (received,) = [p for p in inbox.iterdir() if p.is_file()]
+    assert received.read_bytes() == first.read_bytes()
+
+
+def test_edited_notes_replace_the_old_ones_when_asked(server, tmp_path: Path) -> None:
+    url, inbox = server
+    notes = tmp_path / "harbour.md"
+    notes.write_text("---\ntitle: Harbour\n---\n", encoding="utf-8")
+    upload_file(notes, url, token=TOKEN)
+    notes.write_text("---\ntitle: Harbour\nsensitive: true\n---\n", encoding="utf-8")
+    upload_file(notes, url, token=TOKEN, replace=True)
+    assert "sensitive: true" in (inbox / "harbour.md").read_text(encoding="utf-8")
+
+
+def test_non_latin_names_are_transliterated(server, tmp_path: Path) -> None:
+    url, inbox = server
+    upload_file(recording(tmp_path, name="Харків вокзал.m4a"), url, token=TOKEN)
+    assert [p.name for p in inbox.iterdir() if p.is_file()] == ["kharkiv-vokzal.m4a"]
+
+
+def test_a_request_without_tus_headers_gets_a_plain_400(server) -> None:
+    url, _ = server
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        request("POST", f"{url}/files/", {})
+    assert missing.value.code == 400
 
 
 def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> None:
