@@ -279,6 +279,12 @@ def _check(config: ShowConfig, source: Path) -> None:
         raise SetupError(f'{source}: [storage] kind must be "local" or "s3", not "{config.storage.kind}".')
     if config.storage.kind == "s3" and not config.storage.bucket:
         raise SetupError(f'{source}: [storage] kind = "s3" needs a bucket.')
+    if config.geotag.coarsen_km < 1:
+        # A finer grid would publish a sensitive report almost exactly where it was made.
+        raise SetupError(
+            f"{source}: [geotag] coarsen_km = {config.geotag.coarsen_km:g} is too fine to protect "
+            "anyone; use 1 or more (default 10)."
+        )
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
