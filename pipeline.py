@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
-import glob
 import json
 import logging
 import shutil
@@ -289,7 +288,8 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             catalog.guid_for(report.id, feed_url=feed_url(config))
             outcome = run.process(report, index, len(discovery.reports))
             if isinstance(outcome, Failure):
-                failures.append(_set_aside(config, report, outcome))
+                outcome = _set_aside(config, report, outcome)
+                failures.append(outcome)
                 _record_failure(catalog, config, outcome)
             else:
                 processed.append(outcome)
@@ -337,16 +337,15 @@ def _run_lock(state_dir: Path) -> Iterator[None]:
 def _last_published(
     catalog: Catalog, failures: Sequence[Failure], episodes: Sequence[Episode]
 ) -> list[Episode]:
-    """A failing report that was published before stays in the feed as it was.
-
-    A typo in edited notes or a corrupt re-upload must not withdraw an episode listeners have.
-    """
+    """A report that fails, or whose recording sits in quarantine, stays in the feed as it was
+    last published: a typo in edited notes or a damaged re-copy must not withdraw an episode
+    listeners have (nor let pruning delete its audio). Deleting a recording withdraws it."""
     current = {e.report_id for e in episodes}
+    failing = {f.report_id for f in failures}
+    held = failing | {r.id for r in catalog.reports() if r.status == "quarantined"}
     kept = []
-    for failure in failures:
-        if failure.report_id in current:
-            continue
-        previous = catalog.get("episode", failure.report_id, Episode)
+    for report_id in sorted(held - current):
+        previous = catalog.get("episode", report_id, Episode)
         if previous and previous.audio.source.is_file() and previous.master.source.is_file():
             kept.append(previous)
     return kept
@@ -445,25 +444,31 @@ def _local_artwork(config: ShowConfig) -> Path | None:
 
 
 def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Failure:
-    """Move a recording that cannot be decoded (and its notes) to quarantine/, the reason beside it.
+    """Move a recording that cannot be used to quarantine/, the reason in a file beside it.
 
-    Only audio failures move: a report that failed transcription may succeed with another model,
-    and the reporter's inbox is not ours to tidy.
+    Only the recording moves: its notes stay in the inbox, so a good copy of the recording
+    dropped in again pairs with them (and their `sensitive: true`) at once. A file that grew
+    while it was read is still being copied: it stays for the next run.
     """
     if not failure.set_aside:
         return failure
+    audio = report.audio_path
+    if audio.exists() and audio.stat().st_size != report.size_bytes:
+        return dataclasses.replace(
+            failure,
+            set_aside=False,
+            reason="the file changed while it was read (is it still being copied?); "
+            "it is tried again on the next run",
+        )
     target = config.quarantine_dir
     target.mkdir(parents=True, exist_ok=True)
-    # A free stem in quarantine/, so an earlier quarantined file of the same name is kept.
-    stem, n = report.audio_path.stem, 2
-    while any(target.glob(f"{glob.escape(stem)}.*")):
-        stem, n = f"{report.audio_path.stem}-{n}", n + 1
-    moved = target / f"{stem}{report.audio_path.suffix}"
-    for path in (report.audio_path, report.notes_path):
-        if path and path.exists():
-            shutil.move(str(path), target / f"{stem}{path.suffix}")
+    # A free name in quarantine/, so an earlier quarantined file of the same name is kept.
+    moved, n = target / audio.name, 2
+    while moved.exists():
+        moved, n = target / f"{audio.stem}-{n}{audio.suffix}", n + 1
+    shutil.move(str(audio), moved)
     (target / f"{moved.name}.reason.txt").write_text(f"{failure.reason}\n", encoding="utf-8")
-    log.warning("%s set aside as %s: %s", report.audio_path.name, moved, failure.reason)
+    log.warning("%s set aside as %s: %s", audio.name, moved, failure.reason)
     return dataclasses.replace(
         failure, path=moved, reason=failure.reason + f" (moved to {target.name}/{moved.name})"
     )
@@ -471,7 +476,12 @@ def _set_aside(config: ShowConfig, report: FieldReport, failure: Failure) -> Fai
 
 def _record_failure(catalog: Catalog, config: ShowConfig, failure: Failure) -> None:
     catalog.guid_for(failure.report_id, feed_url=feed_url(config))
-    catalog.record(failure.report_id, status="failed", stage=failure.stage, reason=failure.reason)
+    catalog.record(
+        failure.report_id,
+        status="quarantined" if failure.set_aside else "failed",
+        stage=failure.stage,
+        reason=failure.reason,
+    )
 
 
 def _summary(episode: Episode) -> dict[str, object]:
@@ -644,6 +654,26 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _check_outputs(inputs: Sequence[Path], output_dir: Path, suffixes: Sequence[str]) -> None:
+    """Refuse before any work when an output would overwrite an input or another output."""
+    sources = {p.resolve() for p in inputs}
+    seen: dict[Path, Path] = {}
+    for path in inputs:
+        for suffix in suffixes:
+            out = (output_dir / f"{path.stem}{suffix}").resolve()
+            if out in sources:
+                raise click.ClickException(
+                    f"{path.name}: the result would overwrite a recording ({out}); "
+                    "choose another --output-dir."
+                )
+            if out in seen and seen[out] != path:
+                raise click.ClickException(
+                    f"{seen[out]} and {path} would both write {out.name}; "
+                    "rename one or run them separately."
+                )
+            seen[out] = path
+
+
 @cli.command("normalise")
 @click.argument(
     "audio", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -668,6 +698,7 @@ def normalise_command(
 ) -> None:
     """Master loose recordings: NAME.mp3 (podcast, -16 LUFS) and NAME.master.wav (-23 LUFS)."""
     settings = _load(show_dir).audio if show_dir else AudioSettings()
+    _check_outputs(audio, output_dir, (".mp3", ".master.wav"))
     output_dir.mkdir(parents=True, exist_ok=True)
     table = Table("file", "before LUFS", "podcast LUFS / dBTP", "master LUFS / dBTP")
     failed = 0
@@ -731,6 +762,7 @@ def transcribe_command(
     word_timestamps: bool,
 ) -> None:
     """Transcribe loose recordings into NAME.vtt, NAME.srt, NAME.json and NAME.txt."""
+    _check_outputs(audio, output_dir, tuple(suffix for suffix, _ in TRANSCRIPT_FORMATS.values()))
     settings = TranscriptionSettings(engine=engine, model=model, word_timestamps=word_timestamps)
     try:
         loaded = load_engine(settings, cache_dir=models_dir())
@@ -783,12 +815,15 @@ def init(console: Console, show_dir: Path, title: str, base_url: str) -> None:
     """Start a show folder: show.toml, inbox/ for reports and tracks/ for GPX files."""
     if (show_dir / "show.toml").exists():
         raise click.ClickException(f"{show_dir / 'show.toml'} exists already; edit it instead.")
-    (show_dir / "inbox").mkdir(parents=True, exist_ok=True)
-    (show_dir / "tracks").mkdir(exist_ok=True)
     text = _SHOW_TEMPLATE.format(
         title=title, title_toml=json.dumps(title), base_url_toml=json.dumps(base_url)
     )
-    (show_dir / "show.toml").write_text(text, encoding="utf-8")
+    try:
+        (show_dir / "inbox").mkdir(parents=True, exist_ok=True)
+        (show_dir / "tracks").mkdir(exist_ok=True)
+        (show_dir / "show.toml").write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {show_dir}: {exc.strerror}.") from exc
     _load(show_dir)  # the template must pass the same checks as a hand-written file
     console.print(
         f"Created {show_dir}/show.toml, inbox/ and tracks/. Put each recording in inbox/ with "
@@ -880,7 +915,13 @@ def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
             f"{config.public_dir} does not exist yet: run `fieldreports run {show_dir}` first."
         )
     console.print(f"Serving {config.public_dir} at http://{host}:{port}/ (Ctrl+C stops)")
-    serve_directory(config.public_dir, host=host, port=port)
+    try:
+        serve_directory(config.public_dir, host=host, port=port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? "
+            "Try --port with another number."
+        ) from exc
 
 
 @cli.command()
@@ -914,7 +955,12 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
             "FIELDREPORTS_UPLOAD_TOKEN."
         )
     config.inbox_dir.mkdir(parents=True, exist_ok=True)
-    server = make_server(config.inbox_dir, host=host, port=port, token=token)
+    try:
+        server = make_server(config.inbox_dir, host=host, port=port, token=token)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); try --port with another number."
+        ) from exc
     console.print(
         f"Taking uploads into {config.inbox_dir} at http://{host}:{port}/files/ (Ctrl+C stops)"
     )
@@ -956,6 +1002,10 @@ def upload(
     """
     from fieldreports.uploads import upload_file
 
+    if not server_url.startswith(("http://", "https://")):
+        raise click.ClickException(
+            f"--to {server_url}: give the server's whole address, like https://{server_url}"
+        )
     with Progress_(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -972,9 +1022,7 @@ def upload(
                 bar.update(task, completed=done)
 
             try:
-                upload_file(
-                    path, server_url, token=token, replace=replace, on_progress=advance
-                )
+                upload_file(path, server_url, token=token, replace=replace, on_progress=advance)
             except FieldReportsError as exc:
                 raise click.ClickException(str(exc)) from exc
             bar.update(task, completed=path.stat().st_size)

@@ -14,8 +14,16 @@ from fieldreports.notes import Notes, read_notes
 log = logging.getLogger(__name__)
 
 NOTES_SUFFIX = ".md"
-# Files an upload client or an editor leaves behind while it works; never recordings.
-_IGNORED_SUFFIXES = {".part", ".partial", ".tmp", ".crdownload", ".gpx", ".txt", ".json", ".reason"}
+# Files that are never recordings: what upload clients and editors leave behind while they work,
+# and what reporters keep beside a recording (photos, documents, system files). Anything else is
+# tried as audio, whatever its extension: recorders and phones use many.
+_IGNORED_SUFFIXES = {
+    ".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", ".bak",
+    ".gpx", ".kml", ".kmz", ".txt", ".json", ".csv", ".toml", ".yaml", ".yml", ".reason",
+    ".jpg", ".jpeg", ".png", ".heic", ".heif", ".gif", ".webp", ".tif", ".tiff", ".bmp",
+    ".pdf", ".doc", ".docx", ".odt", ".rtf", ".html", ".htm", ".zip",
+    ".db", ".ini", ".ds_store", ".lnk",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +68,9 @@ def discover(inbox: Path) -> Discovery:
     if not inbox.is_dir():
         return Discovery(reports=(), failures=(), warnings=(f"no inbox folder at {inbox}",))
     files = sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
-    notes_by_stem = {p.stem: p for p in files if p.suffix.lower() == NOTES_SUFFIX}
+    # Case-insensitive: "Harbour.md" beside "harbour.wav" must not lose its notes (and with them
+    # a `sensitive: true`) on a phone or a Windows share that changed the case.
+    notes_by_stem = {p.stem.lower(): p for p in files if p.suffix.lower() == NOTES_SUFFIX}
     recordings = [
         p
         for p in files
@@ -85,7 +95,7 @@ def discover(inbox: Path) -> Discovery:
             continue
         seen_ids[report_id] = audio
         try:
-            reports.append(_read_report(audio, notes_by_stem.get(audio.stem), report_id))
+            reports.append(_read_report(audio, notes_by_stem.get(audio.stem.lower()), report_id))
         except ReportError as exc:
             failures.append(
                 Failure(
@@ -95,7 +105,7 @@ def discover(inbox: Path) -> Discovery:
                     reason=exc.message,
                 )
             )
-    stems = {p.stem for p in recordings}
+    stems = {p.stem.lower() for p in recordings}
     for stem, notes in notes_by_stem.items():
         if stem not in stems:
             warnings.append(f"{notes.name}: notes without a recording (is the upload finished?)")

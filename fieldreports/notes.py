@@ -53,21 +53,28 @@ class Notes:
 def split_front_matter(text: str) -> tuple[str, str]:
     """Split a notes file into its YAML front matter and Markdown body.
 
+    Leading blank lines are skipped, and `...` may close the block as YAML allows. A block that
+    opens and never closes is an error: read as body text, its keys (`sensitive` among them)
+    would be silently ignored and published.
+
     >>> split_front_matter("---\\ntitle: Hi\\n---\\nBody text\\n")
     ('title: Hi\\n', 'Body text\\n')
+    >>> split_front_matter("\\n\\n---\\ntitle: Hi\\n...\\nBody\\n")
+    ('title: Hi\\n', 'Body\\n')
     >>> split_front_matter("Just a body")
     ('', 'Just a body')
     """
-    text = text.removeprefix("\ufeff")
-    if not text.startswith("---"):
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    stripped = text.lstrip("\n")
+    if stripped.startswith("+++"):
+        raise ValueError("TOML front matter (+++) is not read; write YAML between --- lines")
+    if not stripped.startswith("---"):
         return "", text
-    first_newline = text.find("\n")
-    end = text.find("\n---", first_newline)
-    if first_newline < 0 or end < 0:
-        return "", text
-    after = text.find("\n", end + 4)
-    body = "" if after < 0 else text[after + 1 :]
-    return text[first_newline + 1 : end + 1], body
+    lines = stripped.split("\n")
+    for index, line in enumerate(lines[1:], start=1):
+        if line.rstrip() in ("---", "..."):
+            return "\n".join(lines[1:index]) + "\n", "\n".join(lines[index + 1 :])
+    raise ValueError("the front matter opens with --- but never closes; end it with a --- line")
 
 
 def read_notes(path: Path, *, default_title: str) -> Notes:
@@ -76,7 +83,10 @@ def read_notes(path: Path, *, default_title: str) -> Notes:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ReportError("notes are not UTF-8 text; save them as UTF-8.", path=path) from exc
-    head, body = split_front_matter(text)
+    try:
+        head, body = split_front_matter(text)
+    except ValueError as exc:
+        raise ReportError(f"{exc}.", path=path) from None
     try:
         meta = yaml.safe_load(head) if head.strip() else {}
     except yaml.YAMLError as exc:
@@ -100,8 +110,10 @@ def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_t
     tags = meta.get("tags") or ()
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",") if t.strip()]
-    if not isinstance(tags, list | tuple):
-        raise ReportError("tags must be a list, like [sea, arrivals].", path=path)
+    if not isinstance(tags, list | tuple) or not all(
+        isinstance(t, str | int | float) and not isinstance(t, bool) for t in tags
+    ):
+        raise ReportError("tags must be a list of words, like [sea, arrivals].", path=path)
     return Notes(
         title=_text(meta.get("title"), "title", path) or default_title,
         body=body,

@@ -16,8 +16,9 @@ def test_normalise_masters_loose_files_and_names_a_broken_one(tmp_path: Path) ->
     broken = tmp_path / "photo.m4a"
     broken.write_bytes(b"\xff\xd8\xff\xe0" + b"JFIF" + bytes(2000))
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["normalise", str(good), str(broken), "-o", str(out)],
-                                terminal_width=200)
+    result = CliRunner().invoke(
+        cli, ["normalise", str(good), str(broken), "-o", str(out)], terminal_width=200
+    )
     assert result.exit_code == 1
     assert "photo.m4a" in result.output and "JPEG" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["loose.master.wav", "loose.mp3"]
@@ -33,3 +34,13 @@ def test_transcribe_writes_every_format(tmp_path: Path, jfk: Path) -> None:
     assert "ask not what your country" in (out / "jfk.txt").read_text().lower()
     document = json.loads((out / "jfk.json").read_text())
     assert document["version"] == "1.0.0" and document["segments"][0]["startTime"] >= 0
+
+
+def test_normalise_never_overwrites_a_recording(tmp_path: Path) -> None:
+    source = speak("Do not overwrite me.", tmp_path / "rec.wav")
+    mp3 = tmp_path / "rec.mp3"
+    mp3.write_bytes(b"the original phone recording")
+    result = CliRunner().invoke(cli, ["normalise", str(mp3), str(source), "-o", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "overwrite a recording" in result.output or "would both write" in result.output
+    assert mp3.read_bytes() == b"the original phone recording"

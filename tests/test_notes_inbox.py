@@ -87,3 +87,38 @@ def test_discover_pairs_recordings_with_notes(tmp_path: Path) -> None:
     assert 'unknown key "where"' in reasons["bad-notes"]
     assert "empty" in reasons["empty"]
     assert any("orphan.md" in w for w in found.warnings)
+
+
+def test_photos_and_system_files_are_not_taken_for_recordings(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "camp.m4a").write_bytes(b"....ftypM4A audio")
+    notes(inbox / "Camp.md", "title: Camp\nsensitive: true\n")  # case changed by a file share
+    for name in ("camp.jpg", "Thumbs.db", "desktop.ini", "show.toml", "IMG_0001.HEIC"):
+        (inbox / name).write_bytes(b"not audio")
+    found = discover(inbox)
+    assert [r.id for r in found.reports] == ["camp"] and not found.failures
+    assert found.reports[0].notes.sensitive
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("---\ntitle: T\nsensitive: true\nBody without a closing line\n", "never closes"),
+        ("+++\ntitle = 'T'\n+++\nBody\n", "TOML front matter"),
+        ("---\ntitle: T\ntags: [a, [b, c]]\n---\n", "tags must be a list of words"),
+    ],
+)
+def test_front_matter_that_would_be_ignored_is_an_error(tmp_path: Path, text: str,
+                                                        message: str) -> None:
+    path = tmp_path / "x.md"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ReportError, match=message):
+        read_notes(path, default_title="X")
+
+
+def test_blank_lines_before_front_matter_and_yaml_end_marker(tmp_path: Path) -> None:
+    path = tmp_path / "x.md"
+    path.write_text("\n\n---\r\ntitle: T\r\nsensitive: true\r\n...\r\nBody\r\n", encoding="utf-8")
+    n = read_notes(path, default_title="X")
+    assert (n.title, n.sensitive, n.body) == ("T", True, "Body")

@@ -106,3 +106,21 @@ def test_quarantine_keeps_every_broken_file(tmp_path: Path) -> None:
         "broken.mp3",
         "broken.mp3.reason.txt",
     ]
+
+
+def test_a_damaged_recopy_keeps_the_published_episode_and_its_notes(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    config = load_config(show)
+    run_show(config)
+    good = (show / "inbox" / "a-first.mp3").read_bytes()
+    (show / "inbox" / "a-first.mp3").write_bytes(b"\xff\xd8\xff\xe0JFIF" + bytes(300))
+    first = run_show(config)
+    assert [(f.report_id, f.set_aside) for f in first.failures] == [("a-first", True)]
+    assert (show / "inbox" / "a-first.md").is_file()  # the notes wait for a good copy
+    second = run_show(config)  # the recording is in quarantine now: nothing fails...
+    assert not second.failures
+    feed = (show / "public" / "feed.xml").read_bytes()
+    assert feed.count(b"<item>") == 2  # ...and the episode stays published
+    (show / "inbox" / "a-first.mp3").write_bytes(good)
+    third = run_show(config)
+    assert sorted(e.report_id for e in third.episodes) == ["a-first", "b-second"]
