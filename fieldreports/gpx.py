@@ -116,7 +116,15 @@ def read_tracks(tracks_dir: Path) -> tuple[Track, ...]:
     if not tracks_dir.is_dir():
         return ()
     files = sorted(p for p in tracks_dir.iterdir() if p.suffix.lower() == ".gpx" and p.is_file())
-    tracks = tuple(t for path in files for t in read_gpx(path))
+    read: list[Track] = []
+    for path in files:
+        try:
+            read.extend(read_gpx(path))
+        except SetupError as exc:
+            # A half-synced track must not stop every report: those it would place are placed
+            # by their notes, or wait off the map until the next run reads it whole.
+            log.warning("%s; this track is left out of this run", exc)
+    tracks = tuple(read)
     log.debug("read %d tracks from %d GPX files in %s", len(tracks), len(files), tracks_dir)
     return tracks
 

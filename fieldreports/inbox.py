@@ -79,21 +79,24 @@ def discover(inbox: Path) -> Discovery:
     reports: list[FieldReport] = []
     failures: list[Failure] = []
     warnings: list[str] = []
-    seen_ids: dict[str, Path] = {}
+    by_id: dict[str, list[Path]] = {}
     for audio in recordings:
-        report_id = slugify(audio.stem)
-        if report_id in seen_ids:
+        by_id.setdefault(slugify(audio.stem), []).append(audio)
+    for report_id, clashing in by_id.items():
+        if len(clashing) > 1:
+            # Neither goes ahead: which recording the notes describe is the reporter's call.
+            names = " and ".join(p.name for p in clashing)
             failures.append(
                 Failure(
                     report_id=report_id,
-                    path=audio,
+                    path=clashing[0],
                     stage="discover",
-                    reason=f"two recordings share the name {audio.stem!r} "
-                    f"({seen_ids[report_id].name} and {audio.name}); rename one.",
+                    reason=f"{len(clashing)} recordings share the name {report_id!r} ({names}); "
+                    "rename all but one, with their notes.",
                 )
             )
             continue
-        seen_ids[report_id] = audio
+        (audio,) = clashing
         try:
             reports.append(_read_report(audio, notes_by_stem.get(audio.stem.lower()), report_id))
         except ReportError as exc:

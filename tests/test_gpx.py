@@ -95,5 +95,19 @@ def test_broken_gpx_is_a_setup_error_naming_the_file(tmp_path: Path) -> None:
         read_gpx(bad)
 
 
+def test_a_broken_track_is_left_out_and_the_others_are_read(tmp_path: Path, caplog) -> None:
+    (tmp_path / "broken.gpx").write_text("<gpx><trk><trkseg><trkpt lat=", encoding="utf-8")
+    (tmp_path / "good.gpx").write_text(
+        '<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+        '<trkpt lat="52.0" lon="23.5"><time>2022-03-02T09:00:00Z</time></trkpt>'
+        '<trkpt lat="52.1" lon="23.7"><time>2022-03-02T09:30:00Z</time></trkpt>'
+        "</trkseg></trk></gpx>",
+        encoding="utf-8",
+    )
+    (track,) = read_tracks(tmp_path)
+    assert len(track.points) == 2
+    assert "broken.gpx" in caplog.text
+
+
 def test_missing_tracks_folder_is_no_tracks(tmp_path: Path) -> None:
     assert read_tracks(tmp_path / "tracks") == ()

@@ -122,3 +122,15 @@ def test_blank_lines_before_front_matter_and_yaml_end_marker(tmp_path: Path) -> 
     path.write_text("\n\n---\r\ntitle: T\r\nsensitive: true\r\n...\r\nBody\r\n", encoding="utf-8")
     n = read_notes(path, default_title="X")
     assert (n.title, n.sensitive, n.body) == ("T", True, "Body")
+
+
+def test_two_recordings_with_one_name_both_wait(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.mp3").write_bytes(b"ID3 audio")
+    (inbox / "a.wav").write_bytes(b"RIFF audio")
+    notes(inbox / "a.md", "title: A\n")
+    found = discover(inbox)
+    assert found.reports == ()
+    (failure,) = found.failures
+    assert "a.mp3 and a.wav" in failure.reason
