@@ -674,18 +674,26 @@ def _check_outputs(inputs: Sequence[Path], output_dir: Path, suffixes: Sequence[
             seen[out] = path
 
 
+def _loose_files(command: Callable[..., None]) -> Callable[..., None]:
+    """The AUDIO... arguments and -o/--output-dir option of the single-stage commands."""
+    command = click.option(
+        "-o",
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="Where to write the results.",
+    )(command)
+    return click.argument(
+        "audio",
+        nargs=-1,
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    )(command)
+
+
 @cli.command("normalise")
-@click.argument(
-    "audio", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option(
-    "-o",
-    "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Where to write the results.",
-)
+@_loose_files
 @click.option(
     "--show",
     "show_dir",
@@ -724,17 +732,7 @@ def normalise_command(
 
 
 @cli.command("transcribe")
-@click.argument(
-    "audio", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option(
-    "-o",
-    "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Where to write the transcripts.",
-)
+@_loose_files
 @click.option("--language", default="", help="Language code (nl, it, pl...); detected when absent.")
 @click.option(
     "--model",

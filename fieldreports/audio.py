@@ -35,7 +35,15 @@ from pathlib import Path
 import numpy as np
 
 from fieldreports.config import AudioSettings
-from fieldreports.decode import SourceInfo, probe, require_ffmpeg, sniff, stream, widen_pipe
+from fieldreports.decode import (
+    FFMPEG_QUIET,
+    SourceInfo,
+    probe,
+    require_ffmpeg,
+    sniff,
+    stream,
+    widen_pipe,
+)
 from fieldreports.denoise import Denoiser
 from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError, SetupError
@@ -432,12 +440,7 @@ class _Encoder:
 
 def _input_args(rate_hz: int, channels: int) -> list[str]:
     return [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "error",
+        *FFMPEG_QUIET,
         "-y",
         "-f",
         "f32le",

@@ -269,18 +269,17 @@ def widen_pipe(fd: int, size: int = 1 << 20) -> None:
         pass  # not Linux, or over the system's limit: the default buffer still works
 
 
+# ffmpeg run as a pipe stage: no prompts, no banner, no progress, errors only (read by us).
+FFMPEG_QUIET = ("ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error")
+
+
 def decode_argv(
     path: Path | str, *, rate_hz: int, channels: int, filters: Sequence[str] = ()
 ) -> list[str]:
     """ffmpeg reading the first audio stream and writing raw float32 at a fixed rate and layout."""
     chain = [*filters, f"aresample={rate_hz}:resampler=soxr:precision=28"]
     return [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "error",
+        *FFMPEG_QUIET,
         "-i",
         str(path),
         "-map",
