@@ -36,22 +36,28 @@ from rich.progress import (
 from rich.progress import Progress as Progress_
 from rich.table import Table
 
-from episodes.chapters import chapter_starts
 from episodes.episode import Episode, make_episode
-from episodes.publish import PublishReport, build_site, publish
-from episodes.storage import open_storage, public_base_url
-from fieldreports.audio import MasteredAudio, normalise
-from fieldreports.audio import check_settings as check_audio_settings
-from fieldreports.catalog import Catalog, cache_key, open_catalog
+from episodes.feed.chapters import chapter_starts
+from episodes.site.publish import PublishReport, build_site, publish
+from episodes.site.storage import open_storage, public_base_url
+from fieldreports.audio.decode import probe, require_ffmpeg
+from fieldreports.audio.master import MasteredAudio, normalise
+from fieldreports.audio.master import check_settings as check_audio_settings
+from fieldreports.catalog.sqlite import Catalog, cache_key, open_catalog
 from fieldreports.config import AudioSettings, ShowConfig, TranscriptionSettings, load_config
-from fieldreports.decode import probe, require_ffmpeg
 from fieldreports.errors import FieldReportsError, ReportError, SetupError
-from fieldreports.geotag import Geotagger, Location, recording_time
-from fieldreports.gpx import Track, read_tracks
-from fieldreports.inbox import Failure, FieldReport, discover
-from fieldreports.transcribe import Engine, Transcript, cache_key_fields, load_engine, transcribe
-from fieldreports.transcripts import FORMATS as TRANSCRIPT_FORMATS
-from fieldreports.transcripts import render as render_transcript
+from fieldreports.geo.gpx import Track, read_tracks
+from fieldreports.geo.locate import Geotagger, Location, recording_time
+from fieldreports.intake.inbox import Failure, FieldReport, discover
+from fieldreports.transcription.formats import FORMATS as TRANSCRIPT_FORMATS
+from fieldreports.transcription.formats import render as render_transcript
+from fieldreports.transcription.whisper import (
+    Engine,
+    Transcript,
+    cache_key_fields,
+    load_engine,
+    transcribe,
+)
 from maps.route import render_map
 
 log = logging.getLogger("fieldreports")
@@ -905,7 +911,7 @@ def status(console: Console, show_dir: Path) -> None:
 @click.pass_obj
 def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
     """Serve SHOW_DIR's published folder over HTTP (with byte ranges, as podcast apps need)."""
-    from episodes.serve import serve as serve_directory
+    from episodes.site.serve import serve as serve_directory
 
     config = _load(show_dir)
     if not config.public_dir.is_dir():
@@ -944,7 +950,7 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
     An upload resumes after a dropped connection, each chunk is checksummed, a file enters the
     inbox only whole, and a file sent twice lands once.
     """
-    from fieldreports.uploads import make_server
+    from fieldreports.intake.uploads import make_server
 
     config = _load(show_dir)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
@@ -998,7 +1004,7 @@ def upload(
     Run the same command again after a failure: finished files are not sent twice and a half-sent
     file continues from the last byte the server holds.
     """
-    from fieldreports.uploads import upload_file
+    from fieldreports.intake.uploads import upload_file
 
     if not server_url.startswith(("http://", "https://")):
         raise click.ClickException(
@@ -1047,7 +1053,7 @@ def partners(console: Console, show_dir: Path, expires: str, output: Path | None
     For a radio partner without access to the bucket: each master URL is signed and expires.
     With local storage the URLs are the plain public ones.
     """
-    from episodes.partners import parse_expiry, presign_masters
+    from episodes.pages.partners import parse_expiry, presign_masters
 
     config = _load(show_dir)
     try:

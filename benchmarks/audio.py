@@ -108,14 +108,14 @@ def make_recording(clip: Path, seconds: float, out: Path) -> Path:
 OURS = """
 import json, logging, sys, time, resource
 from pathlib import Path
-from fieldreports.audio import normalise, measure
+from fieldreports.audio.master import normalise, measure
 from fieldreports.config import AudioSettings
 class Count(logging.Handler):
     renders = 1
     def emit(self, record):
         Count.renders += "rendering again" in record.getMessage()
-logging.getLogger("fieldreports.audio").addHandler(Count())
-logging.getLogger("fieldreports.audio").setLevel(logging.INFO)
+logging.getLogger("fieldreports.audio.master").addHandler(Count())
+logging.getLogger("fieldreports.audio.master").setLevel(logging.INFO)
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
 started = time.perf_counter(); cpu = time.process_time()
 measure(source)
@@ -131,7 +131,7 @@ print(json.dumps({"wall_s": time.perf_counter() - started, "analysis_s": analysi
 OURS_BASELINE = """
 import json, resource
 import numpy, scipy.signal, pydub, mutagen
-import fieldreports.audio
+import fieldreports.audio.master
 print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 

@@ -20,11 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fieldreports.config import GeotagSettings  # noqa: E402
-from fieldreports.gazetteer import _load_index, load_gazetteer  # noqa: E402
-from fieldreports.geotag import Geotagger  # noqa: E402
-from fieldreports.gpx import read_tracks  # noqa: E402
-from fieldreports.inbox import FieldReport  # noqa: E402
-from fieldreports.notes import Notes  # noqa: E402
+from fieldreports.geo.gazetteer import _load_index, load_gazetteer  # noqa: E402
+from fieldreports.geo.gpx import read_tracks  # noqa: E402
+from fieldreports.geo.locate import Geotagger  # noqa: E402
+from fieldreports.intake.inbox import FieldReport  # noqa: E402
+from fieldreports.intake.notes import Notes  # noqa: E402
 
 PLACES = ("Lampedusa", "Röszke", "Bialowieza", "Terespol", "Idomeni", "Horgos", "Lesvos", "Samos")
 TEXT = (

@@ -38,11 +38,14 @@ def main() -> None:
     settings = MapSettings(tiles=args.tiles)
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(mapkit.CHROMIUM),
-                                    args=list(mapkit.CHROMIUM_ARGS))
+        browser = p.chromium.launch(
+            executable_path=str(mapkit.CHROMIUM), args=list(mapkit.CHROMIUM_ARGS)
+        )
         mp3 = mapkit.make_mp3(Path(tmp) / "tone.mp3")
-        print(f"{'stops':>6} {'render s':>9} {'page KiB':>9} {'DOMContentLoaded s':>19} "
-              f"{'load s':>7} {'icons at load':>14}")
+        print(
+            f"{'stops':>6} {'render s':>9} {'page KiB':>9} {'DOMContentLoaded s':>19} "
+            f"{'load s':>7} {'icons at load':>14}"
+        )
         for count in (int(s) for s in args.stops.split(",")):
             episodes = mapkit.many_episodes(count, mp3)
             renders = []
@@ -67,8 +70,10 @@ def main() -> None:
                     loads.append(timing[1] / 1000)
                     shown = page.locator(".leaflet-marker-pane > *").count()
                     context.close()
-            print(f"{count:>6} {statistics.median(renders):>9.3f} {page_kib:>9.0f} "
-                  f"{statistics.median(dcl):>19.3f} {statistics.median(loads):>7.3f} {shown:>14}")
+            print(
+                f"{count:>6} {statistics.median(renders):>9.3f} {page_kib:>9.0f} "
+                f"{statistics.median(dcl):>19.3f} {statistics.median(loads):>7.3f} {shown:>14}"
+            )
         browser.close()
 
 

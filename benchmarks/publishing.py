@@ -34,10 +34,10 @@ import episodes_fixtures as fx  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from episodes.episode import Episode, rebase  # noqa: E402
-from episodes.feed import render_feed  # noqa: E402
-from episodes.publish import build_site, publish  # noqa: E402
-from episodes.site import SiteFile  # noqa: E402
-from episodes.storage import open_storage  # noqa: E402
+from episodes.feed.rss import render_feed  # noqa: E402
+from episodes.site.files import SiteFile  # noqa: E402
+from episodes.site.publish import build_site, publish  # noqa: E402
+from episodes.site.storage import open_storage  # noqa: E402
 from fieldreports.config import ShowConfig  # noqa: E402
 
 
@@ -47,8 +47,12 @@ def clones(base: tuple[Episode, ...], n: int) -> tuple[Episode, ...]:
         src = base[i % len(base)]
         slug = f"{src.slug}-{i:04d}"
         ep = dataclasses.replace(
-            src, slug=slug, report_id=slug, guid=f"urn:uuid:{i:032x}",
-            title=f"{src.title} {i}", number=i + 1,
+            src,
+            slug=slug,
+            report_id=slug,
+            guid=f"urn:uuid:{i:032x}",
+            title=f"{src.title} {i}",
+            number=i + 1,
             audio=dataclasses.replace(src.audio, key=f"episodes/{slug}.mp3"),
             master=dataclasses.replace(src.master, key=f"masters/{slug}.wav"),
             transcripts=tuple(
@@ -71,8 +75,12 @@ def main() -> None:
     parser.add_argument("--s3-episodes", type=int, default=100)
     parser.add_argument("--big-mb", type=int, default=64)
     args = parser.parse_args()
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
     rows: list[tuple[str, int, int, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -80,20 +88,25 @@ def main() -> None:
         base = fx.make_show_episodes(config, tmp / "work")
         for n in (int(x) for x in args.episodes.split(",")):
             eps = clones(base, n)
-            seconds, feed = timed(lambda eps=eps: render_feed(eps, config.show,
-                                                              artwork_url=fx.BASE_URL + "a.png"))
+            seconds, feed = timed(
+                lambda eps=eps: render_feed(eps, config.show, artwork_url=fx.BASE_URL + "a.png")
+            )
             rows.append(("render_feed", n, 1, seconds, f"{len(feed) / 1024:.0f} KiB"))
-            seconds, site = timed(lambda eps=eps: build_site(eps, config, map_files=(),
-                                                             staging_dir=tmp))
+            seconds, site = timed(
+                lambda eps=eps: build_site(eps, config, map_files=(), staging_dir=tmp)
+            )
             files = len(site.in_order())
             rows.append(("build_site", n, files, seconds, ""))
             local = fx.show_config(tmp / f"local{n}")
             storage = open_storage(local)
             seconds, report = timed(lambda s=site, st=storage: publish(s, st))
-            rows.append(("publish local, first", n, files, seconds, f"{len(report.uploaded)} written"))
+            rows.append(
+                ("publish local, first", n, files, seconds, f"{len(report.uploaded)} written")
+            )
             seconds, report = timed(lambda s=site, st=storage: publish(s, st))
-            rows.append(("publish local, unchanged", n, files, seconds,
-                         f"{len(report.uploaded)} written"))
+            rows.append(
+                ("publish local, unchanged", n, files, seconds, f"{len(report.uploaded)} written")
+            )
 
         port = fx.free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -101,29 +114,66 @@ def main() -> None:
         try:
             endpoint = f"http://127.0.0.1:{port}"
             boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-                Bucket="bench")
-            s3: ShowConfig = fx.show_config(tmp / "s3", storage={
-                "kind": "s3", "bucket": "bench", "region": "us-east-1", "endpoint_url": endpoint,
-                "addressing_style": "path", "public_base_url": f"{endpoint}/bench/"})
+                Bucket="bench"
+            )
+            s3: ShowConfig = fx.show_config(
+                tmp / "s3",
+                storage={
+                    "kind": "s3",
+                    "bucket": "bench",
+                    "region": "us-east-1",
+                    "endpoint_url": endpoint,
+                    "addressing_style": "path",
+                    "public_base_url": f"{endpoint}/bench/",
+                },
+            )
             eps = clones(base, args.s3_episodes)
             site = build_site(eps, s3, map_files=(), staging_dir=tmp)
             files = len(site.in_order())
             storage = open_storage(s3)
             seconds, report = timed(lambda: publish(site, storage))
-            rows.append(("publish S3 (moto), first", len(eps), files, seconds,
-                         f"{len(report.uploaded)} uploaded"))
+            rows.append(
+                (
+                    "publish S3 (moto), first",
+                    len(eps),
+                    files,
+                    seconds,
+                    f"{len(report.uploaded)} uploaded",
+                )
+            )
             seconds, report = timed(lambda: publish(site, storage))
-            rows.append(("publish S3 (moto), unchanged", len(eps), files, seconds,
-                         f"{len(report.uploaded)} uploaded"))
+            rows.append(
+                (
+                    "publish S3 (moto), unchanged",
+                    len(eps),
+                    files,
+                    seconds,
+                    f"{len(report.uploaded)} uploaded",
+                )
+            )
             big = tmp / "big.wav"
             big.write_bytes(os.urandom(args.big_mb * 1024 * 1024))
             file = SiteFile(key="masters/big.wav", content_type="audio/wav", source=big)
             seconds, _ = timed(lambda: storage.put(file))
-            rows.append((f"S3 multipart put {args.big_mb} MiB", 1, 1, seconds,
-                         f"{args.big_mb / seconds:.0f} MiB/s"))
+            rows.append(
+                (
+                    f"S3 multipart put {args.big_mb} MiB",
+                    1,
+                    1,
+                    seconds,
+                    f"{args.big_mb / seconds:.0f} MiB/s",
+                )
+            )
             seconds, _ = timed(lambda: storage.put(file))
-            rows.append((f"S3 unchanged {args.big_mb} MiB (hash+HEAD)", 1, 1, seconds,
-                         f"{args.big_mb / seconds:.0f} MiB/s"))
+            rows.append(
+                (
+                    f"S3 unchanged {args.big_mb} MiB (hash+HEAD)",
+                    1,
+                    1,
+                    seconds,
+                    f"{args.big_mb / seconds:.0f} MiB/s",
+                )
+            )
         finally:
             server.stop()
 

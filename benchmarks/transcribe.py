@@ -11,7 +11,7 @@ Cases (same model and decoding settings throughout: `base`, beam 5, best_of 5, t
 fallback 0-1, thresholds 2.4 / -1.0 / 0.6, condition_on_previous_text off, int8 for faster-whisper):
 
 - fw-raw: faster-whisper called directly (`WhisperModel.transcribe`, its own Silero VAD).
-- fw-stage: `fieldreports.transcribe.transcribe` with engine faster-whisper (our VAD, windows,
+- fw-stage: `fieldreports.transcription.whisper.transcribe` with engine faster-whisper (our VAD, windows,
   guard).
 - fw-raw-batched / fw-stage-batched: the same through `BatchedInferencePipeline`, batch 8.
 - ow-raw: openai-whisper called directly (`whisper.transcribe`, no VAD: it has none) on the
@@ -162,9 +162,9 @@ def cpu_s() -> float:
 
 
 def worker(case: str, audio: Path, cache: Path, torch_threads: int) -> dict[str, object]:
-    from fieldreports import whisper_models
     from fieldreports.config import TranscriptionSettings
-    from fieldreports.transcribe import load_engine, transcribe
+    from fieldreports.transcription import models as whisper_models
+    from fieldreports.transcription.whisper import load_engine, transcribe
 
     started = time.perf_counter()
     words = 0

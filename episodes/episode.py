@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fieldreports.audio import AudioTags, MasteredAudio, write_tags
-from fieldreports.clock import as_aware
+from fieldreports.audio.master import AudioTags, MasteredAudio, write_tags
 from fieldreports.config import ShowInfo
 from fieldreports.digest import file_sha256
-from fieldreports.geotag import Location
-from fieldreports.inbox import FieldReport
-from fieldreports.transcribe import Transcript
-from fieldreports.transcripts import FORMATS, render
+from fieldreports.geo.locate import Location
+from fieldreports.intake.inbox import FieldReport
+from fieldreports.times import as_aware
+from fieldreports.transcription.formats import FORMATS, render
+from fieldreports.transcription.whisper import Transcript
 
 log = logging.getLogger(__name__)
 

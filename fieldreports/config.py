@@ -249,14 +249,14 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
                 f'{source}: unknown key "{key}" in [{table}]{did_you_mean(key, known)}'
             )
         expected = hints[key]
-        ok_types = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+        ok_types = (
+            typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+        )
         if float in ok_types and isinstance(value, int) and not isinstance(value, bool):
             values = {**values, key: float(value)}
         elif not isinstance(value, ok_types) or (isinstance(value, bool) and bool not in ok_types):
             names = " or ".join(t.__name__ for t in ok_types)
-            raise SetupError(
-                f'{source}: [{table}] {key} = {value!r} should be a {names}.'
-            )
+            raise SetupError(f"{source}: [{table}] {key} = {value!r} should be a {names}.")
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -276,7 +276,9 @@ def _check(config: ShowConfig, source: Path) -> None:
             'where the published site will live (e.g. "https://example.org/border-reached/").'
         )
     if config.storage.kind not in ("local", "s3"):
-        raise SetupError(f'{source}: [storage] kind must be "local" or "s3", not "{config.storage.kind}".')
+        raise SetupError(
+            f'{source}: [storage] kind must be "local" or "s3", not "{config.storage.kind}".'
+        )
     if config.storage.kind == "s3" and not config.storage.bucket:
         raise SetupError(f'{source}: [storage] kind = "s3" needs a bucket.')
     if config.geotag.coarsen_km < 1:

@@ -34,10 +34,10 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from episodes.episode import Episode
-from episodes.site import SiteFile
+from episodes.site.files import SiteFile
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
-from fieldreports.gpx import Track, TrackPoint
+from fieldreports.geo.gpx import Track, TrackPoint
 from maps.popup import (
     check_scripts,
     for_template_literal,
@@ -298,7 +298,7 @@ def _title_box(show: ShowInfo) -> str:
 
 def _noscript_list(journeys: dict[str, list[_Stop]]) -> str:
     """Without JavaScript there is no map, but every stop can still be heard."""
-    parts = ["<noscript><main class=\"fr-noscript\"><p>The map needs JavaScript. The stops:</p>"]
+    parts = ['<noscript><main class="fr-noscript"><p>The map needs JavaScript. The stops:</p>']
     for journey, stops in journeys.items():
         parts.append(f"<h2>{text(journey)}</h2><ol>")
         for stop in stops:
@@ -445,7 +445,9 @@ def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
 
 
-def _thin(points: Sequence[TrackPoint], *, min_step_deg: float = 0.0003) -> list[tuple[float, float]]:
+def _thin(
+    points: Sequence[TrackPoint], *, min_step_deg: float = 0.0003
+) -> list[tuple[float, float]]:
     """Track points at least ~30 m apart: a GPX logged every second would bloat the page
     without changing the line at any zoom the map shows.
 

@@ -16,12 +16,12 @@ from typing import Any
 from audiogen import require, run
 
 from episodes.episode import Episode, make_episode
-from fieldreports.audio import Loudness, MasteredAudio
+from fieldreports.audio.master import Loudness, MasteredAudio
 from fieldreports.config import ShowConfig, parse_config
-from fieldreports.geotag import Location
-from fieldreports.inbox import FieldReport
-from fieldreports.notes import Notes
-from fieldreports.transcribe import Segment, Transcript
+from fieldreports.geo.locate import Location
+from fieldreports.intake.inbox import FieldReport
+from fieldreports.intake.notes import Notes
+from fieldreports.transcription.whisper import Segment, Transcript
 
 UTC = dt.UTC
 BASE_URL = "https://example.org/border-reached/"
@@ -48,17 +48,47 @@ def show_config(show_dir: Path, **tables: dict[str, Any]) -> ShowConfig:
 
 def tone_mp3(out: Path, *, seconds: float = 1.5, freq_hz: int = 440) -> Path:
     require("ffmpeg")
-    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         f"sine=frequency={freq_hz}:duration={seconds}:sample_rate=44100",
-         "-ac", "1", "-b:a", "64k", str(out)])
+    run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={freq_hz}:duration={seconds}:sample_rate=44100",
+            "-ac",
+            "1",
+            "-b:a",
+            "64k",
+            str(out),
+        ]
+    )
     return out
 
 
 def tone_wav(out: Path, *, seconds: float = 1.5, freq_hz: int = 440) -> Path:
     require("ffmpeg")
-    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         f"sine=frequency={freq_hz}:duration={seconds}:sample_rate=48000",
-         "-ac", "1", "-c:a", "pcm_s24le", str(out)])
+    run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={freq_hz}:duration={seconds}:sample_rate=48000",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s24le",
+            str(out),
+        ]
+    )
     return out
 
 
@@ -91,23 +121,46 @@ def report(report_id: str, audio: Path, **notes: Any) -> FieldReport:
     )
 
 
-def transcript(language: str, *texts: str, task: str = "transcribe",
-               seconds_each: float = 40.0) -> Transcript:
+def transcript(
+    language: str, *texts: str, task: str = "transcribe", seconds_each: float = 40.0
+) -> Transcript:
     segments = tuple(
         Segment(start_s=i * seconds_each, end_s=(i + 1) * seconds_each, text=f" {t}")
         for i, t in enumerate(texts)
     )
-    return Transcript(engine="faster-whisper", model="base", task=task, language=language,
-                      language_probability=0.97, duration_s=seconds_each * len(texts),
-                      segments=segments)
+    return Transcript(
+        engine="faster-whisper",
+        model="base",
+        task=task,
+        language=language,
+        language_probability=0.97,
+        duration_s=seconds_each * len(texts),
+        segments=segments,
+    )
 
 
 # Exact coordinates (private) and coarsened ones (public), deliberately far apart so a test can
 # tell which were published.
-LAMPEDUSA = Location(source="notes", lat=35.50111, lon=12.60583, public_lat=35.5, public_lon=12.6,
-                     name="Lampedusa", country_code="it", accuracy_m=5.0)
-ROSZKE = Location(source="gpx", lat=46.18734, lon=20.03862, public_lat=46.2, public_lon=20.0,
-                  name="Röszke", country_code="hu", sensitive=True)
+LAMPEDUSA = Location(
+    source="notes",
+    lat=35.50111,
+    lon=12.60583,
+    public_lat=35.5,
+    public_lon=12.6,
+    name="Lampedusa",
+    country_code="it",
+    accuracy_m=5.0,
+)
+ROSZKE = Location(
+    source="gpx",
+    lat=46.18734,
+    lon=20.03862,
+    public_lat=46.2,
+    public_lon=20.0,
+    name="Röszke",
+    country_code="hu",
+    sensitive=True,
+)
 NOWHERE = Location(source="none")
 
 
@@ -117,21 +170,41 @@ def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
     plans: Sequence[tuple[str, dict[str, Any], Location, tuple[Transcript, ...], int]] = (
         (
             "2022-03-14-lampedusa-harbour",
-            {"title": "Waiting at the harbour", "journey": "Border Reached! 2022",
-             "reporter": "Giulia Rossi", "language": "it", "tags": ("sea", "arrivals"),
-             "recorded_at": dt.datetime(2022, 3, 14, 9, 40),
-             "body": "Boats arrive at **dawn**. See [UNHCR](https://www.unhcr.org/)."},
+            {
+                "title": "Waiting at the harbour",
+                "journey": "Border Reached! 2022",
+                "reporter": "Giulia Rossi",
+                "language": "it",
+                "tags": ("sea", "arrivals"),
+                "recorded_at": dt.datetime(2022, 3, 14, 9, 40),
+                "body": "Boats arrive at **dawn**. See [UNHCR](https://www.unhcr.org/).",
+            },
             LAMPEDUSA,
-            (transcript("it", "Aspettiamo al porto da ore.", "Le barche arrivano all'alba.",
-                        "Il molo è pieno."),
-             transcript("en", "We have been waiting at the harbour for hours.",
-                        "The boats arrive at dawn.", "The pier is full.", task="translate")),
+            (
+                transcript(
+                    "it",
+                    "Aspettiamo al porto da ore.",
+                    "Le barche arrivano all'alba.",
+                    "Il molo è pieno.",
+                ),
+                transcript(
+                    "en",
+                    "We have been waiting at the harbour for hours.",
+                    "The boats arrive at dawn.",
+                    "The pier is full.",
+                    task="translate",
+                ),
+            ),
             440,
         ),
         (
             "2022-04-02-roszke-fence",
-            {"title": "At the fence", "journey": "Border Reached! 2022", "reporter": "Jan Kowalski",
-             "recorded_at": dt.datetime(2022, 4, 2, 16, 5, tzinfo=UTC)},
+            {
+                "title": "At the fence",
+                "journey": "Border Reached! 2022",
+                "reporter": "Jan Kowalski",
+                "recorded_at": dt.datetime(2022, 4, 2, 16, 5, tzinfo=UTC),
+            },
             ROSZKE,
             (transcript("en", "The fence runs as far as we can see."),),
             550,
@@ -168,4 +241,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from episodes.episode import Episode, MediaFile, TranscriptFile
-from episodes.site import SiteFile
-from fieldreports.audio import Loudness, MasteredAudio
-from fieldreports.geotag import Location
+from episodes.site.files import SiteFile
+from fieldreports.audio.master import Loudness, MasteredAudio
+from fieldreports.geo.locate import Location
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -35,8 +35,24 @@ def make_mp3(out: Path, *, seconds: float = 1.0) -> Path:
     import audiogen
 
     audiogen.require("ffmpeg")
-    audiogen.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                  f"sine=frequency=440:duration={seconds}", "-ac", "1", "-b:a", "64k", str(out)])
+    audiogen.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-ac",
+            "1",
+            "-b:a",
+            "64k",
+            str(out),
+        ]
+    )
     return out
 
 
@@ -61,43 +77,98 @@ def episode(
     """One publishable episode; its files are keyed like the publishing stage keys them."""
     base = "https://example.org/show/"
     when = when or dt.datetime(2022, 3, 14, 9, 40, tzinfo=UTC)
-    audio = MediaFile(key=f"episodes/{slug}.mp3", url=f"{base}episodes/{slug}.mp3", source=mp3,
-                      size_bytes=mp3.stat().st_size, content_type="audio/mpeg", sha256="0" * 64)
-    master = MediaFile(key=f"masters/{slug}.wav", url=f"{base}masters/{slug}.wav", source=mp3,
-                       size_bytes=mp3.stat().st_size, content_type="audio/wav", sha256="0" * 64)
+    audio = MediaFile(
+        key=f"episodes/{slug}.mp3",
+        url=f"{base}episodes/{slug}.mp3",
+        source=mp3,
+        size_bytes=mp3.stat().st_size,
+        content_type="audio/mpeg",
+        sha256="0" * 64,
+    )
+    master = MediaFile(
+        key=f"masters/{slug}.wav",
+        url=f"{base}masters/{slug}.wav",
+        source=mp3,
+        size_bytes=mp3.stat().st_size,
+        content_type="audio/wav",
+        sha256="0" * 64,
+    )
     transcripts = [
-        TranscriptFile(key=f"transcripts/{slug}.{language}.txt",
-                       url=f"{base}transcripts/{slug}.{language}.txt", fmt="txt",
-                       content_type="text/plain", language=language, translated=False,
-                       data=excerpt.encode()),
-        TranscriptFile(key=f"transcripts/{slug}.{language}.vtt",
-                       url=f"{base}transcripts/{slug}.{language}.vtt", fmt="vtt",
-                       content_type="text/vtt", language=language, translated=False,
-                       data=b"WEBVTT\n\n00:00.000 --> 00:01.000\n" + excerpt.encode() + b"\n"),
+        TranscriptFile(
+            key=f"transcripts/{slug}.{language}.txt",
+            url=f"{base}transcripts/{slug}.{language}.txt",
+            fmt="txt",
+            content_type="text/plain",
+            language=language,
+            translated=False,
+            data=excerpt.encode(),
+        ),
+        TranscriptFile(
+            key=f"transcripts/{slug}.{language}.vtt",
+            url=f"{base}transcripts/{slug}.{language}.vtt",
+            fmt="vtt",
+            content_type="text/vtt",
+            language=language,
+            translated=False,
+            data=b"WEBVTT\n\n00:00.000 --> 00:01.000\n" + excerpt.encode() + b"\n",
+        ),
     ]
     if translated:
         transcripts.append(
-            TranscriptFile(key=f"transcripts/{slug}.en.txt", url=f"{base}transcripts/{slug}.en.txt",
-                           fmt="txt", content_type="text/plain", language="en", translated=True,
-                           data=b"We are waiting at the harbour.")
+            TranscriptFile(
+                key=f"transcripts/{slug}.en.txt",
+                url=f"{base}transcripts/{slug}.en.txt",
+                fmt="txt",
+                content_type="text/plain",
+                language="en",
+                translated=True,
+                data=b"We are waiting at the harbour.",
+            )
         )
     loud = Loudness(integrated_lufs=-16.0, true_peak_dbtp=-1.5, range_lu=3.0)
     located = lat is not None and lon is not None
     return Episode(
-        guid=f"guid-{slug}", report_id=slug, slug=slug, title=title or slug.replace("-", " "),
-        notes_markdown=notes, journey=journey, reporter=reporter, tags=(), explicit=False,
-        language=language, published_at=when, recorded_at=when, season=None, number=None,
-        duration_s=1.0, audio=audio, master=master, transcripts=tuple(transcripts),
+        guid=f"guid-{slug}",
+        report_id=slug,
+        slug=slug,
+        title=title or slug.replace("-", " "),
+        notes_markdown=notes,
+        journey=journey,
+        reporter=reporter,
+        tags=(),
+        explicit=False,
+        language=language,
+        published_at=when,
+        recorded_at=when,
+        season=None,
+        number=None,
+        duration_s=1.0,
+        audio=audio,
+        master=master,
+        transcripts=tuple(transcripts),
         transcript_excerpt=excerpt,
         location=Location(
-            source="notes" if located else "none", lat=lat, lon=lon, public_lat=lat,
-            public_lon=lon, accuracy_m=accuracy_m, public_accuracy_m=accuracy_m,
+            source="notes" if located else "none",
+            lat=lat,
+            lon=lon,
+            public_lat=lat,
+            public_lon=lon,
+            accuracy_m=accuracy_m,
+            public_accuracy_m=accuracy_m,
             name=place if located else "",
             sensitive=sensitive,
         ),
         mastered=MasteredAudio(
-            source=mp3, source_sha256="0" * 64, duration_s=1.0, podcast_mp3=mp3, master_wav=mp3,
-            before=loud, podcast=loud, master=loud, podcast_gain_db=0.0, master_gain_db=0.0,
+            source=mp3,
+            source_sha256="0" * 64,
+            duration_s=1.0,
+            podcast_mp3=mp3,
+            master_wav=mp3,
+            before=loud,
+            podcast=loud,
+            master=loud,
+            podcast_gain_db=0.0,
+            master_gain_db=0.0,
         ),
     )
 
@@ -108,12 +179,19 @@ def many_episodes(count: int, mp3: Path, *, journeys: int = 2) -> list[Episode]:
     out = []
     for i in range(count):
         f = i / max(count - 1, 1)
-        out.append(episode(
-            slug=f"stop-{i:04d}", mp3=mp3, title=f"Stop {i}", journey=f"Journey {i % journeys + 1}",
-            lat=34.74 + f * (52.1 - 34.74), lon=10.76 + f * (23.6 - 10.76),
-            when=start + dt.timedelta(hours=3 * i), place=f"Place {i}",
-            notes=f"Notes for **stop {i}**: the queue, the weather, the *border*.",
-        ))
+        out.append(
+            episode(
+                slug=f"stop-{i:04d}",
+                mp3=mp3,
+                title=f"Stop {i}",
+                journey=f"Journey {i % journeys + 1}",
+                lat=34.74 + f * (52.1 - 34.74),
+                lon=10.76 + f * (23.6 - 10.76),
+                when=start + dt.timedelta(hours=3 * i),
+                place=f"Place {i}",
+                notes=f"Notes for **stop {i}**: the queue, the weather, the *border*.",
+            )
+        )
     return out
 
 

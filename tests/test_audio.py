@@ -15,7 +15,7 @@ from audiogen import convert, ebur128, gain, require, run, speak, with_noise
 from mutagen.id3 import ID3, TXXX
 from PIL import Image
 
-from fieldreports.audio import AudioTags, MasteredAudio, measure, normalise, write_tags
+from fieldreports.audio.master import AudioTags, MasteredAudio, measure, normalise, write_tags
 from fieldreports.config import AudioSettings
 from fieldreports.errors import ReportError
 

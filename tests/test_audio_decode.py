@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from audiogen import convert, run, speak
 
-from fieldreports.decode import probe, sniff, stream
+from fieldreports.audio.decode import probe, sniff, stream
 from fieldreports.errors import ReportError
 
 

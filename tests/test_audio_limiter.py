@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fieldreports.limiter import PeakLimiter, plan, reduction_curve
-from fieldreports.loudness import LoudnessMeter, measure_samples
+from fieldreports.audio.limiter import PeakLimiter, plan, reduction_curve
+from fieldreports.audio.loudness import LoudnessMeter, measure_samples
 
 RATE = 48000
 

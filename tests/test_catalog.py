@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fieldreports.catalog import Catalog, cache_key, open_catalog
-from fieldreports.notes import Notes
+from fieldreports.catalog.sqlite import Catalog, cache_key, open_catalog
+from fieldreports.intake.notes import Notes
 
 
 def test_guid_is_derived_once_and_kept(tmp_path: Path) -> None:

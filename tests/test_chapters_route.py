@@ -7,17 +7,19 @@ import json
 
 from episodes_fixtures import LAMPEDUSA, make_show_episodes, show_config
 
-from episodes.chapters import render_chapters
 from episodes.episode import Episode
+from episodes.feed.chapters import render_chapters
 
 
 def walking(episode: Episode) -> Episode:
     # Three chapters (0, 80 and 120 s: starts at least 60 s apart) along a walk.
-    segments = ((0.0, 40.0, "Leaving the harbour"), (80.0, 120.0, "On the pier"),
-                (160.0, 200.0, "At the boats"))
+    segments = (
+        (0.0, 40.0, "Leaving the harbour"),
+        (80.0, 120.0, "On the pier"),
+        (160.0, 200.0, "At the boats"),
+    )
     waypoints = ((0.0, 35.4990, 12.6060), (80.0, 35.5010, 12.6100), (160.0, 35.5030, 12.6140))
-    return dataclasses.replace(episode, segments=segments, waypoints=waypoints,
-                               location=LAMPEDUSA)
+    return dataclasses.replace(episode, segments=segments, waypoints=waypoints, location=LAMPEDUSA)
 
 
 def test_each_chapter_sits_where_the_reporter_was(tmp_path) -> None:

@@ -47,13 +47,17 @@ def test_every_setting_is_documented() -> None:
 
     from fieldreports.config import _TABLES
 
-    reference = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    reference = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(
+        encoding="utf-8"
+    )
     for table, cls in _TABLES.items():
         section = reference.split(f"[{table}]\n", 1)
         assert len(section) == 2, f"[{table}] missing from docs/configuration.md"
         body = section[1].split("```", 1)[0]
         for field in dataclasses.fields(cls):
-            assert re.search(rf"^{field.name} = ", body, re.M), f"[{table}] {field.name} undocumented"
+            assert re.search(rf"^{field.name} = ", body, re.M), (
+                f"[{table}] {field.name} undocumented"
+            )
 
 
 def test_init_starts_a_show_that_loads(tmp_path: Path) -> None:

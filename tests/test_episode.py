@@ -28,9 +28,14 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Episode, Path]:
     spoken = transcript("it", "Aspettiamo al porto da ore, " * 20, "Le barche arrivano.")
     translated = transcript("en", "We have been waiting.", task="translate")
     episode = make_episode(
-        report("2022-03-14-lampedusa-harbour", audio.podcast_mp3, title="Al porto",
-               reporter="Giulia Rossi", journey="Border Reached! 2022",
-               recorded_at=dt.datetime(2022, 3, 14, 9, 40)),
+        report(
+            "2022-03-14-lampedusa-harbour",
+            audio.podcast_mp3,
+            title="Al porto",
+            reporter="Giulia Rossi",
+            journey="Border Reached! 2022",
+            recorded_at=dt.datetime(2022, 3, 14, 9, 40),
+        ),
         audio,
         (translated, spoken),  # order must not matter
         LAMPEDUSA,
@@ -76,7 +81,8 @@ def test_transcripts_in_every_format_and_the_translation(made) -> None:
     keys = {t.key: t for t in episode.transcripts}
     assert set(keys) == {
         f"transcripts/2022-03-14-lampedusa-harbour.{lang}.{fmt}"
-        for lang in ("it", "en") for fmt in ("vtt", "srt", "json", "txt")
+        for lang in ("it", "en")
+        for fmt in ("vtt", "srt", "json", "txt")
     }
     vtt = keys["transcripts/2022-03-14-lampedusa-harbour.it.vtt"]
     assert vtt.data.startswith(b"WEBVTT") and not vtt.translated
@@ -100,10 +106,15 @@ def test_translation_into_the_spoken_language_is_dropped(made) -> None:
     config = show_config(work / "show2")
     audio = mastered(work / "audio2", "english")
     episode = make_episode(
-        report("english", audio.podcast_mp3), audio,
+        report("english", audio.podcast_mp3),
+        audio,
         (transcript("en", "Hello."), transcript("en", "Hello.", task="translate")),
-        LAMPEDUSA, guid="g", season=None, number=None,
-        published_at=dt.datetime(2022, 5, 1, tzinfo=dt.UTC), show=config.show,
+        LAMPEDUSA,
+        guid="g",
+        season=None,
+        number=None,
+        published_at=dt.datetime(2022, 5, 1, tzinfo=dt.UTC),
+        show=config.show,
         staging_dir=work / "staging2",
     )
     assert len(episode.transcripts) == 4
@@ -115,6 +126,15 @@ def test_naive_published_at_is_refused(made) -> None:
     config = show_config(work / "show3")
     audio = mastered(work / "audio3", "x")
     with pytest.raises(ValueError, match="timezone-aware"):
-        make_episode(report("x", audio.podcast_mp3), audio, (), LAMPEDUSA, guid="g",
-                     season=None, number=None, published_at=dt.datetime(2022, 5, 1),
-                     show=config.show, staging_dir=work / "s3")
+        make_episode(
+            report("x", audio.podcast_mp3),
+            audio,
+            (),
+            LAMPEDUSA,
+            guid="g",
+            season=None,
+            number=None,
+            published_at=dt.datetime(2022, 5, 1),
+            show=config.show,
+            staging_dir=work / "s3",
+        )

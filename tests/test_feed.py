@@ -16,11 +16,11 @@ import pytest
 from episodes_fixtures import BASE_URL, make_show_episodes, show_config
 from lxml import etree
 
-from episodes.artwork import default_artwork
 from episodes.episode import Episode
-from episodes.feed import MAX_DESCRIPTION_BYTES, render_feed
-from episodes.feedcheck import apple_problems
-from episodes.podcast_ns import PODCAST_NS
+from episodes.feed.check import apple_problems
+from episodes.feed.podcast_ns import PODCAST_NS
+from episodes.feed.rss import MAX_DESCRIPTION_BYTES, render_feed
+from episodes.pages.artwork import default_artwork
 from fieldreports.config import ShowConfig
 from fieldreports.errors import SetupError
 
@@ -87,7 +87,9 @@ def test_apple_rules_pass_and_catch_a_broken_feed(feed: bytes, show) -> None:
     assert apple_problems(feed, read_artwork=lambda url: artwork) == ()
     # The checker must be able to fail: break the feed in four ways.
     broken = (
-        feed.replace(b"<itunes:explicit>false</itunes:explicit>", b"<itunes:explicit>no</itunes:explicit>", 1)
+        feed.replace(
+            b"<itunes:explicit>false</itunes:explicit>", b"<itunes:explicit>no</itunes:explicit>", 1
+        )
         .replace(b'text="Politics"', b'text="Gossip"')
         .replace(b'length="', b'length="-', 1)
     )
@@ -101,8 +103,9 @@ def test_apple_rules_pass_and_catch_a_broken_feed(feed: bytes, show) -> None:
 def test_channel_podcast_guid_locked_and_apple_tags(feed: bytes) -> None:
     channel = etree.fromstring(feed).find("channel")
     guid = channel.findtext("podcast:guid", namespaces=NS)
-    expected = uuid.uuid5(uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"),
-                          "example.org/border-reached/feed.xml")
+    expected = uuid.uuid5(
+        uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"), "example.org/border-reached/feed.xml"
+    )
     assert guid == str(expected)
     assert uuid.UUID(guid).version == 5
     locked = channel.find("podcast:locked", NS)
@@ -169,7 +172,8 @@ def test_descriptions_fit_in_4000_bytes(show) -> None:
     long_show = dataclasses.replace(config.show, description="Opis " * 2000)
     feed = render_feed(
         [dataclasses.replace(episodes[0], notes_markdown=long_notes)],
-        long_show, artwork_url=ARTWORK_URL,
+        long_show,
+        artwork_url=ARTWORK_URL,
     )
     channel = etree.fromstring(feed).find("channel")
     assert len(channel.findtext("description").encode()) <= MAX_DESCRIPTION_BYTES
@@ -189,6 +193,7 @@ def test_same_episodes_same_bytes_and_guids_survive_edits(feed: bytes, show) -> 
     titles = {e["guid"]: e["title"] for e in parsed["episodes"]}
     assert titles[episodes[0].guid] == "Still waiting at the harbour"
     assert set(titles) == {e.guid for e in episodes}
+
     def channel_guid(xml: bytes) -> str:
         return etree.fromstring(xml).findtext("channel/podcast:guid", namespaces=NS)
 
@@ -198,8 +203,9 @@ def test_same_episodes_same_bytes_and_guids_survive_edits(feed: bytes, show) -> 
 def test_unknown_category_is_a_setup_error(show) -> None:
     config, episodes = show
     with pytest.raises(SetupError, match='did you mean "News"'):
-        render_feed(episodes, dataclasses.replace(config.show, category="Newz"),
-                    artwork_url=ARTWORK_URL)
+        render_feed(
+            episodes, dataclasses.replace(config.show, category="Newz"), artwork_url=ARTWORK_URL
+        )
 
 
 def test_explicit_episode_and_unlocked_show(show, tmp_path: Path) -> None:
@@ -236,7 +242,7 @@ def test_feed_matches_the_golden_podcastparser_reading(feed: bytes) -> None:
 
 def test_catalog_guid_survives_a_retitle_remaster_and_a_move(show, tmp_path: Path) -> None:
     """The GUID the feed carries comes from the catalog, stored at first sight of the report."""
-    from fieldreports.catalog import open_catalog
+    from fieldreports.catalog.sqlite import open_catalog
 
     config, episodes = show
     with open_catalog(tmp_path / "state") as catalog:
@@ -246,9 +252,11 @@ def test_catalog_guid_survives_a_retitle_remaster_and_a_move(show, tmp_path: Pat
         again = catalog.guid_for(episodes[0].report_id, feed_url="https://cdn.example.net/feed.xml")
     assert again == first
     feeds = [
-        render_feed([dataclasses.replace(episodes[0], guid=guid, title=title,
-                                         duration_s=duration)],
-                    config.show, artwork_url=ARTWORK_URL)
+        render_feed(
+            [dataclasses.replace(episodes[0], guid=guid, title=title, duration_s=duration)],
+            config.show,
+            artwork_url=ARTWORK_URL,
+        )
         for guid, title, duration in ((first, "Waiting", 1.5), (again, "Still waiting", 1.7))
     ]
     guids = [podcastparser.parse(FEED_URL, io.BytesIO(f))["episodes"][0]["guid"] for f in feeds]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fieldreports.coarsen import coarsen, grid_centre
-from fieldreports.gazetteer import Gazetteer, distance_km, load_gazetteer
+from fieldreports.geo.coarsen import coarsen, grid_centre
+from fieldreports.geo.gazetteer import Gazetteer, distance_km, load_gazetteer
 
 # Reference points for the routes' places, taken independently of GeoNames (Wikipedia's
 # coordinates for each village or town, rounded to 0.01°).
@@ -120,7 +120,7 @@ def test_coarsen_to_the_grid_is_stable(gazetteer: Gazetteer) -> None:
 
 
 def test_the_built_index_round_trips_through_the_cache(tmp_path) -> None:
-    from fieldreports.gazetteer import _load_index, _save_index
+    from fieldreports.geo.gazetteer import _load_index, _save_index
 
     rows = [
         ("Röszke", "HU", 46.19, 20.03, 3241, 0.0, False, ("Roszke", "Röske")),

@@ -11,11 +11,11 @@ import pytest
 
 from fieldreports.config import GeotagSettings
 from fieldreports.errors import ReportError, SetupError
-from fieldreports.gazetteer import Gazetteer, distance_km, load_gazetteer
-from fieldreports.geotag import Geotagger, Location, recording_time
-from fieldreports.gpx import read_tracks
-from fieldreports.inbox import FieldReport
-from fieldreports.notes import Notes, parse_front_matter
+from fieldreports.geo.gazetteer import Gazetteer, distance_km, load_gazetteer
+from fieldreports.geo.gpx import read_tracks
+from fieldreports.geo.locate import Geotagger, Location, recording_time
+from fieldreports.intake.inbox import FieldReport
+from fieldreports.intake.notes import Notes, parse_front_matter
 
 # A drive north from the Serbian side towards Röszke; the phone is off for 70 minutes after 08:20Z.
 GPX = """<?xml version="1.0" encoding="UTF-8"?>
@@ -91,7 +91,7 @@ def test_swapped_coordinates_are_an_error_naming_the_file(tmp_path, gazetteer) -
 def test_swapped_coordinates_without_a_journey_are_a_warning(tmp_path, gazetteer, caplog) -> None:
     # 19.67 N, 46.10 E is in the Rub' al Khali, far from any village; swapped it is Subotica.
     r = report(tmp_path, "desert", lat=19.67, lon=46.10)
-    caplog.set_level("WARNING", logger="fieldreports.geotag")
+    caplog.set_level("WARNING", logger="fieldreports.geo.locate")
     assert tagger(gazetteer).locate(r).source == "notes"  # kept: no journey to judge by
     assert "desert.md" in caplog.text and "wrong way round" in caplog.text
 
@@ -196,7 +196,7 @@ def test_ambiguous_name_settled_by_the_nearest_other_stop(tmp_path, gazetteer, c
     r = report(tmp_path, place="Samos")
     novi_sad = Location(source="notes", lat=45.25, lon=19.84, country_code="RS")
     chios = Location(source="place", lat=38.37, lon=26.14, country_code="GR")
-    caplog.set_level("INFO", logger="fieldreports.geotag")
+    caplog.set_level("INFO", logger="fieldreports.geo.locate")
     loc = tagger(gazetteer).locate(r, nearby=[novi_sad])
     assert (loc.name, loc.country_code) == ("Samoš, Serbia", "RS")
     assert "chose Samoš, Serbia" in caplog.text  # the choice is logged
@@ -310,7 +310,7 @@ def test_recording_time_read_with_mutagen_when_ffprobe_is_missing(tmp_path, monk
          "-metadata", "date=2022-03-14T09:15:00", str(audio)],
         check=True,
     )  # fmt: skip
-    monkeypatch.setattr("fieldreports.filetags.shutil.which", lambda _name: None)
+    monkeypatch.setattr("fieldreports.intake.recorder_tags.shutil.which", lambda _name: None)
     # An ID3 date without an offset is read in the show's time zone (UTC+1 in March).
     assert recording_time(report(tmp_path, audio=audio), SHOW_TZ) == dt.datetime(
         2022, 3, 14, 8, 15, tzinfo=dt.UTC

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fieldreports.errors import SetupError
-from fieldreports.gazetteer import distance_km
-from fieldreports.gpx import position_at, read_gpx, read_tracks
+from fieldreports.geo.gazetteer import distance_km
+from fieldreports.geo.gpx import position_at, read_gpx, read_tracks
 
 # A drive towards Röszke: a fix every 10 minutes, then the phone is off for 70 minutes.
 # One time is written with an offset (+01:00) to check it is read as the same instant.

@@ -11,8 +11,8 @@ import pyloudnorm
 import pytest
 from audiogen import ebur128
 
-from fieldreports.audio import measure
-from fieldreports.loudness import LoudnessMeter, measure_samples
+from fieldreports.audio.loudness import LoudnessMeter, measure_samples
+from fieldreports.audio.master import measure
 
 RATE = 48000
 

@@ -10,7 +10,7 @@ import mapkit
 import pytest
 
 from fieldreports.config import MapSettings, ShowInfo
-from fieldreports.gpx import Track, TrackPoint
+from fieldreports.geo.gpx import Track, TrackPoint
 from maps.route import render_map
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -36,18 +36,49 @@ def mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def episodes(mp3: Path) -> list:
     return [
         mapkit.episode(slug="sfax", mp3=mp3, lat=34.74, lon=10.76, when=_t(8), place="Sfax"),
-        mapkit.episode(slug="lampedusa", mp3=mp3, lat=35.50, lon=12.60, when=_t(12),
-                       place="Lampedusa", notes="We **wait**.\n\n- one\n- two"),
+        mapkit.episode(
+            slug="lampedusa",
+            mp3=mp3,
+            lat=35.50,
+            lon=12.60,
+            when=_t(12),
+            place="Lampedusa",
+            notes="We **wait**.\n\n- one\n- two",
+        ),
         # hostile text in title, place, reporter and notes; recorded last in this journey
-        mapkit.episode(slug="hostile", mp3=mp3, lat=37.5, lon=15.1, when=_t(18), title=HOSTILE,
-                       place=HOSTILE, reporter=HOSTILE,
-                       notes=f"{HOSTILE}\n\n<img src=x onerror=alert(3)> [x](javascript:alert(4))"),
+        mapkit.episode(
+            slug="hostile",
+            mp3=mp3,
+            lat=37.5,
+            lon=15.1,
+            when=_t(18),
+            title=HOSTILE,
+            place=HOSTILE,
+            reporter=HOSTILE,
+            notes=f"{HOSTILE}\n\n<img src=x onerror=alert(3)> [x](javascript:alert(4))",
+        ),
         # coarsened: drawn as an area
-        mapkit.episode(slug="border", mp3=mp3, lat=52.1, lon=23.6, when=_t(20),
-                       journey="Poland 2021 <img src=x onerror=alert(5)>", place="Podlasie",
-                       sensitive=True, accuracy_m=10_000, translated=False),
-        mapkit.episode(slug="bihac", mp3=mp3, lat=44.81, lon=15.87, when=_t(22),
-                       journey="Poland 2021 <img src=x onerror=alert(5)>", place="Bihać"),
+        mapkit.episode(
+            slug="border",
+            mp3=mp3,
+            lat=52.1,
+            lon=23.6,
+            when=_t(20),
+            journey="Poland 2021 <img src=x onerror=alert(5)>",
+            place="Podlasie",
+            sensitive=True,
+            accuracy_m=10_000,
+            translated=False,
+        ),
+        mapkit.episode(
+            slug="bihac",
+            mp3=mp3,
+            lat=44.81,
+            lon=15.87,
+            when=_t(22),
+            journey="Poland 2021 <img src=x onerror=alert(5)>",
+            place="Bihać",
+        ),
         mapkit.episode(slug="nowhere", mp3=mp3, lat=None, lon=None, when=_t(23)),
     ]
 
@@ -73,8 +104,9 @@ def browser():
     if not mapkit.CHROMIUM.exists():
         pytest.skip(f"needs {mapkit.CHROMIUM} (make test installs it)")
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(mapkit.CHROMIUM),
-                                    args=list(mapkit.CHROMIUM_ARGS))
+        browser = p.chromium.launch(
+            executable_path=str(mapkit.CHROMIUM), args=list(mapkit.CHROMIUM_ARGS)
+        )
         yield browser
         browser.close()
 
@@ -92,7 +124,9 @@ class Visit:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
-        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}"))
+        self.page.on(
+            "response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}")
+        )
 
         def on_dialog(dialog) -> None:  # noqa: ANN001
             self.dialogs.append(dialog.message)
@@ -105,7 +139,9 @@ class Visit:
 
     def open_popup(self, number: int, layer_text: str | None = None):  # noqa: ANN201
         """Click the marker with this stop number; returns the open popup's locator."""
-        markers = self.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{number}$"))
+        markers = self.page.locator(
+            ".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{number}$")
+        )
         marker = markers.first if layer_text is None else markers.nth(int(layer_text))
         self.page.evaluate(f"void {FIND_MAP}.closePopup()")  # returning the map would serialise it
         marker.click()
@@ -198,8 +234,10 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(visit: Visit) -> None:
     popup = visit.open_popup(3)
     title = popup.locator("h3").inner_text()
     assert title == f"3. {HOSTILE}"
-    assert popup.locator(".fr-place").inner_text() == HOSTILE + " (approximate area)" or \
-        popup.locator(".fr-place").inner_text() == HOSTILE
+    assert (
+        popup.locator(".fr-place").inner_text() == HOSTILE + " (approximate area)"
+        or popup.locator(".fr-place").inner_text() == HOSTILE
+    )
     notes = popup.locator(".fr-notes")
     assert "<script>alert(1)</script>" in notes.inner_text()
     assert "${alert(2)}" in notes.inner_text()
@@ -208,8 +246,10 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(visit: Visit) -> None:
     assert popup.locator("a[href^='javascript']").count() == 0
     # the journey's hostile name is text in the layer control too
     visit.page.locator(".leaflet-control-layers").hover()
-    assert "Poland 2021 <img src=x onerror=alert(5)>" in visit.page.locator(
-        ".leaflet-control-layers-overlays").inner_text()
+    assert (
+        "Poland 2021 <img src=x onerror=alert(5)>"
+        in visit.page.locator(".leaflet-control-layers-overlays").inner_text()
+    )
     # and in the tooltip
     visit.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile("^3$")).hover()
     assert HOSTILE in visit.page.locator(".leaflet-tooltip").inner_text()
@@ -311,19 +351,24 @@ def test_stops_at_one_place_stay_reachable(browser, tmp_path: Path, mp3: Path) -
         mapkit.episode(slug="second", mp3=mp3, lat=35.5, lon=12.6, when=_t(10)),
         mapkit.episode(slug="elsewhere", mp3=mp3, lat=37.5, lon=15.1, when=_t(11)),
     ]
-    root = mapkit.write_site(render_map(same, SHOW, settings=MapSettings(tiles="none")), same, tmp_path)
+    root = mapkit.write_site(
+        render_map(same, SHOW, settings=MapSettings(tiles="none")), same, tmp_path
+    )
     with mapkit.serve(root) as base:
         v = Visit(browser, base)
         try:
             cluster = v.page.locator(".leaflet-marker-pane .marker-cluster")
             v.page.wait_for_function(  # once the clusters have finished animating in
                 "document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length === 1",
-                timeout=5000)
+                timeout=5000,
+            )
             assert cluster.inner_text() == "2"
             assert v.page.locator(".leaflet-marker-pane .fr-stop").count() == 1
             cluster.click()  # zooms to the closest zoom, then spreads the two markers
             v.page.wait_for_function(
-                "document.querySelectorAll('.leaflet-marker-pane .fr-stop').length >= 2", timeout=5000)
+                "document.querySelectorAll('.leaflet-marker-pane .fr-stop').length >= 2",
+                timeout=5000,
+            )
             v.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile("^2$")).click()
             popup = v.page.locator(".leaflet-popup-content .fr-popup")
             popup.wait_for(state="visible")

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from fieldreports.errors import ReportError
-from fieldreports.inbox import discover
-from fieldreports.notes import read_notes
+from fieldreports.intake.inbox import discover
+from fieldreports.intake.notes import read_notes
 
 
 def notes(path: Path, front: str, body: str = "Body.") -> Path:
@@ -109,8 +109,9 @@ def test_photos_and_system_files_are_not_taken_for_recordings(tmp_path: Path) ->
         ("---\ntitle: T\ntags: [a, [b, c]]\n---\n", "tags must be a list of words"),
     ],
 )
-def test_front_matter_that_would_be_ignored_is_an_error(tmp_path: Path, text: str,
-                                                        message: str) -> None:
+def test_front_matter_that_would_be_ignored_is_an_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
     path = tmp_path / "x.md"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ReportError, match=message):

@@ -232,7 +232,9 @@ def test_status_shows_loudness_gain_place_and_failures(show: Path, feed_bytes: b
     assert "quarantined: broken.mp3" in " ".join(result.output.split())
 
 
-def test_exact_point_of_a_report_stays_in_the_private_catalog(show: Path, feed_bytes: bytes) -> None:
+def test_exact_point_of_a_report_stays_in_the_private_catalog(
+    show: Path, feed_bytes: bytes
+) -> None:
     db = sqlite3.connect(show / ".fieldreports" / "catalog.sqlite3")
     (summary,) = db.execute("SELECT summary FROM reports WHERE id = 'jfk-speech'").fetchone()
     stored = json.loads(summary)

@@ -15,17 +15,23 @@ from lxml import etree
 from PIL import Image
 
 from episodes.episode import Episode
-from episodes.feedcheck import apple_problems
-from episodes.publish import build_site, publish
-from episodes.site import Site, SiteFile
-from episodes.storage import LocalStorage, open_storage
+from episodes.feed.check import apple_problems
+from episodes.site.files import Site, SiteFile
+from episodes.site.publish import build_site, publish
+from episodes.site.storage import LocalStorage, open_storage
 from fieldreports.config import ShowConfig
 
 MAP_FILES = (
-    SiteFile(key="map/index.html", content_type="text/html; charset=utf-8",
-             data=b"<!doctype html><title>map</title><script src='vendor/leaflet.js'></script>"),
-    SiteFile(key="map/vendor/leaflet.js", content_type="text/javascript; charset=utf-8",
-             data=b"/* leaflet */"),
+    SiteFile(
+        key="map/index.html",
+        content_type="text/html; charset=utf-8",
+        data=b"<!doctype html><title>map</title><script src='vendor/leaflet.js'></script>",
+    ),
+    SiteFile(
+        key="map/vendor/leaflet.js",
+        content_type="text/javascript; charset=utf-8",
+        data=b"/* leaflet */",
+    ),
 )
 
 
@@ -66,6 +72,7 @@ def published(made) -> tuple[ShowConfig, tuple[Episode, ...], Site, list[str]]:
 
 def test_publishing_order_puts_the_feed_last(published) -> None:
     _config, _episodes, site, order = published
+
     def first(prefix: str) -> int:
         return next(i for i, k in enumerate(order) if k.startswith(prefix))
 
@@ -84,8 +91,12 @@ def test_every_url_in_feed_and_home_page_exists(published) -> None:
     config, episodes, _site, _order = published
     public = config.public_dir
     feed = (public / "feed.xml").read_bytes()
-    assert apple_problems(feed, read_artwork=lambda url: (public / url.removeprefix(BASE_URL))
-                          .read_bytes()) == ()
+    assert (
+        apple_problems(
+            feed, read_artwork=lambda url: (public / url.removeprefix(BASE_URL)).read_bytes()
+        )
+        == ()
+    )
     urls = set(re.findall(rb'(?:url|href)="(' + re.escape(BASE_URL.encode()) + rb'[^"#]*)"', feed))
     assert len(urls) > 20
     for url in urls:
@@ -130,8 +141,10 @@ def test_chapters_trace_public_coordinates_only(published) -> None:
     assert lampedusa["version"] == "1.2.0"
     # Three 40 s segments: a chapter at 0 and one at the first boundary after 60 s.
     assert [c["startTime"] for c in lampedusa["chapters"]] == [0, 80.0]
-    assert all(c["location"] == {"name": "Lampedusa", "geo": "geo:35.5,12.6"}
-               for c in lampedusa["chapters"])
+    assert all(
+        c["location"] == {"name": "Lampedusa", "geo": "geo:35.5,12.6"}
+        for c in lampedusa["chapters"]
+    )
     unlocated = json.loads((config.public_dir / episodes[2].chapters_key).read_text())
     assert unlocated["waypoints"] is False
     assert "location" not in unlocated["chapters"][0]
@@ -200,13 +213,17 @@ def test_parallel_groups_keep_the_order_and_stop_before_the_feed(made, tmp_path:
     site = build_site(episodes, config, map_files=MAP_FILES, staging_dir=tmp_path)
     storage = Recording(LocalStorage(tmp_path / "public", base_url=BASE_URL))
     publish(site, storage, workers=4)
-    group_of = {f.key: n for n, group in enumerate(
-        (site.media, site.transcripts, site.map, site.pages, site.feed)) for f in group}
+    group_of = {
+        f.key: n
+        for n, group in enumerate((site.media, site.transcripts, site.map, site.pages, site.feed))
+        for f in group
+    }
     groups = [group_of[k] for k in storage.order]
     assert groups == sorted(groups) and sorted(storage.order) == sorted(site.keys())
 
-    failing = Recording(LocalStorage(tmp_path / "other", base_url=BASE_URL),
-                        fail_on=episodes[0].transcripts[3].key)
+    failing = Recording(
+        LocalStorage(tmp_path / "other", base_url=BASE_URL), fail_on=episodes[0].transcripts[3].key
+    )
     with pytest.raises(OSError):
         publish(site, failing, workers=4)
     assert not any(k.startswith("map/") or k in ("index.html", "feed.xml") for k in failing.order)
@@ -220,14 +237,25 @@ def test_prune_removes_a_withdrawn_report_after_the_feed(made, tmp_path: Path) -
     (tmp_path / "public" / "robots.txt").write_text("User-agent: *\n")  # not ours: kept
     withdrawn = episodes[1]
 
-    report = publish(build_site(episodes[:1] + episodes[2:], config, map_files=(),
-                                staging_dir=tmp_path), storage)
-    expected = {withdrawn.audio.key, withdrawn.master.key, withdrawn.chapters_key,
-                *(t.key for t in withdrawn.transcripts), *(f.key for f in MAP_FILES)}
+    report = publish(
+        build_site(episodes[:1] + episodes[2:], config, map_files=(), staging_dir=tmp_path), storage
+    )
+    expected = {
+        withdrawn.audio.key,
+        withdrawn.master.key,
+        withdrawn.chapters_key,
+        *(t.key for t in withdrawn.transcripts),
+        *(f.key for f in MAP_FILES),
+    }
     assert set(report.deleted) == expected
     assert not any((tmp_path / "public" / key).exists() for key in expected)
     assert not (tmp_path / "public" / "map").exists()  # emptied folders go too
     assert (tmp_path / "public" / "robots.txt").exists()
     assert withdrawn.guid.encode() not in storage.get("feed.xml")
-    assert publish(build_site(episodes[:1] + episodes[2:], config, map_files=(),
-                              staging_dir=tmp_path), storage).deleted == ()
+    assert (
+        publish(
+            build_site(episodes[:1] + episodes[2:], config, map_files=(), staging_dir=tmp_path),
+            storage,
+        ).deleted
+        == ()
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from audiogen import convert, speak
 
-from fieldreports.catalog import open_catalog
+from fieldreports.catalog.sqlite import open_catalog
 from fieldreports.config import load_config
 from fieldreports.errors import SetupError
 from pipeline import Progress, run_show

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from episodes.serve import running
+from episodes.site.serve import running
 
 BODY = os.urandom(10_000)
 
@@ -29,8 +29,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         yield parts.hostname, parts.port
 
 
-def request(server: tuple[str, int], method: str, path: str,
-            headers: dict[str, str] | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+def request(
+    server: tuple[str, int], method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[http.client.HTTPResponse, bytes]:
     connection = http.client.HTTPConnection(*server, timeout=5)
     try:
         connection.request(method, path, headers=headers or {})
@@ -59,8 +60,13 @@ def test_head_gives_headers_and_no_body(server) -> None:
 
 @pytest.mark.parametrize(
     ("header", "first", "last"),
-    [("bytes=0-1", 0, 1), ("bytes=100-199", 100, 199), ("bytes=9000-", 9000, 9999),
-     ("bytes=-500", 9500, 9999), ("bytes=9990-20000", 9990, 9999)],
+    [
+        ("bytes=0-1", 0, 1),
+        ("bytes=100-199", 100, 199),
+        ("bytes=9000-", 9000, 9999),
+        ("bytes=-500", 9500, 9999),
+        ("bytes=9990-20000", 9990, 9999),
+    ],
 )
 def test_byte_ranges_answer_206(server, header: str, first: int, last: int) -> None:
     response, body = request(server, "GET", "/episodes/a.mp3", {"Range": header})
@@ -79,8 +85,12 @@ def test_range_past_the_end_is_416(server) -> None:
 def test_several_ranges_or_stale_if_range_get_the_whole_file(server) -> None:
     response, body = request(server, "GET", "/episodes/a.mp3", {"Range": "bytes=0-1,5-6"})
     assert response.status == 200 and body == BODY
-    response, body = request(server, "GET", "/episodes/a.mp3",
-                             {"Range": "bytes=0-1", "If-Range": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    response, body = request(
+        server,
+        "GET",
+        "/episodes/a.mp3",
+        {"Range": "bytes=0-1", "If-Range": "Wed, 21 Oct 2015 07:28:00 GMT"},
+    )
     assert response.status == 200 and body == BODY
 
 

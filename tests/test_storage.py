@@ -15,10 +15,10 @@ import pytest
 from episodes_fixtures import free_port, make_show_episodes, show_config
 
 from episodes.episode import Episode
-from episodes.partners import presign_masters
-from episodes.publish import build_site, publish
-from episodes.site import SiteFile
-from episodes.storage import LocalStorage, S3Storage, StorageError, check_key, open_storage
+from episodes.pages.partners import presign_masters
+from episodes.site.files import SiteFile
+from episodes.site.publish import build_site, publish
+from episodes.site.storage import LocalStorage, S3Storage, StorageError, check_key, open_storage
 from fieldreports.config import ShowConfig
 
 BUCKET = "border-reached"
@@ -144,8 +144,9 @@ def test_s3_publish_sets_types_and_republish_uploads_nothing(
     # The feed's enclosures point at the bucket's public URLs.
     assert f"{moto.endpoint}/{BUCKET}/first/episodes/".encode() in storage.get("feed.xml")
 
-    again = publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "s2"),
-                    storage)
+    again = publish(
+        build_site(episodes, config, map_files=(), staging_dir=tmp_path / "s2"), storage
+    )
     assert again.uploaded == ()
     assert len(again.unchanged) == len(site.keys())
 
@@ -183,15 +184,17 @@ def test_s3_server_stopped_mid_publish_keeps_old_feed_and_next_run_completes(
     assert storage.get("feed.xml") != old_feed
 
 
-def test_s3_multipart_upload_and_foreign_objects(
-    moto: Moto, tmp_path: Path
-) -> None:
+def test_s3_multipart_upload_and_foreign_objects(moto: Moto, tmp_path: Path) -> None:
     config = s3_config(tmp_path, moto, "multi", multipart_threshold_mb=5)
     storage = open_storage(config)
     big = tmp_path / "big.wav"
     big.write_bytes(os.urandom(6 * 1024 * 1024 + 17))
-    file = SiteFile(key="masters/big.wav", content_type="audio/wav",
-                    cache_control="public, max-age=86400", source=big)
+    file = SiteFile(
+        key="masters/big.wav",
+        content_type="audio/wav",
+        cache_control="public, max-age=86400",
+        source=big,
+    )
     assert storage.put(file) is True
     head = _client(moto).head_object(Bucket=BUCKET, Key="multi/masters/big.wav")
     assert "-" in head["ETag"]  # went up in parts
@@ -200,12 +203,19 @@ def test_s3_multipart_upload_and_foreign_objects(
 
     # An object another tool uploaded (no sha256 metadata) is matched by its MD5 ETag.
     data = b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"
-    _client(moto).put_object(Bucket=BUCKET, Key="multi/t.vtt", Body=data,
-                             ContentType="text/vtt", CacheControl="public, max-age=300")
+    _client(moto).put_object(
+        Bucket=BUCKET,
+        Key="multi/t.vtt",
+        Body=data,
+        ContentType="text/vtt",
+        CacheControl="public, max-age=300",
+    )
     assert storage.put(SiteFile(key="t.vtt", content_type="text/vtt", data=data)) is False
     # ...but re-uploaded when its headers are wrong.
-    assert storage.put(SiteFile(key="t.vtt", content_type="text/vtt; charset=utf-8",
-                                data=data)) is True
+    assert (
+        storage.put(SiteFile(key="t.vtt", content_type="text/vtt; charset=utf-8", data=data))
+        is True
+    )
 
 
 def test_presigned_master_urls_download(
@@ -234,16 +244,19 @@ def test_partners_command_prints_presigned_links(
     from pipeline import cli
 
     config = s3_config(tmp_path, moto, "cli")
-    publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "st"),
-            open_storage(config))
+    publish(
+        build_site(episodes, config, map_files=(), staging_dir=tmp_path / "st"),
+        open_storage(config),
+    )
     (config.show_dir / "show.toml").write_text(
         f'[show]\ntitle = "Border Reached!"\nbase_url = "https://example.org/br/"\n'
         f'[storage]\nkind = "s3"\nbucket = "{BUCKET}"\nprefix = "cli"\n'
         f'region = "us-east-1"\nendpoint_url = "{moto.endpoint}"\naddressing_style = "path"\n',
         encoding="utf-8",
     )
-    result = CliRunner().invoke(cli, ["partners", str(config.show_dir), "--expires", "2h"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["partners", str(config.show_dir), "--expires", "2h"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert all("X-Amz-Expires=7200" in e["master_url"] for e in document["episodes"])
@@ -274,8 +287,12 @@ class _Flaky:
                 if seen[key] == 1 and self.command in ("PUT", "HEAD"):
                     flaky.refused += 1
                     status = 503 if self.command == "PUT" else 500
-                    payload = (b"<Error><Code>SlowDown</Code><Message>Reduce your request rate."
-                               b"</Message></Error>" if status == 503 else b"")
+                    payload = (
+                        b"<Error><Code>SlowDown</Code><Message>Reduce your request rate."
+                        b"</Message></Error>"
+                        if status == 503
+                        else b""
+                    )
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
@@ -314,8 +331,10 @@ def test_throttling_and_5xx_are_retried_with_backoff(moto: Moto, tmp_path: Path)
     try:
         config = s3_config(tmp_path, moto, "flaky", endpoint_url=flaky.endpoint, max_attempts=3)
         storage = open_storage(config)
-        files = [SiteFile(key=f"transcripts/{n}.txt", content_type="text/plain", data=b"x" * n)
-                 for n in range(1, 4)]
+        files = [
+            SiteFile(key=f"transcripts/{n}.txt", content_type="text/plain", data=b"x" * n)
+            for n in range(1, 4)
+        ]
         assert all(storage.put(f) for f in files)
         assert flaky.refused == 6  # each HEAD got a 500 and each PUT a 503 first
         assert [storage.get(f.key) for f in files] == [f.data for f in files]
@@ -339,8 +358,9 @@ def test_s3_prune_deletes_only_stale_managed_keys(
     storage = open_storage(config)
     publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "a"), storage)
     _client(moto).put_object(Bucket=BUCKET, Key="prune/notes/keep.txt", Body=b"ours, not yours")
-    report = publish(build_site(episodes[1:], config, map_files=(), staging_dir=tmp_path / "b"),
-                     storage)
+    report = publish(
+        build_site(episodes[1:], config, map_files=(), staging_dir=tmp_path / "b"), storage
+    )
     assert episodes[0].audio.key in report.deleted and episodes[0].master.key in report.deleted
     keys = storage.list_keys()
     assert episodes[0].audio.key not in keys and "notes/keep.txt" in keys

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from audiogen import noise, require, run, speak
 
-from fieldreports import transcripts, whisper_models
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
-from fieldreports.transcribe import (
+from fieldreports.transcription import formats as transcripts
+from fieldreports.transcription import models as whisper_models
+from fieldreports.transcription.whisper import (
     Engine,
     Segment,
     Transcript,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from fieldreports.errors import FieldReportsError
-from fieldreports.inbox import discover
-from fieldreports.uploads import make_server, upload_file
+from fieldreports.intake.inbox import discover
+from fieldreports.intake.uploads import make_server, upload_file
 
 TOKEN = "s3cret"
 

@@ -21,7 +21,7 @@ T = TypeVar("T")
 def dumps(obj: Any) -> str:
     """Any stage result as compact JSON.
 
-    >>> from fieldreports.notes import Notes
+    >>> from fieldreports.intake.notes import Notes
     >>> dumps(Notes(title="Harbour", tags=("sea",)))[:40]
     '{"title":"Harbour","body":"","journey":"'
     """
@@ -31,7 +31,7 @@ def dumps(obj: Any) -> str:
 def loads(cls: type[T], text: str) -> T:
     """Rebuild a `cls` from `dumps` output.
 
-    >>> from fieldreports.notes import Notes
+    >>> from fieldreports.intake.notes import Notes
     >>> loads(Notes, dumps(Notes(title="Harbour", tags=("sea",), lat=35.5, lon=12.6))).tags
     ('sea',)
     """

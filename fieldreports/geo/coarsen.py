@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from fieldreports.gazetteer import Gazetteer
+from fieldreports.geo.gazetteer import Gazetteer
 
 KM_PER_DEGREE_LAT = 111.32
 

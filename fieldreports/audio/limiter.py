@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import minimum_filter1d
 
-from fieldreports.loudness import HopStats, Loudness
+from fieldreports.audio.loudness import HopStats, Loudness
 
 LOOKAHEAD_S = 0.01
 RELEASE_DB_PER_S = 80.0
@@ -327,7 +327,7 @@ def _rehearse(
 
     Run on the excerpts at a few gains so that overshoots from none to the full range occur.
     """
-    from fieldreports.loudness import LoudnessMeter
+    from fieldreports.audio.loudness import LoudnessMeter
 
     edges = np.arange(-6.0, PEAK_RANGE_DB + 3.01, 0.5)
     before = np.zeros(len(edges) + 1)
@@ -394,7 +394,7 @@ class PeakLimiter:
         lookahead_s: float = 0.0015,
         release_db_per_s: float = 400.0,
     ) -> None:
-        from fieldreports.loudness import TruePeak
+        from fieldreports.audio.loudness import TruePeak
 
         self._peaks = TruePeak(rate_hz=rate_hz, channels=channels)
         self.ceiling_dbtp = ceiling_dbtp

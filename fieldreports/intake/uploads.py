@@ -454,7 +454,15 @@ def upload_file(
                         on_progress(offset, length)
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as exc:
-            if isinstance(exc, urllib.error.HTTPError) and exc.code in (400, 401, 403, 409, 413, 415, 460):
+            if isinstance(exc, urllib.error.HTTPError) and exc.code in (
+                400,
+                401,
+                403,
+                409,
+                413,
+                415,
+                460,
+            ):
                 raise FieldReportsError(
                     f"{path.name}: the server refused the upload "
                     f"({exc.code}: {exc.read().decode().strip()})"

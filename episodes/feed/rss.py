@@ -26,7 +26,7 @@ from feedgen.feed import FeedGenerator
 from markdown_it import MarkdownIt
 
 from episodes.episode import Episode, chapters_key, join_url
-from episodes.podcast_ns import (
+from episodes.feed.podcast_ns import (
     PodcastIndexEntryExtension,
     PodcastIndexExtension,
     PodcastLocation,
@@ -48,30 +48,92 @@ FEED_KEY = "feed.xml"
 # (https://podcasters.apple.com/support/1691-apple-podcasts-categories).
 APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "Arts": ("Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"),
-    "Business": ("Careers", "Entrepreneurship", "Investing", "Management", "Marketing",
-                 "Non-Profit"),
+    "Business": (
+        "Careers",
+        "Entrepreneurship",
+        "Investing",
+        "Management",
+        "Marketing",
+        "Non-Profit",
+    ),
     "Comedy": ("Comedy Interviews", "Improv", "Stand-Up"),
     "Education": ("Courses", "How To", "Language Learning", "Self-Improvement"),
     "Fiction": ("Comedy Fiction", "Drama", "Science Fiction"),
     "Government": (),
     "History": (),
-    "Health & Fitness": ("Alternative Health", "Fitness", "Medicine", "Mental Health",
-                         "Nutrition", "Sexuality"),
+    "Health & Fitness": (
+        "Alternative Health",
+        "Fitness",
+        "Medicine",
+        "Mental Health",
+        "Nutrition",
+        "Sexuality",
+    ),
     "Kids & Family": ("Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"),
-    "Leisure": ("Animation & Manga", "Automotive", "Aviation", "Crafts", "Games", "Hobbies",
-                "Home & Garden", "Video Games"),
+    "Leisure": (
+        "Animation & Manga",
+        "Automotive",
+        "Aviation",
+        "Crafts",
+        "Games",
+        "Hobbies",
+        "Home & Garden",
+        "Video Games",
+    ),
     "Music": ("Music Commentary", "Music History", "Music Interviews"),
-    "News": ("Business News", "Daily News", "Entertainment News", "News Commentary", "Politics",
-             "Sports News", "Tech News"),
-    "Religion & Spirituality": ("Buddhism", "Christianity", "Hinduism", "Islam", "Judaism",
-                                "Religion", "Spirituality"),
-    "Science": ("Astronomy", "Chemistry", "Earth Sciences", "Life Sciences", "Mathematics",
-                "Natural Sciences", "Nature", "Physics", "Social Sciences"),
-    "Society & Culture": ("Documentary", "Personal Journals", "Philosophy", "Places & Travel",
-                          "Relationships"),
-    "Sports": ("Baseball", "Basketball", "Cricket", "Fantasy Sports", "Football", "Golf",
-               "Hockey", "Rugby", "Running", "Soccer", "Swimming", "Tennis", "Volleyball",
-               "Wilderness", "Wrestling"),
+    "News": (
+        "Business News",
+        "Daily News",
+        "Entertainment News",
+        "News Commentary",
+        "Politics",
+        "Sports News",
+        "Tech News",
+    ),
+    "Religion & Spirituality": (
+        "Buddhism",
+        "Christianity",
+        "Hinduism",
+        "Islam",
+        "Judaism",
+        "Religion",
+        "Spirituality",
+    ),
+    "Science": (
+        "Astronomy",
+        "Chemistry",
+        "Earth Sciences",
+        "Life Sciences",
+        "Mathematics",
+        "Natural Sciences",
+        "Nature",
+        "Physics",
+        "Social Sciences",
+    ),
+    "Society & Culture": (
+        "Documentary",
+        "Personal Journals",
+        "Philosophy",
+        "Places & Travel",
+        "Relationships",
+    ),
+    "Sports": (
+        "Baseball",
+        "Basketball",
+        "Cricket",
+        "Fantasy Sports",
+        "Football",
+        "Golf",
+        "Hockey",
+        "Rugby",
+        "Running",
+        "Soccer",
+        "Swimming",
+        "Tennis",
+        "Volleyball",
+        "Wilderness",
+        "Wrestling",
+    ),
     "Technology": (),
     "True Crime": (),
     "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
@@ -138,7 +200,7 @@ def show_description(show: ShowInfo) -> str:
 
 
 def recorded_line(place: str, recorded_at: dt.datetime | None) -> str:
-    """"Recorded in <place> on <date>.", or as much of it as is known.
+    """ "Recorded in <place> on <date>.", or as much of it as is known.
 
     >>> recorded_line("Sfax, Tunisia", dt.datetime(2022, 6, 18, 9, 0))
     'Recorded in Sfax, Tunisia on 18 June 2022.'
@@ -158,8 +220,9 @@ def recorded_line(place: str, recorded_at: dt.datetime | None) -> str:
 def episode_description(episode: Episode) -> str:
     """HTML show notes: the reporter's notes, where and when, the start of the transcript."""
     parts = [markdown_html(episode.notes_markdown)] if episode.notes_markdown.strip() else []
-    said = recorded_line(episode.location.name if episode.location.located else "",
-                         episode.recorded_at)
+    said = recorded_line(
+        episode.location.name if episode.location.located else "", episode.recorded_at
+    )
     if said:
         parts.append(f"<p>{escape(said)}</p>")
     if episode.transcript_excerpt and not episode.notes_markdown.strip():
@@ -226,8 +289,7 @@ def render_feed(
 
     ordered = sorted(episodes, key=lambda e: (e.published_at, e.slug), reverse=True)
     for episode in ordered:
-        _add_item(fg, episode, show, artwork_url=artwork_url, base_url=base_url,
-                  chapters=chapters)
+        _add_item(fg, episode, show, artwork_url=artwork_url, base_url=base_url, chapters=chapters)
     if ordered:
         fg.lastBuildDate(ordered[0].published_at)
         fg.pubDate(ordered[0].published_at)
@@ -237,8 +299,15 @@ def render_feed(
     return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
 
 
-def _add_item(fg: FeedGenerator, episode: Episode, show: ShowInfo, *, artwork_url: str,
-              base_url: str, chapters: bool) -> None:
+def _add_item(
+    fg: FeedGenerator,
+    episode: Episode,
+    show: ShowInfo,
+    *,
+    artwork_url: str,
+    base_url: str,
+    chapters: bool,
+) -> None:
     fe = fg.add_entry(order="append")
     fe.title(episode.title)
     fe.guid(episode.guid, permalink=False)

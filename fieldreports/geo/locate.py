@@ -29,15 +29,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fieldreports.clock import as_aware
-from fieldreports.coarsen import coarsen
 from fieldreports.config import GeotagSettings
-from fieldreports.coordinates import coordinate_accuracy_m, parse_coordinates
 from fieldreports.errors import ReportError, SetupError
-from fieldreports.filetags import read_tags, recording_time, tagged_position
-from fieldreports.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
-from fieldreports.gpx import Track, TrackIndex
-from fieldreports.inbox import FieldReport
+from fieldreports.geo.coarsen import coarsen
+from fieldreports.geo.coordinates import coordinate_accuracy_m, parse_coordinates
+from fieldreports.geo.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
+from fieldreports.geo.gpx import Track, TrackIndex
+from fieldreports.intake.inbox import FieldReport
+from fieldreports.intake.recorder_tags import read_tags, recording_time, tagged_position
+from fieldreports.times import as_aware
 
 log = logging.getLogger(__name__)
 

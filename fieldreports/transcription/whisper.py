@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from fieldreports import whisper_models
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
+from fieldreports.transcription import models as whisper_models
 
 log = logging.getLogger(__name__)
 

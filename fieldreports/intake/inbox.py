@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError
+from fieldreports.intake.notes import Notes, read_notes
 from fieldreports.naming import slugify
-from fieldreports.notes import Notes, read_notes
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from episodes.artwork import prepare_artwork
-from episodes.chapters import CHAPTERS_TYPE, render_chapters
 from episodes.episode import Episode, join_url, rebase
-from episodes.feed import FEED_KEY, render_feed
-from episodes.home import HOME_KEY, render_home
-from episodes.partners import PARTNERS_KEY, render_partners
-from episodes.site import CACHE_PAGE, Site, SiteFile
-from episodes.storage import Storage, public_base_url
+from episodes.feed.chapters import CHAPTERS_TYPE, render_chapters
+from episodes.feed.rss import FEED_KEY, render_feed
+from episodes.pages.artwork import prepare_artwork
+from episodes.pages.home import HOME_KEY, render_home
+from episodes.pages.partners import PARTNERS_KEY, render_partners
+from episodes.site.files import CACHE_PAGE, Site, SiteFile
+from episodes.site.storage import Storage, public_base_url
 from fieldreports.config import ShowConfig
 
 log = logging.getLogger(__name__)
@@ -79,16 +79,26 @@ def build_site(
     media: list[SiteFile] = []
     for episode in episodes:
         for item in (episode.audio, episode.master):
-            media.append(SiteFile(key=item.key, content_type=item.content_type,
-                                  cache_control=media_cache, source=item.source))
+            media.append(
+                SiteFile(
+                    key=item.key,
+                    content_type=item.content_type,
+                    cache_control=media_cache,
+                    source=item.source,
+                )
+            )
     if artwork.file is not None:
         media.append(replace(artwork.file, cache_control=media_cache))
 
     transcripts: list[SiteFile] = []
     for episode in episodes:
         transcripts.extend(
-            SiteFile(key=t.key, content_type=_text_type(t.content_type), cache_control=CACHE_PAGE,
-                     data=t.data)
+            SiteFile(
+                key=t.key,
+                content_type=_text_type(t.content_type),
+                cache_control=CACHE_PAGE,
+                data=t.data,
+            )
             for t in episode.transcripts
         )
         transcripts.append(
@@ -97,7 +107,8 @@ def build_site(
                 content_type=CHAPTERS_TYPE,
                 cache_control=CACHE_PAGE,
                 data=render_chapters(
-                    episode, podcast_name=show.title,
+                    episode,
+                    podcast_name=show.title,
                     url=join_url(base_url, f"{HOME_KEY}#{episode.slug}"),
                 ),
             )
@@ -110,9 +121,13 @@ def build_site(
             content_type="text/html; charset=utf-8",
             cache_control=CACHE_PAGE,
             # Relative when we publish the artwork, so the page also works from `serve`.
-            data=render_home(episodes, show, feed_url=feed_url,
-                             artwork_url=artwork.file.key if artwork.file else artwork.url,
-                             map_url=MAP_KEY if has_map else ""),
+            data=render_home(
+                episodes,
+                show,
+                feed_url=feed_url,
+                artwork_url=artwork.file.key if artwork.file else artwork.url,
+                map_url=MAP_KEY if has_map else "",
+            ),
         ),
         SiteFile(
             key=PARTNERS_KEY,
@@ -125,8 +140,9 @@ def build_site(
         key=FEED_KEY,
         content_type="application/rss+xml; charset=utf-8",
         cache_control=f"public, max-age={config.storage.feed_max_age_s}",
-        data=render_feed(episodes, show, artwork_url=artwork.url, feed_url=feed_url,
-                         base_url=base_url),
+        data=render_feed(
+            episodes, show, artwork_url=artwork.url, feed_url=feed_url, base_url=base_url
+        ),
     )
     return Site(
         media=tuple(media),
@@ -191,8 +207,9 @@ def publish(
     deleted: tuple[str, ...] = ()
     if prune if prune is not None else bool(getattr(storage, "prune", False)):
         deleted = prune_stale(site, storage)
-    log.info("published %d files, %d unchanged, %d deleted", len(uploaded), len(unchanged),
-             len(deleted))
+    log.info(
+        "published %d files, %d unchanged, %d deleted", len(uploaded), len(unchanged), len(deleted)
+    )
     return PublishReport(uploaded=tuple(uploaded), unchanged=tuple(unchanged), deleted=deleted)
 
 
@@ -205,8 +222,7 @@ def prune_stale(site: Site, storage: Storage) -> tuple[str, ...]:
     """
     wanted = set(site.keys())
     stale = tuple(
-        key for key in storage.list_keys()
-        if key.startswith(MANAGED_PREFIXES) and key not in wanted
+        key for key in storage.list_keys() if key.startswith(MANAGED_PREFIXES) and key not in wanted
     )
     for key in stale:
         storage.delete(key)

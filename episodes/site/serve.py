@@ -24,7 +24,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from episodes.site import content_type_for
+from episodes.site.files import content_type_for
 from fieldreports.errors import SetupError
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     >>> parse_range("bytes=1000-", 1000)
     Traceback (most recent call last):
     ...
-    episodes.serve.RangeNotSatisfiable: bytes=1000- of 1000 bytes
+    episodes.site.serve.RangeNotSatisfiable: bytes=1000- of 1000 bytes
     """
     unit, _, spec = header.strip().partition("=")
     if unit.strip().lower() != "bytes" or "," in spec or "-" not in spec:

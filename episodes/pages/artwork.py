@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from episodes.site import CACHE_MEDIA, SiteFile
+from episodes.site.files import CACHE_MEDIA, SiteFile
 from fieldreports.config import ShowConfig, ShowInfo
 from fieldreports.errors import SetupError
 
@@ -53,8 +53,12 @@ def default_artwork(show: ShowInfo, *, size_px: int = DEFAULT_PX) -> bytes:
     draw.line(points, fill=(255, 214, 102), width=int(14 * scale), joint="curve")
     for x, y in points:
         r = int(26 * scale)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255),
-                     outline=(255, 214, 102), width=int(10 * scale))
+        draw.ellipse(
+            (x - r, y - r, x + r, y + r),
+            fill=(255, 255, 255),
+            outline=(255, 214, 102),
+            width=int(10 * scale),
+        )
 
     title_font, lines, line_px = _fit_title(
         draw, show.title, max_width_px=int(1180 * scale), scale=scale
@@ -64,8 +68,9 @@ def default_artwork(show: ShowInfo, *, size_px: int = DEFAULT_PX) -> bytes:
     for line in lines:
         draw.text((int(110 * scale), y), line, font=title_font, fill=(255, 255, 255))
         y += line_px
-    draw.text((int(110 * scale), y + int(30 * scale)), show.author, font=small_font,
-              fill=(230, 230, 230))
+    draw.text(
+        (int(110 * scale), y + int(30 * scale)), show.author, font=small_font, fill=(230, 230, 230)
+    )
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from episodes.episode import join_url
-from episodes.site import SiteFile
+from episodes.site.files import SiteFile
 from fieldreports.config import ShowConfig, StorageSettings
 from fieldreports.digest import file_sha256
 from fieldreports.errors import SetupError
@@ -216,13 +216,19 @@ class S3Storage:
             }
             if file.data is not None:
                 self.client.upload_fileobj(
-                    io.BytesIO(file.data), self.bucket, self._key(file.key),
-                    ExtraArgs=extra, Config=transfer,
+                    io.BytesIO(file.data),
+                    self.bucket,
+                    self._key(file.key),
+                    ExtraArgs=extra,
+                    Config=transfer,
                 )
             else:
                 self.client.upload_file(
-                    str(file.source), self.bucket, self._key(file.key),
-                    ExtraArgs=extra, Config=transfer,
+                    str(file.source),
+                    self.bucket,
+                    self._key(file.key),
+                    ExtraArgs=extra,
+                    Config=transfer,
                 )
         except Exception as exc:  # botocore and s3transfer raise many kinds
             raise StorageError(
@@ -247,7 +253,7 @@ class S3Storage:
         found: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            found.extend(obj["Key"][len(self.prefix):] for obj in page.get("Contents", ()))
+            found.extend(obj["Key"][len(self.prefix) :] for obj in page.get("Contents", ()))
         return tuple(sorted(found))
 
     def delete(self, key: str) -> None:

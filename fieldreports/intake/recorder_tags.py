@@ -16,8 +16,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from fieldreports.clock import as_aware
-from fieldreports.inbox import FieldReport
+from fieldreports.intake.inbox import FieldReport
+from fieldreports.times import as_aware
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from episodes.artwork import check_image
-from episodes.feed import APPLE_CATEGORIES, MAX_DESCRIPTION_BYTES
-from episodes.podcast_ns import ITUNES_NS, PODCAST_NS
+from episodes.feed.podcast_ns import ITUNES_NS, PODCAST_NS
+from episodes.feed.rss import APPLE_CATEGORIES, MAX_DESCRIPTION_BYTES
+from episodes.pages.artwork import check_image
 
 _NS = {"itunes": ITUNES_NS, "podcast": PODCAST_NS}
 _AUDIO_TYPES = ("audio/mpeg", "audio/x-m4a", "audio/mp4", "audio/aac", "video/mp4")

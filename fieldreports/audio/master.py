@@ -34,8 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fieldreports.config import AudioSettings
-from fieldreports.decode import (
+from fieldreports.audio.decode import (
     FFMPEG_QUIET,
     SourceInfo,
     probe,
@@ -44,12 +43,13 @@ from fieldreports.decode import (
     stream,
     widen_pipe,
 )
-from fieldreports.denoise import Denoiser
+from fieldreports.audio.denoise import Denoiser
+from fieldreports.audio.id3 import AudioTags, write_tags
+from fieldreports.audio.limiter import Excerpt, GainPlan, PeakLimiter, plan
+from fieldreports.audio.loudness import HopStats, Loudness, LoudnessMeter, channel_weights
+from fieldreports.config import AudioSettings
 from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError, SetupError
-from fieldreports.limiter import Excerpt, GainPlan, PeakLimiter, plan
-from fieldreports.loudness import HopStats, Loudness, LoudnessMeter, channel_weights
-from fieldreports.tags import AudioTags, write_tags
 
 __all__ = ["AudioTags", "Loudness", "MasteredAudio", "measure", "normalise", "write_tags"]
 

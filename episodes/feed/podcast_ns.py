@@ -98,14 +98,27 @@ def _el(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
 def _write_location(parent: Any, location: PodcastLocation | None) -> None:
     if location is None:
         return
-    _el(parent, "location", location.name, rel=location.rel, geo=location.geo,
-        country=location.country.lower())
+    _el(
+        parent,
+        "location",
+        location.name,
+        rel=location.rel,
+        geo=location.geo,
+        country=location.country.lower(),
+    )
 
 
 def _write_people(parent: Any, people: tuple[PodcastPerson, ...]) -> None:
     for person in people:
-        _el(parent, "person", person.name, role=person.role, group=person.group,
-            href=person.href, img=person.img)
+        _el(
+            parent,
+            "person",
+            person.name,
+            role=person.role,
+            group=person.group,
+            href=person.href,
+            img=person.img,
+        )
 
 
 def _write_explicit(parent: Any, explicit: bool | None) -> None:
@@ -161,13 +174,21 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
     def extend_rss(self, entry: Any) -> Any:
         _write_explicit(entry, self.explicit)
         for transcript in self.transcripts:
-            element = _el(entry, "transcript", url=transcript.url, type=transcript.type,
-                          language=transcript.language, rel=transcript.rel)
+            element = _el(
+                entry,
+                "transcript",
+                url=transcript.url,
+                type=transcript.type,
+                language=transcript.language,
+                rel=transcript.rel,
+            )
             if transcript.language_source:
                 element.set(f"{{{FIELDREPORTS_NS}}}languageSource", transcript.language_source)
             if transcript.language_probability is not None:
-                element.set(f"{{{FIELDREPORTS_NS}}}languageProbability",
-                            f"{transcript.language_probability:.2f}")
+                element.set(
+                    f"{{{FIELDREPORTS_NS}}}languageProbability",
+                    f"{transcript.language_probability:.2f}",
+                )
         if self.chapters_url:
             _el(entry, "chapters", url=self.chapters_url, type="application/json+chapters")
         _write_location(entry, self.location)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fieldreports import codec
+from fieldreports.catalog import serialise as codec
 
 T = TypeVar("T")
 

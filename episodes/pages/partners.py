@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from episodes.episode import Episode, join_url
-from episodes.storage import MAX_PRESIGN_S, S3Storage, Storage, open_storage, public_base_url
+from episodes.site.storage import MAX_PRESIGN_S, S3Storage, Storage, open_storage, public_base_url
 from fieldreports.config import ShowConfig
 from fieldreports.errors import SetupError
 

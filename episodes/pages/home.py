@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 
 from episodes.episode import Episode
-from episodes.feed import markdown_html
+from episodes.feed.rss import markdown_html
 from fieldreports.config import ShowInfo
 
 HOME_KEY = "index.html"
