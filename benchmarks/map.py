@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-import mapkit  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from fieldreports.config import MapSettings, ShowInfo  # noqa: E402
 from maps.route import render_map  # noqa: E402
+from tests.support import mapkit  # noqa: E402
 
 SHOW = ShowInfo(title="Benchmark", base_url="https://example.org/")
 

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
-sys.path.insert(0, str(Path(__file__).parent))
+from tests.support import DATA
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import pytest
 
 from fieldreports.config import AudioSettings, load_config
 from fieldreports.errors import SetupError
+from tests.support import ROOT
 
 
 def write(show: Path, text: str) -> Path:
@@ -69,5 +70,5 @@ def test_missing_show_toml_says_what_to_write(tmp_path: Path) -> None:
 
 
 def test_example_show_config_is_valid() -> None:
-    config = load_config(Path(__file__).parents[1] / "examples" / "border-reached")
+    config = load_config(ROOT / "examples" / "border-reached")
     assert config.show.title == "Border Reached!"

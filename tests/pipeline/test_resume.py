@@ -6,12 +6,12 @@ import fcntl
 from pathlib import Path
 
 import pytest
-from audiogen import convert, speak
 
 from fieldreports.catalog.sqlite import open_catalog
 from fieldreports.config import load_config
 from fieldreports.errors import SetupError
 from pipeline import Progress, run_show
+from tests.support.audio import convert, speak
 
 
 def make_show(root: Path) -> Path:

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-from episodes_fixtures import BASE_URL, make_show_episodes, show_config
 from lxml import etree
 from PIL import Image
 
@@ -20,6 +19,7 @@ from episodes.site.files import Site, SiteFile
 from episodes.site.publish import build_site, publish
 from episodes.site.storage import LocalStorage, open_storage
 from fieldreports.config import ShowConfig
+from tests.support.episodes import BASE_URL, make_show_episodes, show_config
 
 MAP_FILES = (
     SiteFile(

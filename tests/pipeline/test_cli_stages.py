@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audiogen import ebur128, speak
 from click.testing import CliRunner
 
 from pipeline import cli
+from tests.support.audio import ebur128, speak
 
 
 def test_normalise_masters_loose_files_and_names_a_broken_one(tmp_path: Path) -> None:

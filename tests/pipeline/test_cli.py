@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import cli
+from tests.support import ROOT
 
-README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 COMMANDS = sorted(cli.commands)
 
 
@@ -47,7 +48,7 @@ def test_every_setting_is_documented() -> None:
 
     from fieldreports.config import _TABLES
 
-    reference = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(
+    reference = (ROOT / "docs" / "configuration.md").read_text(
         encoding="utf-8"
     )
     for table, cls in _TABLES.items():

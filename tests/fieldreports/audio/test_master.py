@@ -11,13 +11,13 @@ from pathlib import Path
 import mutagen
 import numpy as np
 import pytest
-from audiogen import convert, ebur128, gain, require, run, speak, with_noise
 from mutagen.id3 import ID3, TXXX
 from PIL import Image
 
 from fieldreports.audio.master import AudioTags, MasteredAudio, measure, normalise, write_tags
 from fieldreports.config import AudioSettings
 from fieldreports.errors import ReportError
+from tests.support.audio import convert, ebur128, gain, require, run, speak, with_noise
 
 TEXT = (
     "We reached the harbour at dawn. The boats came in one after another, and the volunteers "

@@ -6,12 +6,12 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import mapkit
 import pytest
 
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.geo.gpx import Track, TrackPoint
 from maps.route import render_map
+from tests.support import mapkit
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

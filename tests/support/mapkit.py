@@ -32,7 +32,7 @@ UTC = dt.UTC
 
 def make_mp3(out: Path, *, seconds: float = 1.0) -> Path:
     """A short real MP3 (a 440 Hz tone) made by ffmpeg."""
-    import audiogen
+    from tests.support import audio as audiogen
 
     audiogen.require("ffmpeg")
     audiogen.run(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audiogen import convert, run, speak
 
 from fieldreports.audio.decode import probe, sniff, stream
 from fieldreports.errors import ReportError
+from tests.support.audio import convert, run, speak
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from pathlib import Path
 import feedparser
 import podcastparser
 import pytest
-from audiogen import convert, ebur128, speak, with_noise
 from click.testing import CliRunner
 from lxml import etree
 
 from pipeline import cli
+from tests.support.audio import convert, ebur128, speak, with_noise
 
 BASE_URL = "https://radio.example.org/border/"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"

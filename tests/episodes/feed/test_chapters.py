@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from episodes_fixtures import LAMPEDUSA, make_show_episodes, show_config
-
 from episodes.episode import Episode
 from episodes.feed.chapters import render_chapters
+from tests.support.episodes import LAMPEDUSA, make_show_episodes, show_config
 
 
 def walking(episode: Episode) -> Episode:

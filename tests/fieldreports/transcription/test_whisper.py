@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audiogen import noise, require, run, speak
 
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
@@ -29,6 +28,7 @@ from fieldreports.transcription.whisper import (
     load_engine,
     transcribe,
 )
+from tests.support.audio import noise, require, run, speak
 
 JFK_WORDS = [
     "and",

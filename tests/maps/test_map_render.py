@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import mapkit
 import pytest
 
 from fieldreports.config import MapSettings, ShowInfo
@@ -14,6 +13,7 @@ from fieldreports.errors import SetupError
 from fieldreports.geo.gpx import Track, TrackPoint
 from maps.popup import for_template_literal, popup_html
 from maps.route import render_map, render_page
+from tests.support import mapkit
 
 SHOW = ShowInfo(title="Border Reached!", base_url="https://example.org/show/")
 OFFLINE = MapSettings(tiles="none")

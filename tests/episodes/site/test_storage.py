@@ -12,7 +12,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from episodes_fixtures import free_port, make_show_episodes, show_config
 
 from episodes.episode import Episode
 from episodes.pages.partners import presign_masters
@@ -20,6 +19,7 @@ from episodes.site.files import SiteFile
 from episodes.site.publish import build_site, publish
 from episodes.site.storage import LocalStorage, S3Storage, StorageError, check_key, open_storage
 from fieldreports.config import ShowConfig
+from tests.support.episodes import free_port, make_show_episodes, show_config
 
 BUCKET = "border-reached"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 import pytest
-from audiogen import ebur128
 
 from fieldreports.audio.loudness import LoudnessMeter, measure_samples
 from fieldreports.audio.master import measure
+from tests.support.audio import ebur128
 
 RATE = 48000
 

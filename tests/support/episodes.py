@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audiogen import require, run
-
 from episodes.episode import Episode, make_episode
 from fieldreports.audio.master import Loudness, MasteredAudio
 from fieldreports.config import ShowConfig, parse_config
@@ -22,6 +20,7 @@ from fieldreports.geo.locate import Location
 from fieldreports.intake.inbox import FieldReport
 from fieldreports.intake.notes import Notes
 from fieldreports.transcription.whisper import Segment, Transcript
+from tests.support.audio import require, run
 
 UTC = dt.UTC
 BASE_URL = "https://example.org/border-reached/"

@@ -13,7 +13,6 @@ from pathlib import Path
 import feedparser
 import podcastparser
 import pytest
-from episodes_fixtures import BASE_URL, make_show_episodes, show_config
 from lxml import etree
 
 from episodes.episode import Episode
@@ -23,6 +22,8 @@ from episodes.feed.rss import MAX_DESCRIPTION_BYTES, render_feed
 from episodes.pages.artwork import default_artwork
 from fieldreports.config import ShowConfig
 from fieldreports.errors import SetupError
+from tests.support import DATA
+from tests.support.episodes import BASE_URL, make_show_episodes, show_config
 
 FEED_URL = BASE_URL + "feed.xml"
 ARTWORK_URL = BASE_URL + "artwork.png"
@@ -220,7 +221,7 @@ def test_explicit_episode_and_unlocked_show(show, tmp_path: Path) -> None:
     assert root.find("channel/item/itunes:explicit", NS).text == "true"
 
 
-GOLDEN = Path(__file__).parent / "data" / "publishing" / "feed.golden.json"
+GOLDEN = DATA / "publishing" / "feed.golden.json"
 
 
 def test_feed_matches_the_golden_podcastparser_reading(feed: bytes) -> None:

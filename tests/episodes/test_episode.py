@@ -7,7 +7,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from episodes_fixtures import (
+from mutagen.id3 import ID3
+
+from episodes.episode import Episode, make_episode, rebase
+from tests.support.episodes import (
     BASE_URL,
     LAMPEDUSA,
     mastered,
@@ -15,9 +18,6 @@ from episodes_fixtures import (
     show_config,
     transcript,
 )
-from mutagen.id3 import ID3
-
-from episodes.episode import Episode, make_episode, rebase
 
 
 @pytest.fixture(scope="module")
