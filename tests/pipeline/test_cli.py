@@ -48,9 +48,7 @@ def test_every_setting_is_documented() -> None:
 
     from fieldreports.config import _TABLES
 
-    reference = (ROOT / "docs" / "configuration.md").read_text(
-        encoding="utf-8"
-    )
+    reference = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     for table, cls in _TABLES.items():
         section = reference.split(f"[{table}]\n", 1)
         assert len(section) == 2, f"[{table}] missing from docs/configuration.md"
