@@ -301,10 +301,9 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
                 processed.append(outcome)
         episodes = _make_episodes(run, processed, failures)
         kept = _last_published(catalog, failures, episodes)
-        site_dir = config.state_dir / "site"
         everything = sorted([*episodes, *kept], key=lambda e: (e.published_at, e.report_id))
         map_files = render_map(everything, config.show, tracks=run.tracks, settings=config.map)
-        site = build_site(everything, config, map_files=map_files, staging_dir=site_dir)
+        site = build_site(everything, config, map_files=map_files)
         # Never prune while a report is failing: its published files must survive until it is fixed.
         published = publish(site, open_storage(config), prune=False if failures else None)
         for episode in episodes:

@@ -34,9 +34,10 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from episodes.episode import Episode
-from episodes.site.files import SiteFile
+from episodes.site.files import SiteFile, content_type_for
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
+from fieldreports.geo.coordinates import distance_km
 from fieldreports.geo.gpx import Track, TrackPoint
 from maps.popup import (
     check_scripts,
@@ -78,15 +79,6 @@ _CLUSTER_CSS = (
 )
 _BORDERS_JS = (("fieldreports_borders", "vendor/borders/countries-50m-europe.js"),)
 
-_CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".png": "image/png",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".txt": "text/plain; charset=utf-8",
-    "": "text/plain; charset=utf-8",  # LICENSE
-}
 # The vendored paths carry their version, so a browser may keep them for a year.
 _ASSET_CACHE = "public, max-age=31536000, immutable"
 _PAGE_CACHE = "public, max-age=300"
@@ -207,7 +199,7 @@ def vendored_files() -> tuple[SiteFile, ...]:
         files.append(
             SiteFile(
                 key=f"map/vendor/{relative}",
-                content_type=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+                content_type=content_type_for(path.name),
                 cache_control=_ASSET_CACHE,
                 source=path,
             )
@@ -405,7 +397,7 @@ def _route(
             stretch = [
                 p
                 for p in _stretch(a, b, tracks)
-                if not any(_distance_km(p.lat, p.lon, la, lo) <= r for la, lo, r in hidden)
+                if not any(distance_km(p.lat, p.lon, la, lo) <= r for la, lo, r in hidden)
             ]
             line.extend(_thin(stretch))
         line.append((b.lat, b.lon))
@@ -426,23 +418,11 @@ def _stretch(a: _Stop, b: _Stop, tracks: Sequence[_TimedTrack]) -> Sequence[Trac
             continue
         first, last = stretch[0], stretch[-1]
         if (
-            _distance_km(a.lat, a.lon, first.lat, first.lon) <= _TRACK_NEAR_KM
-            and _distance_km(b.lat, b.lon, last.lat, last.lon) <= _TRACK_NEAR_KM
+            distance_km(a.lat, a.lon, first.lat, first.lon) <= _TRACK_NEAR_KM
+            and distance_km(b.lat, b.lon, last.lat, last.lon) <= _TRACK_NEAR_KM
         ):
             best = stretch
     return best
-
-
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine, mean Earth radius 6371 km).
-
-    >>> round(_distance_km(35.5, 12.6, 34.74, 10.76))  # Lampedusa to Sfax
-    187
-    """
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
 
 
 def _thin(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from episodes.episode import Episode, excerpt
-from episodes.feed.podcast_ns import geo_uri
+from fieldreports.geo.coordinates import geo_uri
 
 CHAPTERS_VERSION = "1.2.0"
 CHAPTERS_TYPE = "application/json+chapters"

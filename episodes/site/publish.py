@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from episodes.episode import Episode, join_url, rebase
 from episodes.feed.chapters import CHAPTERS_TYPE, render_chapters
@@ -61,13 +60,11 @@ def build_site(
     config: ShowConfig,
     *,
     map_files: Sequence[SiteFile],
-    staging_dir: Path,
 ) -> Site:
     """Every file of the published site, grouped in publishing order.
 
     URLs are recomputed against the storage's public base URL, so episodes made before a
-    move to S3 still point at the right place. `staging_dir` is kept for files that must be
-    written before upload (none today; artwork and pages are held in memory).
+    move to S3 still point at the right place.
     """
     base_url = public_base_url(config)
     episodes = tuple(rebase(e, base_url) for e in episodes)

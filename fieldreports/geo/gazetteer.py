@@ -31,10 +31,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fieldreports.geo.coordinates import distance_km
+
 log = logging.getLogger(__name__)
 
 CURATED_PATH = Path(__file__).with_name("gazetteer_places.json")
-EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 # A place's reach when nothing better is known: a village is about a kilometre across, a city
 # tens of kilometres; the square root of the population tracks that well enough for accuracy_m.
 _MIN_PLACE_ACCURACY_M = 1000.0
@@ -80,20 +81,6 @@ def fold(text: str) -> str:
     if not text.isascii():
         text = _MARKS.sub("", unicodedata.normalize("NFKD", text.translate(_FOLD_TABLE)))
     return _NON_WORD.sub(" ", text.casefold()).strip()
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) on a spherical Earth, in kilometres.
-
-    >>> round(distance_km(52.0755, 23.6161, 52.1089, 23.7175))  # Terespol to Brest
-    8
-    >>> distance_km(10.0, 20.0, 10.0, 20.0)
-    0.0
-    """
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def place_accuracy_m(population: int) -> float:

@@ -19,7 +19,7 @@ import gpxpy
 import gpxpy.gpx
 
 from fieldreports.errors import SetupError
-from fieldreports.geo.gazetteer import distance_km
+from fieldreports.geo.coordinates import distance_km
 
 log = logging.getLogger(__name__)
 

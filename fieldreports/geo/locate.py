@@ -32,8 +32,8 @@ from pathlib import Path
 from fieldreports.config import GeotagSettings
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.geo.coarsen import coarsen
-from fieldreports.geo.coordinates import coordinate_accuracy_m, parse_coordinates
-from fieldreports.geo.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
+from fieldreports.geo.coordinates import coordinate_accuracy_m, distance_km, parse_coordinates
+from fieldreports.geo.gazetteer import Gazetteer, Place, fold, load_gazetteer
 from fieldreports.geo.gpx import Track, TrackIndex
 from fieldreports.intake.inbox import FieldReport
 from fieldreports.intake.recorder_tags import read_tags, recording_time, tagged_position

@@ -24,8 +24,8 @@ import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
+from fieldreports.times import format_duration
 from fieldreports.transcription import models as whisper_models
 
 log = logging.getLogger(__name__)
@@ -85,25 +86,6 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data; `Transcript.from_dict` reads it back."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
-        segments = tuple(
-            Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))})
-            for s in data["segments"]
-        )
-        return cls(
-            **{
-                **data,
-                "segments": segments,
-                "warnings": tuple(data.get("warnings", ())),
-                "options": tuple(tuple(pair) for pair in data.get("options", ())),
-            }
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -286,7 +268,7 @@ def transcribe(
         )
     segments, dropped = _guard(heard, s)
     if dropped:
-        when = ", ".join(_clock(seg.start_s) for seg in dropped[:5])
+        when = ", ".join(format_duration(seg.start_s) for seg in dropped[:5])
         warnings.append(
             f"dropped {len(dropped)} segment(s) that looked invented (repeated or unlikely text) "
             f"at {when}{'…' if len(dropped) > 5 else ''}."
@@ -762,12 +744,3 @@ def _guard(
             kept.append(seg)
         previous.append(" ".join(words))
     return kept, dropped
-
-
-def _clock(seconds: float) -> str:
-    """
-    >>> _clock(3725.4)
-    '1:02:05'
-    """
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -11,7 +11,8 @@ import pytest
 
 from fieldreports.config import GeotagSettings
 from fieldreports.errors import ReportError, SetupError
-from fieldreports.geo.gazetteer import Gazetteer, distance_km, load_gazetteer
+from fieldreports.geo.coordinates import distance_km
+from fieldreports.geo.gazetteer import Gazetteer, load_gazetteer
 from fieldreports.geo.gpx import read_tracks
 from fieldreports.geo.locate import Geotagger, Location, recording_time
 from fieldreports.intake.inbox import FieldReport
