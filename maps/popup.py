@@ -139,7 +139,7 @@ def popup_html(episode: Episode, *, number: int, excerpt_chars: int) -> str:
             f'<time datetime="{text(episode.recorded_at.isoformat())}">'
             f"{text(format_date(episode.recorded_at))}</time>"
         )
-    if episode.location.name:
+    if episode.location is not None and episode.location.name:
         place = text(episode.location.name)
         if episode.location.sensitive:
             place += " (approximate area)"

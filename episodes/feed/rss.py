@@ -207,9 +207,7 @@ def recorded_line(place: str, recorded_at: dt.datetime | None) -> str:
 def episode_description(episode: Episode) -> str:
     """HTML show notes: the reporter's notes, where and when, the start of the transcript."""
     parts = [markdown_html(episode.notes_markdown, tags=FEED_TAGS)]
-    said = recorded_line(
-        episode.location.name if episode.location.located else "", episode.recorded_at
-    )
+    said = recorded_line(episode.location.name if episode.location else "", episode.recorded_at)
     if said:
         parts.append(f"<p>{escape(said)}</p>")
     if episode.transcript_excerpt and not episode.notes_markdown.strip():
@@ -330,11 +328,10 @@ def _add_item(
     )
     if chapters:
         p20.chapters_url = join_url(base_url, chapters_key(episode.slug))
-    if episode.location.located:
-        assert episode.location.public_lat is not None and episode.location.public_lon is not None
+    if episode.location is not None:
         p20.location = PodcastLocation(
             name=episode.location.name or episode.title,
-            geo=geo_uri(episode.location.public_lat, episode.location.public_lon),
+            geo=geo_uri(episode.location.lat, episode.location.lon),
             country=episode.location.country_code,
         )
     if episode.reporter:

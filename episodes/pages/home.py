@@ -86,7 +86,7 @@ def render_home(
 
 def _article(episode: Episode) -> str:
     when = (episode.recorded_at or episode.published_at).strftime("%-d %B %Y")
-    where = episode.location.name if episode.location.located else ""
+    where = episode.location.name if episode.location else ""
     meta = " · ".join(escape(p) for p in (when, where, episode.journey, episode.reporter) if p)
     transcripts = " ".join(
         f'<a href="{escape(t.key)}" hreflang="{escape(t.language)}">'

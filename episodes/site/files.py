@@ -13,6 +13,9 @@ from fieldreports.digest import file_sha256
 CACHE_PAGE = "public, max-age=300"
 CACHE_MEDIA = "public, max-age=86400"
 
+# The route map's page (maps/ renders it; the home page links it).
+MAP_PAGE_KEY = "map/index.html"
+
 # Content types by suffix, for files whose producer did not say (map assets, artwork).
 CONTENT_TYPES: dict[str, str] = {
     ".mp3": "audio/mpeg",

@@ -20,13 +20,11 @@ from episodes.feed.rss import FEED_KEY, render_feed
 from episodes.pages.artwork import prepare_artwork
 from episodes.pages.home import HOME_KEY, render_home
 from episodes.pages.partners import PARTNERS_KEY, render_partners
-from episodes.site.files import CACHE_PAGE, Site, SiteFile
+from episodes.site.files import CACHE_PAGE, MAP_PAGE_KEY, Site, SiteFile
 from episodes.site.storage import Storage, public_base_url
 from fieldreports.config import ShowConfig
 
 log = logging.getLogger(__name__)
-
-MAP_KEY = "map/index.html"
 
 
 # Folders publish manages; pruning never touches anything else the bucket or folder holds.
@@ -111,7 +109,7 @@ def build_site(
             )
         )
 
-    has_map = any(f.key == MAP_KEY for f in map_files)
+    has_map = any(f.key == MAP_PAGE_KEY for f in map_files)
     pages = (
         SiteFile(
             key=HOME_KEY,
@@ -123,7 +121,7 @@ def build_site(
                 show,
                 feed_url=feed_url,
                 artwork_url=artwork.file.key if artwork.file else artwork.url,
-                map_url=MAP_KEY if has_map else "",
+                map_url=MAP_PAGE_KEY if has_map else "",
             ),
         ),
         SiteFile(

@@ -35,6 +35,7 @@ from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.times import format_duration
 from fieldreports.transcription import models as whisper_models
+from fieldreports.transcription.results import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -46,46 +47,6 @@ GUARD_VERSION = 1
 _DETECT_S = 30.0  # Whisper sees 30 s at a time; language detection uses one such window
 _TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 _LOW_CONFIDENCE = 0.5  # below this a detected language is worth a second look
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Word:
-    start_s: float
-    end_s: float
-    text: str
-    probability: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Segment:
-    start_s: float
-    end_s: float
-    text: str
-    words: tuple[Word, ...] = ()
-    avg_logprob: float = 0.0
-    no_speech_prob: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transcript:
-    """What Whisper heard, and how it was asked: engine, model, task, language."""
-
-    engine: str
-    model: str
-    task: str  # "transcribe" or "translate"
-    language: str
-    language_probability: float
-    duration_s: float
-    segments: tuple[Segment, ...]
-    warnings: tuple[str, ...] = ()
-    language_source: str = ""  # "hint", "detected", "english-only model" or "" (no speech)
-    speech_s: float = 0.0  # seconds that voice-activity detection kept
-    model_identity: str = ""  # which weights exactly, e.g. the model package and its version
-    options: tuple[tuple[str, str], ...] = ()  # the decoding options, as text, for the record
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
