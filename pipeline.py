@@ -34,6 +34,7 @@ from rich.table import Table
 from episodes.commands import partners, serve
 from episodes.episode import EPISODE, Episode, EpisodeJob, summarise
 from episodes.numbering import Entry, number_episodes
+from episodes.pages.artwork import ARTWORK, artwork_job
 from episodes.site.publish import PublishReport, build_site, publish
 from episodes.site.storage import open_storage, public_base_url
 from fieldreports.audio import MasteredAudio, master_job
@@ -103,7 +104,8 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
         run_id = catalog.start_run()
         executor = LocalExecutor(catalog, run_id=run_id, cache_dir=config.state_dir / "cache")
         try:
-            found = discover(config.inbox_dir, hash_file=remembered(catalog))
+            hash_file = remembered(catalog)
+            found = discover(config.inbox_dir, hash_file=hash_file)
             failures = list(found.failures)
             heard: list[Heard] = []
             for index, report in enumerate(found.reports):
@@ -118,11 +120,17 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             jobs = episode_jobs(catalog, config, heard, placements, failures)
             episodes = {rid: executor.run(EPISODE, job, report_id=rid) for rid, job in jobs.items()}
             page = executor.run(MAP, _map_job(config, episodes.values()))
+            artwork = executor.run(ARTWORK, artwork_job(config))
             site = build_site(
-                list(episodes.values()), config, map_files=map_files(page.page.read_bytes())
+                list(episodes.values()),
+                config,
+                map_files=map_files(page.page.read_bytes()),
+                artwork=artwork,
             )
             # Never prune while a report fails: its published files must stay until it is fixed.
-            published = publish(site, open_storage(config), prune=False if failures else None)
+            storage = open_storage(config, hash_file=hash_file)
+            prune = False if failures else None
+            published = publish(site, storage, prune=prune, hash_file=hash_file)
         finally:
             executor.close()
         for failure in failures:

@@ -12,14 +12,20 @@ import hashlib
 import io
 import logging
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from episodes.site.files import CACHE_MEDIA, SiteFile
+from fieldreports.catalog.serialise import NOT_IN_KEY
 from fieldreports.config import ShowConfig, ShowInfo
+from fieldreports.digest import file_sha256
 from fieldreports.errors import SetupError
+from fieldreports.stages import Stage
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +36,9 @@ DEFAULT_PX = 1400
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Artwork:
-    """The artwork to publish (`file`), or only a URL when the show points at an image online."""
+    """The artwork to publish (`file`), or only a URL when the show points at an image online.
+
+    `url` is the file's key (relative) until `build_site` joins it to the public base URL."""
 
     url: str
     file: SiteFile | None = None
@@ -38,6 +46,8 @@ class Artwork:
 
 def default_artwork(show: ShowInfo, *, size_px: int = DEFAULT_PX) -> bytes:
     """A square PNG with the show's title and author."""
+    from PIL import Image, ImageDraw, ImageFont
+
     seed = hashlib.sha256(show.title.encode("utf-8")).digest()
     # A dark, saturated background from the title, so two shows look different.
     background = (20 + seed[0] % 60, 40 + seed[1] % 70, 70 + seed[2] % 80)
@@ -81,6 +91,8 @@ def _fit_title(
 ) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, list[str], int]:
     """The largest font (200 px down to 90 px at 1400) at which the title fits in four lines,
     the lines, and the line height in pixels."""
+    from PIL import ImageFont
+
     for size_px in (200, 170, 140, 120, 100, 90):
         font = ImageFont.load_default(size=int(size_px * scale))
         # Characters per line from the average glyph width at this size.
@@ -93,6 +105,8 @@ def _fit_title(
 
 def check_image(data: bytes) -> list[str]:
     """What stops an image from meeting Apple's artwork rules; empty when it does."""
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             problems = []
@@ -112,6 +126,8 @@ def check_image(data: bytes) -> list[str]:
 
 def conform(data: bytes) -> bytes:
     """The image made square (centre crop), RGB and 1400–3000 px, as PNG."""
+    from PIL import Image
+
     with Image.open(io.BytesIO(data)) as image:
         rgb = image.convert("RGB")
     side = min(rgb.size)
@@ -126,41 +142,77 @@ def conform(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def prepare_artwork(config: ShowConfig, *, base_url: str) -> Artwork:
-    """The show's artwork as a site file (checked, fixed if needed) or the generated default."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtworkJob:
+    """The show's artwork setting and, for a local file, its content."""
+
+    show: ShowInfo
+    path: Path | None = field(default=None, metadata=NOT_IN_KEY)  # the local file, if any
+    sha256: str = ""
+
+
+def artwork_job(config: ShowConfig) -> ArtworkJob:
+    """The job for `[show] artwork`; SetupError when it names a file that is not there."""
     show = config.show
-    if show.artwork.startswith(("http://", "https://")):
-        # Hosted elsewhere: we cannot check it here, and must not fetch it.
-        return Artwork(url=show.artwork)
-    if not show.artwork:
-        data = default_artwork(show)
-        return _artwork_file(data, "artwork.png", base_url)
+    if not show.artwork or show.artwork.startswith(("http://", "https://")):
+        return ArtworkJob(show=show)
     path = (config.show_dir / show.artwork).resolve()
     if not path.is_file():
         raise SetupError(
             f'[show] artwork = "{show.artwork}": no such file in {config.show_dir}; '
             "give a path to a square JPEG or PNG, or remove the key for a generated one."
         )
-    data = path.read_bytes()
+    return ArtworkJob(show=show, path=path, sha256=file_sha256(path)[0])
+
+
+def prepare_artwork(
+    job: ArtworkJob,
+    *,
+    work_dir: Path,
+    on_progress: Callable[[float, float], None] | None = None,
+) -> Artwork:
+    """The artwork as a site file (checked, fixed if needed, or drawn), or an outside URL.
+
+    Its URL is relative to the site root (`artwork.png`); `publish.build_site` makes it whole.
+    """
+    show = job.show
+    if show.artwork.startswith(("http://", "https://")):
+        # Hosted elsewhere: we cannot check it here, and must not fetch it.
+        return Artwork(url=show.artwork)
+    if job.path is None:
+        return _artwork_file(default_artwork(show), "artwork.png", work_dir)
+    data = job.path.read_bytes()
     problems = check_image(data)
     if not problems:
         suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
-        return _artwork_file(data, f"artwork{suffix}", base_url, source=path)
-    log.warning("%s: %s; publishing a corrected copy", path.name, "; ".join(problems))
+        return _artwork_file(data, f"artwork{suffix}", work_dir)
+    log.warning("%s: %s; publishing a corrected copy", job.path.name, "; ".join(problems))
     try:
         fixed = conform(data)
     except OSError as exc:
-        raise SetupError(f"{path}: artwork is not an image ({exc}); use a JPEG or PNG.") from exc
-    return _artwork_file(fixed, "artwork.png", base_url)
+        raise SetupError(
+            f"{job.path}: artwork is not an image ({exc}); use a JPEG or PNG."
+        ) from exc
+    return _artwork_file(fixed, "artwork.png", work_dir)
 
 
-def _artwork_file(data: bytes, key: str, base_url: str, *, source: Path | None = None) -> Artwork:
-    content_type = "image/jpeg" if key.endswith(".jpg") else "image/png"
+def _artwork_file(data: bytes, key: str, work_dir: Path) -> Artwork:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / key).write_bytes(data)
     file = SiteFile(
         key=key,
-        content_type=content_type,
+        content_type="image/jpeg" if key.endswith(".jpg") else "image/png",
         cache_control=CACHE_MEDIA,
-        source=source,
-        data=None if source else data,
+        source=work_dir / key,
     )
-    return Artwork(url=base_url.rstrip("/") + "/" + key, file=file)
+    return Artwork(url=key, file=file)
+
+
+ARTWORK: Stage[ArtworkJob, Artwork] = Stage(
+    name="artwork",
+    version=1,
+    job=ArtworkJob,
+    result=Artwork,
+    run=prepare_artwork,
+    outputs=lambda a: (a.file.source,) if a.file and a.file.source else (),
+)

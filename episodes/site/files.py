@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fieldreports.digest import file_sha256
@@ -70,11 +71,16 @@ class SiteFile:
     cache_control: str = "public, max-age=300"
     source: Path | None = None
     data: bytes | None = None
+    # The source's SHA-256 and size when already known (`Site.with_digests`): not read again.
+    sha256: str = ""
+    size_bytes: int = 0
 
     def digest(self) -> tuple[str, int]:
         """SHA-256 hex digest and size in bytes of the content, whichever way it is held."""
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest(), len(self.data)
+        if self.sha256:
+            return self.sha256, self.size_bytes
         if self.source is None:
             raise ValueError(f"site file {self.key} has neither source nor data")
         return file_sha256(self.source)
@@ -103,3 +109,24 @@ class Site:
 
     def keys(self) -> tuple[str, ...]:
         return tuple(f.key for f in self.in_order())
+
+    def with_digests(self, hash_file: Callable[[Path], tuple[str, int]]) -> Site:
+        """The same site with every file's digest taken by `hash_file` (which may remember)."""
+
+        def known(files: tuple[SiteFile, ...]) -> tuple[SiteFile, ...]:
+            return tuple(_with_digest(f, hash_file) for f in files)
+
+        return Site(
+            media=known(self.media),
+            transcripts=known(self.transcripts),
+            map=known(self.map),
+            pages=known(self.pages),
+            feed=known(self.feed),
+        )
+
+
+def _with_digest(file: SiteFile, hash_file: Callable[[Path], tuple[str, int]]) -> SiteFile:
+    if file.source is None or file.sha256:
+        return file
+    sha256, size = hash_file(file.source)
+    return replace(file, sha256=sha256, size_bytes=size)

@@ -13,16 +13,18 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from episodes.episode import Episode, join_url, rebase
 from episodes.feed.chapters import CHAPTERS_TYPE, render_chapters
 from episodes.feed.rss import FEED_KEY, render_feed
-from episodes.pages.artwork import prepare_artwork
+from episodes.pages.artwork import Artwork, artwork_job, prepare_artwork
 from episodes.pages.home import HOME_KEY, render_home
 from episodes.pages.partners import PARTNERS_KEY, render_partners
 from episodes.site.files import CACHE_PAGE, MAP_PAGE_KEY, Site, SiteFile
 from episodes.site.storage import Storage, public_base_url
 from fieldreports.config import ShowConfig
+from fieldreports.digest import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +60,20 @@ def build_site(
     config: ShowConfig,
     *,
     map_files: Sequence[SiteFile],
+    artwork: Artwork | None = None,
 ) -> Site:
     """Every file of the published site, grouped in publishing order.
 
     URLs are recomputed against the storage's public base URL, so episodes made before a
-    move to S3 still point at the right place.
+    move to S3 still point at the right place. `artwork` is the ARTWORK stage's result (prepared
+    now when not given).
     """
     base_url = public_base_url(config)
     episodes = tuple(rebase(e, base_url) for e in episodes)
     show = config.show
-    artwork = prepare_artwork(config, base_url=base_url)
+    if artwork is None:
+        artwork = prepare_artwork(artwork_job(config), work_dir=config.state_dir / "artwork")
+    artwork_url = join_url(base_url, artwork.url) if artwork.file else artwork.url
     feed_url = join_url(base_url, FEED_KEY)
 
     media_cache = f"public, max-age={config.storage.media_max_age_s}"
@@ -136,7 +142,7 @@ def build_site(
         content_type="application/rss+xml; charset=utf-8",
         cache_control=f"public, max-age={config.storage.feed_max_age_s}",
         data=render_feed(
-            episodes, show, artwork_url=artwork.url, feed_url=feed_url, base_url=base_url
+            episodes, show, artwork_url=artwork_url, feed_url=feed_url, base_url=base_url
         ),
     )
     return Site(
@@ -155,6 +161,7 @@ def publish(
     on_progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
     prune: bool | None = None,
+    hash_file: Callable[[Path], tuple[str, int]] = file_sha256,
 ) -> PublishReport:
     """Media and transcripts first, then the map and pages, the feed last.
 
@@ -165,6 +172,7 @@ def publish(
     feed, is written. With `prune` (default: the storage's `[storage] prune`), files under the
     managed folders that the site no longer has are deleted once the feed is up.
     """
+    site = site.with_digests(hash_file)  # here, in this thread: the uploads may run in others
     files = site.in_order()
     keys = [f.key for f in files]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})

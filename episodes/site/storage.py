@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,12 +84,18 @@ def public_base_url(config: ShowConfig) -> str:
     return (config.storage.public_base_url or config.show.base_url).rstrip("/") + "/"
 
 
-def open_storage(config: ShowConfig) -> Storage:
-    """The storage that `[storage]` names."""
+def open_storage(
+    config: ShowConfig, *, hash_file: Callable[[Path], tuple[str, int]] = file_sha256
+) -> Storage:
+    """The storage that `[storage]` names. A local folder compares what it holds by
+    `hash_file` (`digest.remembered` spares reading unchanged files again)."""
     if config.storage.kind == "s3":
         return S3Storage(config.storage, base_url=public_base_url(config))
     return LocalStorage(
-        config.public_dir, base_url=public_base_url(config), prune=config.storage.prune
+        config.public_dir,
+        base_url=public_base_url(config),
+        prune=config.storage.prune,
+        hash_file=hash_file,
     )
 
 
@@ -98,10 +105,18 @@ class LocalStorage:
     # One at a time: the cost is fsync, and a predictable order is easier to reason about.
     workers = 1
 
-    def __init__(self, root: Path, *, base_url: str, prune: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        base_url: str,
+        prune: bool = False,
+        hash_file: Callable[[Path], tuple[str, int]] = file_sha256,
+    ) -> None:
         self.root = root
         self.base_url = base_url
         self.prune = prune
+        self.hash_file = hash_file
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -112,7 +127,11 @@ class LocalStorage:
     def put(self, file: SiteFile) -> bool:
         target = self.path(file.key)
         sha256, size = file.digest()
-        if target.is_file() and target.stat().st_size == size and file_sha256(target)[0] == sha256:
+        if (
+            target.is_file()
+            and target.stat().st_size == size
+            and self.hash_file(target)[0] == sha256
+        ):
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

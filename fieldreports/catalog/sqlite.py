@@ -127,18 +127,14 @@ class Catalog:
         summary: Any = None,  # a dataclass or a mapping, stored as JSON
     ) -> None:
         """Remember a report's latest outcome ("published", "failed", "quarantined")."""
+        summary_json = json.dumps(codec._encode(summary or {}))
         with self._write() as db:
             db.execute(
+                # An outcome that has not changed is not written again: a commit costs an fsync.
                 "UPDATE reports SET status = ?, stage = ?, reason = ?, summary = ?, updated_at = ? "
-                "WHERE id = ?",
-                (
-                    status,
-                    stage,
-                    reason,
-                    json.dumps(codec._encode(summary or {})),
-                    _now(),
-                    report_id,
-                ),
+                "WHERE id = ? AND (status, stage, reason, summary) IS NOT (?, ?, ?, ?)",
+                (status, stage, reason, summary_json, _now(), report_id)
+                + (status, stage, reason, summary_json),
             )
 
     def reports(self) -> tuple[ReportRecord, ...]:
@@ -175,7 +171,9 @@ class Catalog:
     def put(self, stage: str, key: str, value: Any) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO results (stage, key, value, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO results (stage, key, value, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (stage, key) DO UPDATE SET value = excluded.value, "
+                "created_at = excluded.created_at WHERE value != excluded.value",
                 (stage, key, codec.dumps(value), _now()),
             )
 

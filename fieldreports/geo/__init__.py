@@ -10,14 +10,13 @@ A `Placement` is private: its `location` holds the exact point. Only `Location.p
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldreports.catalog.serialise import NOT_IN_KEY
 from fieldreports.config import GeotagSettings
-from fieldreports.geo.locate import Location, PublicLocation
+from fieldreports.geo.results import Location, Placement, Placements, PublicLocation
 from fieldreports.intake.inbox import FieldReport
 
 __all__ = [
@@ -49,31 +48,6 @@ class LocateJob:
     settings: GeotagSettings
     timezone: str
     gazetteer: str  # which places the gazetteer holds (gazetteer.identity)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Placement:
-    """Where and when one report was made, or why it could not be placed (`error`).
-
-    `recorded_at` comes from the notes or the recording's own creation-time tag (aware).
-    `waypoints` are publishable (offset_s, lat, lon) for each chapter start: along the GPX
-    track for a report recorded on the move, else the public point.
-    """
-
-    report_id: str
-    recorded_at: dt.datetime | None = None
-    location: Location | None = None
-    waypoints: tuple[tuple[float, float, float], ...] = ()
-    error: str = ""
-    error_path: Path | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Placements:
-    placements: tuple[Placement, ...]
-
-    def by_report(self) -> dict[str, Placement]:
-        return {p.report_id: p for p in self.placements}
 
 
 def locate_job(

@@ -15,13 +15,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import gpxpy
-import gpxpy.gpx
+from typing import TYPE_CHECKING
 
 from fieldreports.digest import file_sha256
 from fieldreports.errors import SetupError
 from fieldreports.geo.coordinates import distance_km
+
+if TYPE_CHECKING:
+    import gpxpy.gpx
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ def read_gpx(path: Path) -> tuple[Track, ...]:
 
     SetupError when the file is not GPX: a broken track would misplace every report.
     """
+    import gpxpy  # here: a run whose locations are cached reads no track
+    import gpxpy.gpx
+
     try:
         with path.open(encoding="utf-8") as handle:
             document = gpxpy.parse(handle)

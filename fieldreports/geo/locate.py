@@ -35,11 +35,11 @@ from fieldreports.geo.coarsen import coarsen
 from fieldreports.geo.coordinates import (
     coordinate_accuracy_m,
     distance_km,
-    geo_uri,
     parse_coordinates,
 )
 from fieldreports.geo.gazetteer import Gazetteer, Place, fold, load_gazetteer
 from fieldreports.geo.gpx import Track, TrackIndex
+from fieldreports.geo.results import Location, PublicLocation
 from fieldreports.intake.inbox import FieldReport
 from fieldreports.intake.recorder_tags import read_tags, recording_time, tagged_position
 from fieldreports.times import as_aware
@@ -53,75 +53,6 @@ _TRACK_SAMPLES = 200  # points per track looked up for the journey's countries
 FILE_FIX_ACCURACY_M = 50.0
 
 __all__ = ["SOURCES", "Geotagger", "LocatedBatch", "Location", "PublicLocation", "recording_time"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Location:
-    """Where a report was made. `lat`/`lon` are exact and stay private; `public_*` are published.
-
-    `source` says which rule won: "notes", "gpx", "place", "text" or "none". `accuracy_m` is
-    how far the exact point may be off; `public_accuracy_m` the same for the published point.
-    `name` is for display ("Lampedusa, Italy", "near Terespol, Poland"); for a sensitive report
-    it names no more than the published point does. `note` says how the location was found
-    (or why not), for the run's summary.
-    """
-
-    source: str
-    lat: float | None = None
-    lon: float | None = None
-    public_lat: float | None = None
-    public_lon: float | None = None
-    accuracy_m: float | None = None
-    name: str = ""
-    country_code: str = ""
-    sensitive: bool = False
-    public_accuracy_m: float | None = None
-    note: str = ""
-
-    @property
-    def located(self) -> bool:
-        return self.public_lat is not None and self.public_lon is not None
-
-    def public(self) -> PublicLocation | None:
-        """All that may be published of this location, or None when it is not located."""
-        if self.public_lat is None or self.public_lon is None:
-            return None
-        return PublicLocation(
-            lat=self.public_lat,
-            lon=self.public_lon,
-            accuracy_m=self.public_accuracy_m,
-            name=self.name,
-            country_code=self.country_code,
-            sensitive=self.sensitive,
-            source=self.source,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PublicLocation:
-    """What the feed, the map, the pages and the partners may say of where a report was made.
-
-    It has no field for the exact point: for a sensitive report `lat`/`lon` are already the
-    town or grid centre that `coarsen` chose, and `name` says no more than they do.
-    """
-
-    lat: float
-    lon: float
-    accuracy_m: float | None
-    name: str
-    country_code: str
-    sensitive: bool
-    source: str  # which rule found it: "notes", "gpx", "place", "text"
-
-    @property
-    def geo_uri(self) -> str:
-        """The published point as an RFC 5870 `geo:` URI with its uncertainty.
-
-        >>> PublicLocation(lat=35.5011, lon=12.6058, accuracy_m=12.4, name="Lampedusa",
-        ...                country_code="IT", sensitive=False, source="notes").geo_uri
-        'geo:35.5011,12.6058;u=12'
-        """
-        return geo_uri(self.lat, self.lon, accuracy_m=self.accuracy_m)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,12 +31,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from fieldreports.config import user_cache_dir
 from fieldreports.errors import SetupError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,8 @@ def _download(model: str, cache_dir: Path) -> ModelFiles:
 
 def read_ctranslate2(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The variables and aliases in a CTranslate2 `model.bin` (memory-mapped, not copied)."""
+    import numpy as np
+
     with path.open("rb") as fh:
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     offset = 0
@@ -342,6 +345,7 @@ def _blocks(prefix: str, variables: dict[str, np.ndarray]) -> Iterator[int]:
 
 def convert_to_openai(model_bin: Path) -> dict[str, Any]:
     """An openai-whisper checkpoint `{"dims", "model_state_dict"}` built from a CTranslate2 file."""
+    import numpy as np
     import torch
 
     v, _aliases = read_ctranslate2(model_bin)

@@ -205,7 +205,7 @@ def test_show_artwork_is_checked_and_corrected(made, tmp_path: Path) -> None:
     config = show_config(show_dir, show={"artwork": "square.png"})
     site = build_site(episodes, config, map_files=())
     (artwork,) = [f for f in site.media if f.key.startswith("artwork")]
-    assert artwork.source == good.resolve() and artwork.key == "artwork.png"
+    assert artwork.read() == good.read_bytes() and artwork.key == "artwork.png"  # as it is
 
 
 def test_parallel_groups_keep_the_order_and_stop_before_the_feed(made, tmp_path: Path) -> None:
