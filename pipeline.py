@@ -33,7 +33,7 @@ from rich.table import Table
 
 from episodes.commands import partners, serve
 from episodes.episode import EPISODE, Episode, EpisodeJob, summarise
-from episodes.numbering import Entry, number_episodes
+from episodes.numbering import Entry, number_episodes, number_label
 from episodes.pages.artwork import ARTWORK, artwork_job
 from episodes.site.publish import PublishReport, build_site, publish
 from episodes.site.storage import open_storage, public_base_url
@@ -410,7 +410,7 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
         table.add_column(column)
     for e in sorted(summary.episodes.values(), key=lambda e: (e.season or 0, e.number or 0)):
         place = f"{e.location.name} ({e.location.source})" if e.location else "off the map"
-        table.add_row(_number(e.season, e.number), e.title, format_duration(e.duration_s),
+        table.add_row(number_label(e.season, e.number), e.title, format_duration(e.duration_s),
                       f"{e.podcast_loudness.integrated_lufs:.1f}",
                       f"{e.master_loudness.integrated_lufs:.1f}", e.language, place)  # fmt: skip
     console.print(table)
@@ -430,10 +430,6 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
         console.print(f"[red]failed ({f.stage}):[/] {f.path.name}: {f.reason}", highlight=False)
 
 
-def _number(season: int | None, number: int | None) -> str:
-    return f"{season}.{number}" if season else str(number or "")
-
-
 @cli.command()
 @click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.pass_obj
@@ -450,7 +446,7 @@ def status(console: Console, show_dir: Path) -> None:
         if r.status == "published" and "title" in r.summary:
             s = serialise.from_data(ReportSummary, r.summary)
             cells = [
-                _number(s.season, s.number),
+                number_label(s.season, s.number),
                 format_duration(s.duration_s),
                 f"{s.source_lufs} / {s.source_true_peak_dbtp} / {s.source_range_lu}",
                 f"{s.podcast_gain_db:+} / {s.master_gain_db:+} dB",

@@ -41,6 +41,17 @@ class Numbering:
     slug: str
 
 
+def number_label(season: int | None, number: int | None) -> str:
+    """How pages and the command line write an episode's number: season.episode.
+
+    >>> number_label(2, 3), number_label(None, 4), number_label(None, None)
+    ('2.3', '4', '')
+    """
+    if number is None:
+        return ""
+    return f"{season}.{number}" if season else str(number)
+
+
 def journey_key(journey: str) -> str:
     """Journeys typed twice in the field differ in case and spaces, not in meaning.
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from html import escape
 
 from episodes.episode import Episode
+from episodes.numbering import number_label
 from episodes.markdown import markdown_html
 from fieldreports.config import ShowInfo
 
@@ -87,7 +88,11 @@ def render_home(
 def _article(episode: Episode) -> str:
     when = (episode.recorded_at or episode.published_at).strftime("%-d %B %Y")
     where = episode.location.name if episode.location else ""
-    meta = " · ".join(escape(p) for p in (when, where, episode.journey, episode.reporter) if p)
+    label = number_label(episode.season, episode.number)
+    number = f"Episode {label}" if label else ""
+    meta = " · ".join(
+        escape(p) for p in (number, when, where, episode.journey, episode.reporter) if p
+    )
     transcripts = " ".join(
         f'<a href="{escape(t.key)}" hreflang="{escape(t.language)}">'
         f"{escape(_LABELS.get(t.fmt, t.fmt))} ({escape(t.language)}"
