@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from html import escape
 
 from episodes.episode import Episode
-from episodes.numbering import number_label
 from episodes.markdown import markdown_html
+from episodes.numbering import number_label
 from fieldreports.config import ShowInfo
 
 HOME_KEY = "index.html"
