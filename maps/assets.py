@@ -12,6 +12,8 @@ from episodes.site.files import CACHE_PAGE, MAP_PAGE_KEY, SiteFile, content_type
 VENDOR_DIR = Path(__file__).parent / "vendor"
 STATIC_DIR = Path(__file__).parent / "static"  # our own assets
 ICON = "icon.svg"
+STORY_JS = "story.js"  # story mode: markers, the stop sheet, deep links, the transcript
+STORY_CSS = "story.css"  # the page's layout: map and panel, bottom sheet on phones
 PAGE_KEY = MAP_PAGE_KEY
 # The vendored paths carry their version, so a browser may keep them for a year.
 _ASSET_CACHE = "public, max-age=31536000, immutable"
@@ -23,13 +25,18 @@ def map_files(page: bytes) -> tuple[SiteFile, ...]:
     index = SiteFile(
         key=PAGE_KEY, content_type="text/html; charset=utf-8", cache_control=CACHE_PAGE, data=page
     )
-    icon = SiteFile(
-        key=f"map/{ICON}",
-        content_type="image/svg+xml",
-        cache_control="public, max-age=86400",
-        source=STATIC_DIR / ICON,
+    # The page asks for story.js and story.css with their content's hash in the query, so a
+    # day's caching never pairs a new page with an old script.
+    own = tuple(
+        SiteFile(
+            key=f"map/{name}",
+            content_type=content_type_for(name),
+            cache_control="public, max-age=86400",
+            source=STATIC_DIR / name,
+        )
+        for name in (ICON, STORY_JS, STORY_CSS)
     )
-    return (index, icon, *vendored_files())
+    return (index, *own, *vendored_files())
 
 
 def vendored_files() -> tuple[SiteFile, ...]:

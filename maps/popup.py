@@ -1,27 +1,31 @@
-"""A stop's popup as HTML that is safe where folium puts it.
+"""A stop's content and every other piece of field text on the map, escaped for where it lands.
 
-Text from the field (titles, places, reporters, notes) is hostile until proven otherwise. It lands
-in two contexts at once: HTML inside the popup, and a JavaScript template literal inside a
-`<script>` element, because folium writes every popup as
+Text from the field (titles, places, reporters, journeys, notes) is hostile until proven
+otherwise. On the map page it lands in three contexts:
 
-    var html_1 = $(`<div ...>POPUP HTML</div>`)[0];
+- HTML: the list of stops and each stop's `<template>` (`stop_html`). `text()` escapes it.
+- Jinja: branca, under folium, compiles every element it renders as a Jinja template, and the
+  scripts a second time, so `{{ ... }}` in a title would run. `text()` and `no_braces()` write
+  every brace as a character reference.
+- A JavaScript template literal inside a `<script>` element: folium writes a journey's name
+  (the layer control's label) as `` `NAME` ``. HTML escaping is not enough there: `${alert(2)}`
+  survives it and runs, a backtick ends the literal, a backslash starts a JS escape, and the HTML
+  parser ends the script at the first `</script` whatever the JavaScript thinks. So such text
+  goes through `for_template_literal()` last, which turns those characters into HTML character
+  references that the browser reads back as the same text.
 
-HTML escaping alone is not enough there: `${alert(2)}` survives it and runs as JavaScript, a
-backtick ends the literal, a backslash starts a JS escape (`\\x3c` becomes `<`), and the HTML
-parser ends the script at the first `</script` whatever the JavaScript thinks. So every popup goes
-through `for_template_literal()` last, which turns those characters into HTML character
-references: the browser's HTML parser (via jQuery) turns them back into the same text, and
-JavaScript never sees them.
+The map's own script (`maps/static/story.js`) reads field text back from the page as text
+(`textContent`) and never writes it as HTML.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from urllib.parse import quote
 
 from episodes.episode import Episode, TranscriptFile
+from episodes.i18n import Interface
 from episodes.markdown import markdown_html
 
 # Preferred order for the "full transcript" link: readable in any browser first.
@@ -99,19 +103,9 @@ def shorten(value: str, limit: int) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def format_date(when: dt.datetime | None) -> str:
-    """The recording time in its own offset, the local time where the reporter was.
-
-    >>> tz = dt.timezone(dt.timedelta(hours=1))
-    >>> format_date(dt.datetime(2022, 3, 14, 9, 40, tzinfo=tz))
-    '14 March 2022, 09:40'
-    """
-    if when is None:
-        return ""
-    return f"{when.day} {when:%B %Y, %H:%M}"
-
-
-def _transcript_links(transcripts: tuple[TranscriptFile, ...]) -> list[tuple[str, TranscriptFile]]:
+def _transcript_links(
+    transcripts: tuple[TranscriptFile, ...], ui: Interface
+) -> list[tuple[str, TranscriptFile]]:
     def best(candidates: list[TranscriptFile]) -> TranscriptFile | None:
         ranked = sorted(
             candidates,
@@ -119,59 +113,103 @@ def _transcript_links(transcripts: tuple[TranscriptFile, ...]) -> list[tuple[str
         )
         return ranked[0] if ranked else None
 
+    _ = ui.gettext
     links = []
     original = best([t for t in transcripts if not t.translated])
     if original is not None:
-        links.append(("Full transcript", original))
+        links.append((_("Full transcript"), original))
     english = best([t for t in transcripts if t.translated])
     if english is not None:
-        links.append(("English translation", english))
+        links.append((_("English translation"), english))
     return links
 
 
-def popup_html(episode: Episode, *, number: int, excerpt_chars: int) -> str:
-    """The popup for one stop, safe for HTML and for folium's template literal."""
-    parts = [f'<article class="fr-popup" lang="{text(episode.language or "")}">']
-    parts.append(f'<h3 class="fr-title">{number}. {text(episode.title)}</h3>')
+def timed_transcript(episode: Episode) -> TranscriptFile | None:
+    """The Podcasting 2.0 JSON transcript in the spoken language: its times drive the
+    interactive transcript (words, when Whisper gave word times; else segments)."""
+    return next(
+        (t for t in episode.transcripts if t.fmt == "json" and not t.translated and t.data), None
+    )
+
+
+def stop_html(episode: Episode, ui: Interface, *, label: str, excerpt_chars: int) -> str:
+    """One stop's content, shown when the stop opens: when and where, the player, the
+    transcript (interactive once the script has its timings), links and notes.
+
+    Plain HTML for a `<template>` element, every field text escaped and every brace a character
+    reference (branca renders the page through Jinja). `label` ("3. Title", escaped here) names
+    the player for screen readers. The excerpt and transcript carry the report's own language;
+    the rest is in the interface's.
+    """
+    _ = ui.gettext
+    parts = []
     meta = []
     if episode.recorded_at is not None:
         meta.append(
             f'<time datetime="{text(episode.recorded_at.isoformat())}">'
-            f"{text(format_date(episode.recorded_at))}</time>"
+            f"{text(ui.format_datetime(episode.recorded_at))}</time>"
         )
     if episode.location is not None and episode.location.name:
-        place = text(episode.location.name)
+        place = episode.location.name
         if episode.location.sensitive:
-            place += " (approximate area)"
-        meta.append(f'<span class="fr-place">{place}</span>')
+            place = _("{place} (approximate area)").format(place=place)
+        meta.append(f'<span class="fr-place">{text(place)}</span>')
     if episode.reporter:
         meta.append(f'<span class="fr-reporter">{text(episode.reporter)}</span>')
     if meta:
         parts.append(f'<p class="fr-meta">{" · ".join(meta)}</p>')
+    audio_url = text(relative_url(episode.audio.key))
+    listen = text(_("Listen: {title}").format(title=label))
+    download = text(_("Download the recording"))
     parts.append(
-        f'<audio controls preload="none" src="{text(relative_url(episode.audio.key))}">'
-        f'<a href="{text(relative_url(episode.audio.key))}">Download the recording</a></audio>'
+        f'<audio controls preload="none" src="{audio_url}" aria-label="{listen}">'
+        f'<a href="{audio_url}">{download}</a></audio>'
     )
+    lang = f' lang="{text(episode.language)}"' if episode.language else ""
     excerpt = shorten(episode.transcript_excerpt, excerpt_chars)
-    if excerpt:
-        parts.append(f'<blockquote class="fr-excerpt">{text(excerpt)}</blockquote>')
-    links = _transcript_links(episode.transcripts)
+    timed = timed_transcript(episode)
+    if timed is not None or excerpt:
+        # The script swaps the excerpt for the whole transcript, word by word, when it can
+        # fetch the JSON (not from a file:// copy, where browsers refuse).
+        source = f' data-src="{text(relative_url(timed.key))}"' if timed is not None else ""
+        parts.append(f'<section class="fr-transcript"{source}>')
+        if timed is not None:
+            heading, hint = _("Transcript"), _("Select a sentence to listen from there.")
+            parts.append(
+                f'<h3 class="fr-transcript-title">{text(heading)}</h3>'
+                f'<p class="fr-hint" hidden>{text(hint)}</p>'
+            )
+        if excerpt:
+            parts.append(f'<blockquote class="fr-excerpt"{lang}>{text(excerpt)}</blockquote>')
+        parts.append(f'<div class="fr-words"{lang} hidden></div></section>')
+    links = _transcript_links(episode.transcripts, ui)
     if links:
         anchors = [
-            f'<a href="{text(relative_url(t.key))}" hreflang="{text(t.language)}">{label}</a>'
-            for label, t in links
+            f'<a href="{text(relative_url(t.key))}" hreflang="{text(t.language)}">{text(name)}</a>'
+            for name, t in links
         ]
         parts.append(f'<p class="fr-links">{" · ".join(anchors)}</p>')
-    notes = markdown_html(episode.notes_markdown)
+    notes = demote_headings(markdown_html(episode.notes_markdown), below=2)
     if notes:
-        parts.append(f'<div class="fr-notes">{notes}</div>')
-    parts.append("</article>")
-    return for_template_literal("".join(parts))
+        parts.append(f'<div class="fr-notes">{no_braces(notes)}</div>')
+    return "".join(parts)
 
 
-def tooltip_html(episode: Episode, *, number: int) -> str:
-    """The hover label: number and title, as safe as the popup."""
-    return for_template_literal(f"{number}. {text(episode.title)}")
+def stop_label(episode: Episode, number: int) -> str:
+    """How a stop is named in the list, on its marker and over its content: "3. Title"."""
+    return f"{number}. {episode.title}"
+
+
+_HEADING = re.compile(r"<(/?)h([1-6])\b")
+
+
+def demote_headings(markup: str, *, below: int) -> str:
+    """Headings in the notes moved under the page's own, so the outline stays in order.
+
+    >>> demote_headings("<h1>Harbour</h1><h5>x</h5>", below=2)
+    '<h3>Harbour</h3><h6>x</h6>'
+    """
+    return _HEADING.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + below, 6)}", markup)
 
 
 _SCRIPT_OPEN = re.compile(r"<script\b", re.IGNORECASE)

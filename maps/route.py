@@ -12,7 +12,10 @@ drawn as an area, never a pin, and no track is drawn into or out of it, since a 
 lead straight to the exact place. Country borders from Natural Earth are always drawn under the
 tiles, so the route still has a map beneath it when the tiles cannot load (offline, blocked).
 
-All field text goes through `maps.popup`, which makes it safe for folium's template literals.
+Each stop opens in the story panel (`maps.story`): beside the map on a large screen, a bottom
+sheet on a phone, with next/previous, "play the journey", a list of every stop and an address per
+stop. All interface text comes from the show's language catalog (`episodes.i18n`); all field text
+goes through `maps.popup`, which makes it safe for HTML, Jinja and folium's template literals.
 """
 
 from __future__ import annotations
@@ -33,21 +36,23 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from episodes.episode import Episode
+from episodes.i18n import Interface, interface
+from episodes.links import journey_slug
 from episodes.numbering import journey_key
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
 from fieldreports.geo.coordinates import distance_km
 from fieldreports.geo.gpx import Track, TrackPoint
 from maps.assets import ICON
-from maps.popup import (
-    check_scripts,
-    for_template_literal,
-    format_date,
-    no_braces,
-    popup_html,
-    relative_url,
-    text,
-    tooltip_html,
+from maps.popup import check_scripts, for_template_literal, no_braces, text
+from maps.story import (
+    STORY_ZOOM,
+    Journey,
+    Stop,
+    Story,
+    noscript_html,
+    panel_html,
+    templates_html,
 )
 
 log = logging.getLogger(__name__)
@@ -84,45 +89,14 @@ _TRACK_NEAR_KM = 50.0
 # point may sit anywhere up to its radius from the true one.
 _HIDDEN_MARGIN = 1.5
 
-_STYLE = """<style>
-html, body { width: 100%; height: 100%; margin: 0; padding: 0; }
-html body .leaflet-container { background: #cfe3ef; }
-.fr-stop { display: flex; align-items: center; justify-content: center; box-sizing: border-box;
-  width: 100%; height: 100%;
-  border-radius: 50%; background: var(--fr-colour); color: #fff; border: 2px solid #fff;
-  font: 600 12px/1 system-ui, sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.5); }
-.fr-stop.fr-area { background: rgba(255,255,255,.9); color: var(--fr-colour);
-  border: 2px dashed var(--fr-colour); box-shadow: none; }
-.fr-popup { width: min(%(width)spx, 75vw); max-height: 60vh; overflow-y: auto;
-  font: 14px/1.4 system-ui, sans-serif; overflow-wrap: anywhere; }
-.fr-popup h3 { font-size: 1rem; margin: 0 0 .25em; }
-.fr-popup .fr-meta { color: #444; font-size: .85rem; margin: 0 0 .4em; }
-.fr-popup audio { display: block; width: 100%; margin: .4em 0; }
-.fr-popup .fr-excerpt { border-left: 3px solid #bbb; margin: .4em 0; padding-left: .5em;
-  font-style: italic; font-size: .9rem; }
-.fr-popup .fr-notes { border-top: 1px solid #ddd; margin-top: .4em; padding-top: .3em; }
-.fr-popup .fr-notes img { display: none; }
-.fr-popup pre { white-space: pre-wrap; }
-.leaflet-popup-content { margin: 10px 12px; }
-.fr-title-box { position: absolute; z-index: 1000; top: 10px; left: 54px;
-  max-width: calc(100% - 120px); padding: 4px 10px; border-radius: 4px;
-  background: rgba(255,255,255,.92); box-shadow: 0 1px 5px rgba(0,0,0,.4);
-  font: 600 15px/1.3 system-ui, sans-serif; white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; }
-.fr-title-box a { color: #222; text-decoration: none; }
-.fr-noscript { padding: 1em; font: 16px/1.4 system-ui, sans-serif; }
-</style>"""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Stop:
-    episode: Episode
-    number: int
-    lat: float
-    lon: float
-    when: dt.datetime | None
-    sensitive: bool
-    radius_m: float
+# folium's map page stops pinch zoom; a visitor on a phone must be able to zoom the page.
+_FOLIUM_VIEWPORT = (
+    '<meta name="viewport" content="width=device-width,\n'
+    '                initial-scale=1.0, maximum-scale=1.0, user-scalable=no" />'
+)
+_VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1" />'
+# The OpenStreetMap credit, in the interface's language (OSM asks for it in the page's language).
+_OSM_CREDIT = '&copy; <a href="https://www.openstreetmap.org/copyright">{name}</a>'
 
 
 class _Borders(JSCSSMixin, MacroElement):
@@ -140,16 +114,17 @@ class _Borders(JSCSSMixin, MacroElement):
                     pane: "fr-borders", interactive: false,
                     style: {color: "#8a8f98", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1}
                 }).addTo(map);
-                map.attributionControl.addAttribution("Borders: Natural Earth");
+                map.attributionControl.addAttribution({{ this.credit|tojson }});
             }
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, credit: str) -> None:
         super().__init__()
         self._name = "Borders"
+        self.credit = credit
         self.default_js = list(_BORDERS_JS)
         self.default_css = []
 
@@ -162,28 +137,44 @@ def render_page(
     settings: MapSettings,
 ) -> str:
     """The HTML of `map/index.html`."""
-    journeys = _journeys(episodes, settings)
-    located = sum(len(stops) for stops in journeys.values())
+    ui = interface(show.language)
+    _ = ui.gettext
+    journeys = _journeys(episodes, settings, ui)
+    located = sum(len(j.stops) for j in journeys)
     log.debug("map: %d of %d episodes located, %d journeys", located, len(episodes), len(journeys))
 
-    # Marker clusters need a maxZoom on the map, which tiles would otherwise give it.
+    # Marker clusters need a maxZoom on the map, which tiles would otherwise give it. The zoom
+    # and scale controls are added by story.js, with titles in the interface's language.
     zoom_limits: dict[str, Any] = {"minZoom": 2, "maxZoom": 18}
-    fmap = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=4, **zoom_limits)
+    fmap = folium.Map(
+        location=None,
+        tiles=None,
+        zoom_control=False,
+        control_scale=False,
+        zoom_start=4,
+        **zoom_limits,
+    )
     fmap.default_js = list(_JS)
     fmap.default_css = list(_CSS)
     root = fmap.get_root()
     assert isinstance(root, Figure)
-    root.header.add_child(Element(f"<title>{text(show.title)}: route map</title>"), name="title")
+    title = _("{show}: route map").format(show=show.title)
+    root.header.add_child(Element(f"<title>{text(title)}</title>"), name="title")
     # Our own icon, so the browser asks for no /favicon.ico that the site may not have.
     root.header.add_child(Element(f'<link rel="icon" href="{ICON}">'), name="icon")
     root.header.add_child(
-        Element(_STYLE.replace("%(width)s", str(settings.popup_width_px))),
+        Element(f"<style>:root {{ --fr-panel-width: {settings.popup_width_px + 40}px; }}</style>"),
         name="fieldreports_style",
     )
     root.html.add_child(Element(_title_box(show)), name="fieldreports_title")
-    root.html.add_child(Element(_noscript_list(journeys)), name="fieldreports_noscript")
-    _Borders().add_to(fmap)
-    tiles = _tile_layer(settings)
+    root.html.add_child(Element(panel_html(journeys, ui)), name="fieldreports_panel")
+    root.html.add_child(
+        Element(templates_html(journeys, ui, excerpt_chars=settings.excerpt_chars)),
+        name="fieldreports_stops",
+    )
+    root.html.add_child(Element(noscript_html(journeys, ui)), name="fieldreports_noscript")
+    _Borders(_("Borders: Natural Earth")).add_to(fmap)
+    tiles = _tile_layer(settings, ui)
     if tiles is not None:
         tiles.add_to(fmap)
 
@@ -192,23 +183,24 @@ def render_page(
     # drawn through its area, or the line would show where the reporter really was.
     hidden = tuple(
         (stop.lat, stop.lon, stop.radius_m * _HIDDEN_MARGIN / 1000.0)
-        for stops in journeys.values()
-        for stop in stops
+        for journey in journeys
+        for stop in journey.stops
         if stop.sensitive
     )
-    for index, (journey, stops) in enumerate(journeys.items()):
+    layers = []
+    for index, journey in enumerate(journeys):
         colour = _COLOURS[index % len(_COLOURS)]
-        # Leaflet writes layer names as HTML; escape them as strictly as popups.
-        name = for_template_literal(text(journey))
+        # Leaflet writes layer names as HTML; escape them as strictly as field text anywhere.
+        name = for_template_literal(text(journey.name))
         layer = folium.FeatureGroup(name=name, show=True)
         layer.add_to(fmap)
-        route = _route(stops, timed_tracks, hidden=hidden)
+        route = _route(journey.stops, timed_tracks, hidden=hidden)
         if len(route) >= 2:
             folium.PolyLine(
                 route, color=colour, weight=3, opacity=0.8, class_name="fr-route", interactive=False
             ).add_to(layer)
-        target: folium.map.Layer = layer
-        radius_px = _cluster_radius_px(stops, settings)
+        cluster = None
+        radius_px = _cluster_radius_px(journey.stops, settings)
         if radius_px:
             cluster = folium.plugins.MarkerCluster(
                 control=False, options={"showCoverageOnHover": False, "maxClusterRadius": radius_px}
@@ -216,44 +208,45 @@ def render_page(
             cluster.default_js = list(_CLUSTER_JS)
             cluster.default_css = list(_CLUSTER_CSS)
             cluster.add_to(layer)
-            target = cluster
-        for stop in stops:
-            _add_stop(stop, target, layer, colour=colour, settings=settings)
+        for stop in journey.stops:
+            if stop.sensitive:
+                _add_area(stop, layer, colour=colour)
+        # The markers themselves are made by story.js from this table.
+        layers.append((journey, layer, cluster, colour))
 
-    if len(journeys) > 0:
+    if journeys:
         folium.LayerControl(collapsed=True).add_to(fmap)
     fmap.fit_bounds(_bounds(journeys), padding=(24, 24), max_zoom=settings.max_zoom)
+    Story(layers, zoom=min(STORY_ZOOM, settings.max_zoom)).add_to(fmap)
 
     _renumber(root)
     page = root.render()
+    page = _page_language(_allow_zoom(page), ui)
     check_scripts(page)
     return page
 
 
+def _allow_zoom(page: str) -> str:
+    """folium's viewport forbids pinch zoom; ours allows it."""
+    if _FOLIUM_VIEWPORT not in page:
+        raise RuntimeError("folium's viewport tag changed: update maps.route._FOLIUM_VIEWPORT")
+    return page.replace(_FOLIUM_VIEWPORT, _VIEWPORT, 1)
+
+
+def _page_language(page: str, ui: Interface) -> str:
+    """branca's page template has no lang: the page's is the interface's."""
+    start = "<!DOCTYPE html>\n<html>"
+    if not page.startswith(start):
+        raise RuntimeError("branca's page template changed: update maps.route._page_language")
+    return f'<!DOCTYPE html>\n<html lang="{text(ui.lang)}">' + page[len(start) :]
+
+
 def _title_box(show: ShowInfo) -> str:
     """The show's name over the map, linking back to the site's home page."""
-    return f'<div class="fr-title-box"><a href="../">{text(show.title)}</a></div>'
+    return f'<header class="fr-title-box"><h1><a href="../">{text(show.title)}</a></h1></header>'
 
 
-def _noscript_list(journeys: dict[str, list[_Stop]]) -> str:
-    """Without JavaScript there is no map, but every stop can still be heard."""
-    parts = ['<noscript><main class="fr-noscript"><p>The map needs JavaScript. The stops:</p>']
-    for journey, stops in journeys.items():
-        parts.append(f"<h2>{text(journey)}</h2><ol>")
-        for stop in stops:
-            ep = stop.episode
-            place = ep.location.name if ep.location else ""
-            details = ", ".join(text(v) for v in (place, format_date(ep.recorded_at)) if v)
-            parts.append(
-                f'<li><a href="{text(relative_url(ep.audio.key))}">{text(ep.title)}</a>'
-                f"{' (' + details + ')' if details else ''}</li>"
-            )
-        parts.append("</ol>")
-    parts.append("</main></noscript>")
-    return "".join(parts)
-
-
-def _cluster_radius_px(stops: Sequence[_Stop], settings: MapSettings) -> int:
+def _cluster_radius_px(stops: Sequence[Stop], settings: MapSettings) -> int:
     """How far apart (in screen pixels) markers may be and still cluster; 0: no clustering.
 
     A crowded journey clusters as usual. A small one clusters only markers that (nearly)
@@ -268,7 +261,9 @@ def _cluster_radius_px(stops: Sequence[_Stop], settings: MapSettings) -> int:
     return 10 if len(places) < len(stops) else 0
 
 
-def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, list[_Stop]]:
+def _journeys(
+    episodes: Sequence[Episode], settings: MapSettings, ui: Interface
+) -> list[Journey]:
     """Located episodes grouped by journey, each journey in time order, journeys by first stop.
 
     A stop is labelled with its episode's number (`episodes.numbering`), so the map, the feed
@@ -279,8 +274,7 @@ def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, l
     def order(episode: Episode) -> tuple[dt.datetime, dt.datetime, str]:
         return (episode.recorded_at or far_future, episode.published_at, episode.title)
 
-    journeys: dict[str, list[_Stop]] = {}
-    names: dict[str, str] = {}  # journey key -> the first spelling seen
+    journeys: dict[str, Journey] = {}  # by journey key, in order of first stop
     for episode in sorted(episodes, key=order):
         location = episode.location
         if location is None:
@@ -290,11 +284,17 @@ def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, l
             # geotag refuses such points; one that slips through must not sink the whole map
             log.warning("%s: left off the map: no such place (%s, %s)", episode.slug, lat, lon)
             continue
-        name = names.setdefault(journey_key(episode.journey), episode.journey.strip() or "Reports")
-        journeys.setdefault(name, []).append(
-            _Stop(
+        key = journey_key(episode.journey)
+        journey = journeys.get(key)
+        if journey is None:
+            journey = journeys[key] = Journey(
+                name=episode.journey.strip() or ui.gettext("Reports"),
+                slug=journey_slug(episode.journey),
+            )
+        journey.stops.append(
+            Stop(
                 episode=episode,
-                number=episode.number or len(journeys.get(name, ())) + 1,
+                number=episode.number or len(journey.stops) + 1,
                 lat=lat,
                 lon=lon,
                 when=episode.recorded_at,
@@ -303,7 +303,12 @@ def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, l
                 radius_m=location.accuracy_m or settings.area_radius_km * 1000.0,
             )
         )
-    return journeys
+    slugs = [j.slug for j in journeys.values()]
+    for slug in sorted({s for s in slugs if slugs.count(s) > 1}):
+        log.warning(
+            "map: two journeys have the address %s: links to their stops open the first", slug
+        )
+    return list(journeys.values())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -322,7 +327,7 @@ def _timed_tracks(tracks: Sequence[Track]) -> tuple[_TimedTrack, ...]:
 
 
 def _route(
-    stops: Sequence[_Stop],
+    stops: Sequence[Stop],
     tracks: Sequence[_TimedTrack],
     *,
     hidden: Sequence[tuple[float, float, float]] = (),
@@ -346,7 +351,7 @@ def _route(
     return line
 
 
-def _stretch(a: _Stop, b: _Stop, tracks: Sequence[_TimedTrack]) -> Sequence[TrackPoint]:
+def _stretch(a: Stop, b: Stop, tracks: Sequence[_TimedTrack]) -> Sequence[TrackPoint]:
     """The track points recorded between stops `a` and `b`, from the track that runs from
     near `a` to near `b`: two teams can log tracks at the same time, and a stretch that starts
     or ends far from the stops belongs to someone else's journey."""
@@ -385,53 +390,24 @@ def _thin(
     return kept
 
 
-def _add_stop(
-    stop: _Stop,
-    target: folium.map.Layer,
-    layer: folium.FeatureGroup,
-    *,
-    colour: str,
-    settings: MapSettings,
-) -> None:
-    if stop.sensitive:
-        # The area goes in the journey layer itself, so it stays visible when markers cluster.
-        folium.Circle(
-            (stop.lat, stop.lon),
-            radius=stop.radius_m,
-            color=colour,
-            weight=2,
-            dash_array="6 6",
-            fill=True,
-            fill_opacity=0.12,
-            interactive=False,
-            class_name="fr-area-circle",
-        ).add_to(layer)
-    icon = folium.DivIcon(
-        html=f'<span style="--fr-colour:{colour}" class="fr-stop{" fr-area" if stop.sensitive else ""}"'
-        f' role="button" aria-label="stop {stop.number}">{stop.number}</span>',
-        icon_size=(26, 26),
-        icon_anchor=(13, 13),
-        popup_anchor=(0, -12),
-        class_name="fr-marker",
-    )
-    popup = folium.Popup(
-        folium.Html(
-            popup_html(stop.episode, number=stop.number, excerpt_chars=settings.excerpt_chars),
-            script=True,
-        ),
-        max_width=settings.popup_width_px + 40,
-        lazy=True,
-    )
-    folium.Marker(
+def _add_area(stop: Stop, layer: folium.FeatureGroup, *, colour: str) -> None:
+    """A sensitive stop's area, in the journey layer itself, so it stays visible when markers
+    cluster. Its marker (a dashed badge, never a pin) comes from story.js."""
+    folium.Circle(
         (stop.lat, stop.lon),
-        icon=icon,
-        popup=popup,
-        tooltip=folium.Tooltip(tooltip_html(stop.episode, number=stop.number), sticky=False),
-    ).add_to(target)
+        radius=stop.radius_m,
+        color=colour,
+        weight=2,
+        dash_array="6 6",
+        fill=True,
+        fill_opacity=0.12,
+        interactive=False,
+        class_name="fr-area-circle",
+    ).add_to(layer)
 
 
-def _bounds(journeys: dict[str, list[_Stop]]) -> list[list[float]]:
-    stops = [s for js in journeys.values() for s in js]
+def _bounds(journeys: Sequence[Journey]) -> list[list[float]]:
+    stops = [s for journey in journeys for s in journey.stops]
     if not stops:
         return [list(_EUROPE[0]), list(_EUROPE[1])]
     south, west, north, east = 90.0, 180.0, -90.0, -180.0
@@ -444,7 +420,7 @@ def _bounds(journeys: dict[str, list[_Stop]]) -> list[list[float]]:
     return [[south, west], [north, east]]
 
 
-def _tile_layer(settings: MapSettings) -> folium.TileLayer | None:
+def _tile_layer(settings: MapSettings, ui: Interface) -> folium.TileLayer | None:
     tiles = settings.tiles.strip()
     if tiles.lower() in ("", "none", "off", "offline"):
         return None
@@ -457,11 +433,14 @@ def _tile_layer(settings: MapSettings) -> folium.TileLayer | None:
         raise SetupError(
             f'[map] tiles = "{tiles}": a tile URL takes single braces only, as in {{z}}/{{x}}/{{y}}.'
         )
+    attribution = no_braces(settings.attribution)  # HTML, but no braces for branca's Jinja
+    if not attribution and tiles.lower() == "openstreetmap":
+        credit = ui.gettext("OpenStreetMap contributors")
+        attribution = _OSM_CREDIT.format(name=text(credit))
     try:
         return folium.TileLayer(
             tiles=tiles,
-            # HTML, like Leaflet's attribution, but with no braces for branca's Jinja pass
-            attr=no_braces(settings.attribution) or None,
+            attr=attribution or None,
             control=False,
             name="Base map",
         )

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from html import escape
 
 from episodes.episode import Episode
+from episodes.i18n import Interface, interface
+from episodes.links import map_link
 from episodes.markdown import markdown_html
 from episodes.numbering import number_label
 from fieldreports.config import ShowInfo
@@ -19,17 +21,16 @@ from fieldreports.config import ShowInfo
 HOME_KEY = "index.html"
 LATEST = 20
 
-_LABELS = {"vtt": "WebVTT", "srt": "SRT", "json": "JSON", "txt": "text"}
-
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
 line-height:1.5;color:#1b1b1b}
 header{display:flex;gap:1.5rem;align-items:center;flex-wrap:wrap}
 header img{width:10rem;height:10rem;border-radius:.5rem}
 h1{margin:.2rem 0}
+a{color:#1d4ed8}
 .subscribe a,.links a{margin-right:1rem}
 article{border-top:1px solid #ddd;padding:1rem 0}
-article h2{font-size:1.2rem;margin:.2rem 0}
+article h3{font-size:1.2rem;margin:.2rem 0}
 .meta{color:#555;font-size:.9rem}
 audio{width:100%;margin:.5rem 0}
 .transcripts{font-size:.9rem}
@@ -45,16 +46,33 @@ def render_home(
     map_url: str = "",
     latest: int = LATEST,
 ) -> bytes:
-    """The whole index.html."""
+    """The whole index.html, in the show's interface language (`episodes.i18n`)."""
+    ui = interface(show.language)
+    _ = ui.gettext
     ordered = sorted(episodes, key=lambda e: (e.published_at, e.slug), reverse=True)[:latest]
-    links = [f'<a href="{escape(feed_url)}">RSS feed</a>']
+    words = {
+        key: escape(value)
+        for key, value in {
+            "rss": _("RSS feed"),
+            "map": _("Route map"),
+            "partners": _("For radio partners"),
+            "none": _("No episodes yet."),
+            "artwork": _("{show} artwork").format(show=show.title),
+            "by": _("by {author}").format(author=show.author),
+            "subscribe": _("Subscribe:"),
+            "copy": _("Copy the feed address into your podcast app:"),
+            "latest": _("Latest episodes"),
+        }.items()
+    }
+    links = [f'<a href="{escape(feed_url)}">{words["rss"]}</a>']
     if map_url:
-        links.append(f'<a href="{escape(map_url)}">Route map</a>')
-    links.append('<a href="partners.json">For radio partners</a>')
+        links.append(f'<a href="{escape(map_url)}">{words["map"]}</a>')
+    links.append(f'<a href="partners.json">{words["partners"]}</a>')
     description = markdown_html(show.description)
-    articles = "\n".join(_article(e) for e in ordered) or "<p>No episodes yet.</p>"
+    articles = "\n".join(_article(e, ui, map_url=map_url) for e in ordered)
+    articles = articles or f"<p>{words['none']}</p>"
     page = f"""<!doctype html>
-<html lang="{escape(show.language)}">
+<html lang="{escape(ui.lang)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -65,18 +83,18 @@ def render_home(
 </head>
 <body>
 <header>
-<img src="{escape(artwork_url)}" alt="{escape(show.title)} artwork">
+<img src="{escape(artwork_url)}" alt="{words["artwork"]}">
 <div>
 <h1>{escape(show.title)}</h1>
-<p class="meta">by {escape(show.author)}</p>
-<p class="subscribe">Subscribe: {" ".join(links)}</p>
-<p class="meta">Copy the feed address into your podcast app:
+<p class="meta">{words["by"]}</p>
+<p class="subscribe">{words["subscribe"]} {" ".join(links)}</p>
+<p class="meta">{words["copy"]}
 <code>{escape(feed_url)}</code></p>
 </div>
 </header>
-{description}
 <main>
-<h2>Latest episodes</h2>
+{description}
+<h2>{words["latest"]}</h2>
 {articles}
 </main>
 </body>
@@ -85,25 +103,44 @@ def render_home(
     return page.encode("utf-8")
 
 
-def _article(episode: Episode) -> str:
-    when = (episode.recorded_at or episode.published_at).strftime("%-d %B %Y")
+def _article(episode: Episode, ui: Interface, *, map_url: str) -> str:
+    _ = ui.gettext
+    when = ui.format_date(episode.recorded_at or episode.published_at)
     where = episode.location.name if episode.location else ""
     label = number_label(episode.season, episode.number)
-    number = f"Episode {label}" if label else ""
+    number = _("Episode {number}").format(number=label) if label else ""
     meta = " · ".join(
         escape(p) for p in (number, when, where, episode.journey, episode.reporter) if p
     )
     transcripts = " ".join(
         f'<a href="{escape(t.key)}" hreflang="{escape(t.language)}">'
-        f"{escape(_LABELS.get(t.fmt, t.fmt))} ({escape(t.language)}"
-        f"{', translation' if t.translated else ''})</a>"
+        f"{escape(_transcript_name(t.fmt, t.language, t.translated, ui))}</a>"
         for t in episode.transcripts
     )
-    excerpt = f"<p>{escape(episode.transcript_excerpt)}</p>" if episode.transcript_excerpt else ""
+    lang = f' lang="{escape(episode.language)}"' if episode.language else ""
+    excerpt = (
+        f"<p{lang}>{escape(episode.transcript_excerpt)}</p>" if episode.transcript_excerpt else ""
+    )
+    on_map = map_link(episode, page=map_url) if map_url else None
+    see = escape(_("On the map"))
+    stop = f'<p><a href="{escape(on_map)}">{see}</a></p>' if on_map else ""
+    listen = _("Listen: {title}").format(title=episode.title)
+    heading, none_yet = escape(_("Transcripts:")), escape(_("none yet"))
     return f"""<article id="{escape(episode.slug)}">
-<h2>{escape(episode.title)}</h2>
+<h3>{escape(episode.title)}</h3>
 <p class="meta">{meta}</p>
-<audio controls preload="none" src="{escape(episode.audio.key)}"></audio>
+<audio controls preload="none" src="{escape(episode.audio.key)}" aria-label="{escape(listen)}"></audio>
 {excerpt}
-<p class="transcripts">Transcripts: {transcripts or "none yet"}</p>
+{stop}
+<p class="transcripts">{heading} {transcripts or none_yet}</p>
 </article>"""
+
+
+def _transcript_name(fmt: str, language: str, translated: bool, ui: Interface) -> str:
+    """ "WebVTT (Italian)", "text (English, translation)", in the interface's language."""
+    _ = ui.gettext
+    kind = {"vtt": "WebVTT", "srt": "SRT", "json": "JSON", "txt": _("text")}.get(fmt, fmt)
+    name = ui.language_name(language)
+    if translated:
+        return _("{format} ({language}, translation)").format(format=kind, language=name)
+    return _("{format} ({language})").format(format=kind, language=name)

@@ -1,4 +1,7 @@
-"""The route map opened in real Chromium (playwright), served over HTTP, external network blocked."""
+"""The route map opened in real Chromium (playwright), served over HTTP, external network blocked.
+
+Story mode (next, previous, addresses, playing a journey, the phone layout) is in
+test_story_browser.py."""
 
 from __future__ import annotations
 
@@ -11,16 +14,11 @@ import pytest
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.geo.gpx import Track, TrackPoint
 from tests.support import mapkit
-from tests.support.mapkit import render_map
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+from tests.support.mapkit import FIND_MAP, Visit, render_map
 
 SHOW = ShowInfo(title="Border Reached! <i>test</i>", base_url="https://example.org/show/")
 HOSTILE = "<script>alert(1)</script> ${alert(2)} </script> `tick` \\x3cb\\x3e {{ 7*7 }}"
 UTC = dt.UTC
-
-# Finds folium's L.Map, whatever its generated name.
-FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"
 
 
 def _t(hour: int) -> dt.datetime:
@@ -99,60 +97,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, episodes: list, track: Track)
     return mapkit.write_site(files, episodes, tmp_path_factory.mktemp("site"))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not mapkit.CHROMIUM.exists():
-        pytest.skip(f"needs {mapkit.CHROMIUM} (make test installs it)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(mapkit.CHROMIUM), args=list(mapkit.CHROMIUM_ARGS)
-        )
-        yield browser
-        browser.close()
-
-
-class Visit:
-    """A page with everything that can go wrong recorded."""
-
-    def __init__(self, browser, base: str, *, viewport: dict | None = None) -> None:  # noqa: ANN001
-        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
-        self.page = self.context.new_page()
-        self.blocked: list[str] = []
-        self.failed: list[str] = []
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
-        self.page.on(
-            "response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}")
-        )
-
-        def on_dialog(dialog) -> None:  # noqa: ANN001
-            self.dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        self.page.on("dialog", on_dialog)
-        mapkit.block_outside(self.page, base, self.blocked)
-        self.page.goto(base + "map/index.html", wait_until="load")
-        self.page.wait_for_function(f"{FIND_MAP} !== undefined")
-
-    def open_popup(self, number: int, layer_text: str | None = None):  # noqa: ANN201
-        """Click the marker with this stop number; returns the open popup's locator."""
-        markers = self.page.locator(
-            ".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{number}$")
-        )
-        marker = markers.first if layer_text is None else markers.nth(int(layer_text))
-        self.page.evaluate(f"void {FIND_MAP}.closePopup()")  # returning the map would serialise it
-        marker.click()
-        popup = self.page.locator(".leaflet-popup-content .fr-popup")
-        popup.wait_for(state="visible")
-        return popup
-
-    def close(self) -> None:
-        self.context.close()
-
-
 @pytest.fixture
 def visit(browser, site: Path):  # noqa: ANN001
     with mapkit.serve(site) as base:
@@ -198,8 +142,8 @@ def test_sensitive_stop_is_an_area_not_a_pin(visit: Visit) -> None:
     assert visit.page.locator(".leaflet-marker-pane img").count() == 0  # no pin images at all
 
 
-def test_popup_has_a_playable_audio_player_and_transcript_links(visit: Visit) -> None:
-    popup = visit.open_popup(2)  # Lampedusa, 2nd stop of the first journey
+def test_stop_has_a_playable_audio_player_and_transcript_links(visit: Visit) -> None:
+    popup = visit.open_stop(2)  # Lampedusa, 2nd stop of the first journey
     assert "Lampedusa" in popup.inner_text()
     assert "Ada Reporter" in popup.inner_text()
     assert "14 March 2022" in popup.inner_text()
@@ -209,7 +153,7 @@ def test_popup_has_a_playable_audio_player_and_transcript_links(visit: Visit) ->
     assert audio.get_attribute("preload") == "none"
     result = visit.page.evaluate(
         """async () => {
-            const audio = document.querySelector('.leaflet-popup-content audio');
+            const audio = document.querySelector('#fr-sheet audio');
             const response = await fetch(audio.currentSrc || audio.src);
             await audio.play();
             await new Promise(r => setTimeout(r, 300));
@@ -231,8 +175,8 @@ def test_popup_has_a_playable_audio_player_and_transcript_links(visit: Visit) ->
 
 
 def test_hostile_text_is_shown_as_text_and_runs_nothing(visit: Visit) -> None:
-    popup = visit.open_popup(3)
-    title = popup.locator("h3").inner_text()
+    popup = visit.open_stop(3)
+    title = popup.locator("h2").inner_text()
     assert title == f"3. {HOSTILE}"
     assert (
         popup.locator(".fr-place").inner_text() == HOSTILE + " (approximate area)"
@@ -259,20 +203,6 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(visit: Visit) -> None:
     assert visit.page.title() == "Border Reached! <i>test</i>: route map"
 
 
-def test_popup_fits_a_phone(browser, site: Path) -> None:  # noqa: ANN001
-    with mapkit.serve(site) as base:
-        v = Visit(browser, base, viewport={"width": 360, "height": 640})
-        try:
-            popup = v.open_popup(2)
-            box = v.page.locator(".leaflet-popup").bounding_box()
-            audio = popup.locator("audio").bounding_box()
-            assert box is not None and audio is not None
-            assert box["width"] <= 360
-            assert audio["width"] <= box["width"] and audio["width"] > 150
-        finally:
-            v.close()
-
-
 def test_markers_cluster_when_stops_crowd(browser, tmp_path: Path, mp3: Path) -> None:  # noqa: ANN001
     crowd = mapkit.many_episodes(120, mp3, journeys=1)
     files = render_map(crowd, SHOW, settings=MapSettings(tiles="none", cluster_min_stops=40))
@@ -289,7 +219,7 @@ def test_markers_cluster_when_stops_crowd(browser, tmp_path: Path, mp3: Path) ->
                         .reduce((n, c) => n + parseInt(c.innerText, 10), 0);
                     return inClusters + pane.querySelectorAll('.fr-stop').length === 120;
                 }""",
-                timeout=5000,
+                timeout=15000,
             )
             assert v.page.locator(".leaflet-marker-pane .marker-cluster").count() > 1
             assert v.failed == [] and v.errors == [] and v.blocked == []
@@ -360,19 +290,18 @@ def test_stops_at_one_place_stay_reachable(browser, tmp_path: Path, mp3: Path) -
             cluster = v.page.locator(".leaflet-marker-pane .marker-cluster")
             v.page.wait_for_function(  # once the clusters have finished animating in
                 "document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length === 1",
-                timeout=5000,
+                timeout=15000,
             )
             assert cluster.inner_text() == "2"
             assert v.page.locator(".leaflet-marker-pane .fr-stop").count() == 1
             cluster.click()  # zooms to the closest zoom, then spreads the two markers
             v.page.wait_for_function(
                 "document.querySelectorAll('.leaflet-marker-pane .fr-stop').length >= 2",
-                timeout=5000,
+                timeout=15000,
             )
             v.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile("^2$")).click()
-            popup = v.page.locator(".leaflet-popup-content .fr-popup")
-            popup.wait_for(state="visible")
-            assert "second" in popup.inner_text()
+            v.wait_for_stop("2. second")
+            assert "second" in v.sheet.inner_text()
             assert v.errors == [] and v.failed == []
         finally:
             v.close()

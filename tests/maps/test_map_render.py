@@ -11,7 +11,8 @@ import pytest
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
 from fieldreports.geo.gpx import Track, TrackPoint
-from maps.popup import for_template_literal, popup_html
+from episodes.i18n import interface
+from maps.popup import for_template_literal, stop_html
 from maps.route import render_page
 from tests.support import mapkit
 from tests.support.mapkit import render_map
@@ -181,12 +182,13 @@ def test_sensitive_stop_gets_no_track_and_an_area(mp3: Path) -> None:
     assert "45.123456" in open_page and "L.circle(" not in open_page
 
 
-def test_popup_without_translation_or_time(mp3: Path) -> None:
+def test_stop_without_translation_or_time(mp3: Path) -> None:
     ep = mapkit.episode(slug="p", mp3=mp3, translated=False, notes="", excerpt="")
-    html = popup_html(ep, number=4, excerpt_chars=50)
+    html = stop_html(ep, interface("en"), label="4. p", excerpt_chars=50)
     assert "English translation" not in html and "Full transcript" in html
-    assert "fr-excerpt" not in html and "fr-notes" not in html
+    assert "fr-excerpt" not in html and "fr-notes" not in html and "fr-transcript" not in html
     assert 'preload="none"' in html and "../episodes/p.mp3" in html
+    assert 'aria-label="Listen: 4. p"' in html
 
 
 def test_route_ignores_someone_elses_track(mp3: Path) -> None:
@@ -219,7 +221,7 @@ def test_title_box_and_noscript_list(mp3: Path) -> None:
     episodes = [mapkit.episode(slug="a", mp3=mp3, title="Harbour <i>", place="Lampedusa")]
     page = render_page(episodes, show, settings=OFFLINE)
     assert (
-        '<div class="fr-title-box"><a href="../">Border &lt;b&gt;Reached&lt;/b&gt; $&#123;x&#125;</a></div>'
+        '<header class="fr-title-box"><h1><a href="../">Border &lt;b&gt;Reached&lt;/b&gt; $&#123;x&#125;</a></h1></header>'
         in page
     )
     noscript = page[page.index("<noscript>") : page.index("</noscript>")]
@@ -238,7 +240,7 @@ def test_impossible_coordinates_are_left_off_not_fatal(
         mapkit.episode(slug="far", mp3=mp3, lat=95.0, lon=12.0),
     ]
     page = render_page(episodes, SHOW, settings=OFFLINE)
-    assert page.count("L.marker(") == 1
+    assert page.count('<template id="fr-stop-') == 1 and "ok.mp3" in page
     assert "bad: left off the map" in caplog.text and "far: left off the map" in caplog.text
 
 
@@ -277,8 +279,8 @@ def test_page_links_only_published_files(mp3: Path) -> None:
     files = render_map([mapkit.episode(slug="a", mp3=mp3)], SHOW, settings=OFFLINE)
     keys = {f.key for f in files}
     page = (files[0].data or b"").decode()
-    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
-    assert "icon.svg" in links
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"?]+)', page)
+    assert "icon.svg" in links and "story.js" in links and "story.css" in links
     for src in links:
         assert f"map/{src}" in keys, src
 

@@ -1,6 +1,7 @@
-"""Shared by the map tests and benchmarks/map.py: episodes for the map, a local web server, Chromium.
+"""Shared by the map and page tests and benchmarks/map.py: episodes for the map, a local web
+server, Chromium, a page visit that records everything that goes wrong, and axe-core.
 
-Episodes are built directly (not through the pipeline) around one tiny real MP3, so the popups'
+Episodes are built directly (not through the pipeline) around one tiny real MP3, so the stops'
 audio players have something to play.
 """
 
@@ -10,10 +11,13 @@ import contextlib
 import datetime as dt
 import functools
 import http.server
+import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from episodes.episode import Episode, MediaFile, TranscriptFile
 from episodes.site.files import SiteFile
@@ -24,7 +28,9 @@ from fieldreports.geo.gpx import Track
 from maps.assets import map_files
 from maps.route import render_page
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # `npm ci` (make install) puts it there
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -78,6 +84,8 @@ def episode(
     translated: bool = True,
     excerpt: str = "Stiamo aspettando al porto, la nave arriva stasera.",
     number: int | None = None,
+    words: Sequence[tuple[float, float, str]] = (),
+    duration_s: float = 1.0,
 ) -> Episode:
     """One publishable episode; its files are keyed like the publishing stage keys them."""
     base = "https://example.org/show/"
@@ -118,6 +126,19 @@ def episode(
             data=b"WEBVTT\n\n00:00.000 --> 00:01.000\n" + excerpt.encode() + b"\n",
         ),
     ]
+    if words:  # the Podcasting 2.0 JSON, one word a segment, as Whisper's word times give it
+        segments = [{"startTime": a, "endTime": b, "body": w} for a, b, w in words]
+        transcripts.append(
+            TranscriptFile(
+                key=f"transcripts/{slug}.{language}.json",
+                url=f"{base}transcripts/{slug}.{language}.json",
+                fmt="json",
+                content_type="application/json",
+                language=language,
+                translated=False,
+                data=json.dumps({"version": "1.0.0", "segments": segments}).encode(),
+            )
+        )
     if translated:
         transcripts.append(
             TranscriptFile(
@@ -145,7 +166,7 @@ def episode(
         recorded_at=when,
         season=None,
         number=number,
-        duration_s=1.0,
+        duration_s=duration_s,
         audio=audio,
         master=master,
         transcripts=tuple(transcripts),
@@ -167,7 +188,8 @@ def episode(
 
 
 def many_episodes(count: int, mp3: Path, *, journeys: int = 2) -> list[Episode]:
-    """`count` stops spread along a line from Sfax to the Polish border, a few hours apart."""
+    """`count` stops spread along a line from Sfax to the Polish border, a few hours apart,
+    numbered within their journey as the numbering stage would."""
     start = dt.datetime(2022, 3, 1, 8, 0, tzinfo=UTC)
     out = []
     for i in range(count):
@@ -183,6 +205,7 @@ def many_episodes(count: int, mp3: Path, *, journeys: int = 2) -> list[Episode]:
                 when=start + dt.timedelta(hours=3 * i),
                 place=f"Place {i}",
                 notes=f"Notes for **stop {i}**: the queue, the weather, the *border*.",
+                number=i // journeys + 1,
             )
         )
     return out
@@ -249,3 +272,105 @@ def render_map(
 ) -> tuple[SiteFile, ...]:
     """The map's files as publishing gets them: the page (rendered now) and its assets."""
     return map_files(render_page(episodes, show, tracks=tracks, settings=settings).encode())
+
+
+FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"  # folium's L.Map, by any name
+
+
+class Visit:
+    """A page in its own browser context with everything that can go wrong recorded: requests
+    outside our server (blocked), failed requests, console errors, page errors and dialogs."""
+
+    def __init__(
+        self,
+        browser: Any,
+        base: str,
+        path: str = "map/index.html",
+        *,
+        viewport: dict[str, int] | None = None,
+        wait_for_map: bool = True,
+    ) -> None:
+        self.base = base
+        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        self.page = self.context.new_page()
+        self.blocked: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        self.page.on(
+            "response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}")
+        )
+
+        def on_dialog(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        self.page.on("dialog", on_dialog)
+        block_outside(self.page, base, self.blocked)
+        self.page.goto(base + path, wait_until="load")
+        if wait_for_map:
+            self.page.wait_for_function("window.fieldreportsStory && window.fieldreportsStory.ready")
+
+    @property
+    def sheet(self) -> Any:
+        """The open stop's content (title, player, transcript, notes)."""
+        return self.page.locator("#fr-sheet")
+
+    def open_stop(self, number: int, nth: int = 0) -> Any:
+        """Click the marker with this stop number (the `nth` such); returns the open sheet."""
+        markers = self.page.locator(
+            ".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{number}$")
+        )
+        markers.nth(nth).click()
+        self.page.locator("#fr-sheet:not([hidden])").wait_for(state="visible")
+        return self.sheet
+
+    def wait_for_stop(self, label: str) -> None:
+        """Until the sheet shows the stop labelled `label` ("2. Lampedusa")."""
+        self.page.wait_for_function(
+            "label => !document.getElementById('fr-sheet').hidden && "
+            "document.getElementById('fr-sheet-title').textContent === label",
+            arg=label,
+            timeout=5000,
+        )
+
+    def axe(self) -> list[dict[str, Any]]:
+        """axe-core's violations of impact moderate, serious or critical on the page as it is."""
+        return axe_violations(self.page)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Runs axe-core (from npm, injected into the page) with its default rules."""
+    if not AXE.is_file():
+        import pytest
+
+        pytest.skip(f"needs {AXE} (make install runs npm ci)")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document)).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(' ') + ' ' + n.html.slice(0, 120))}))"""
+    )
+    return [v for v in found if v["impact"] in ("moderate", "serious", "critical")]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through playwright (skips the test when either is missing)."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs {CHROMIUM} (make test installs it)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,58 @@
+"""Where an episode can be found on the published site, built in one place.
+
+Every stop of the route map has its own address, which opens the map on that stop:
+
+    map/#<journey-slug>/<number>
+
+`number` is the episode's number (`episodes.numbering`, the one the feed and the map's labels
+show) and the journey slug comes from the journey's name as the notes give it, so the address
+stays the same from run to run. The feed's episode `<link>`, the home page and the map's own list
+of stops all use `map_link`; the map's script reads the same fragment back.
+"""
+
+from __future__ import annotations
+
+from episodes.episode import Episode, join_url
+from episodes.numbering import journey_key
+from fieldreports.naming import slugify
+
+MAP_DIR = "map/"
+# Reports with no journey are one group on the map, with this slug.
+NO_JOURNEY_SLUG = "reports"
+
+
+def journey_slug(journey: str) -> str:
+    """The journey's part of a stop's address.
+
+    >>> journey_slug("Balkan route 2023"), journey_slug("  balkan  Route 2023"), journey_slug("")
+    ('balkan-route-2023', 'balkan-route-2023', 'reports')
+    """
+    return slugify(journey_key(journey)) or NO_JOURNEY_SLUG
+
+
+def stop_fragment(journey: str, number: int) -> str:
+    """
+    >>> stop_fragment("Border Reached! 2022", 3)
+    'border-reached-2022/3'
+    """
+    return f"{journey_slug(journey)}/{number}"
+
+
+def on_map(episode: Episode) -> bool:
+    """Whether the map shows this episode as a stop (it has a public location and a number)."""
+    return episode.location is not None and episode.number is not None
+
+
+def map_link(episode: Episode, *, base_url: str = "", page: str = MAP_DIR) -> str | None:
+    """The address that opens the map on this episode's stop; None when it is not on the map.
+
+    `base_url` makes it absolute (the feed, messages); without it the link is relative to the
+    site's root (the home page, which passes `page="map/index.html"` so that a copy opened from
+    disk works too): "https://example.org/show/map/#border-reached-2022/3",
+    "map/index.html#border-reached-2022/3".
+    """
+    if not on_map(episode):
+        return None
+    assert episode.number is not None
+    link = f"{page}#{stop_fragment(episode.journey, episode.number)}"
+    return join_url(base_url, link) if base_url else link
