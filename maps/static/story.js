@@ -90,6 +90,13 @@
         icon.classList.toggle("fr-active", stop === current);
       });
       marker.on("click", function () { go(stop, { focus: true }); });
+      // Leaflet makes each marker a button you can tab to; Enter or Space presses it.
+      marker.on("keydown", function (event) {
+        var key = event.originalEvent.key;
+        if (key !== "Enter" && key !== " ") return;
+        L.DomEvent.preventDefault(event.originalEvent);
+        go(stop, { focus: true });
+      });
       return marker;
     }
 
@@ -289,17 +296,19 @@
         var start = Number(segment.startTime);
         if (!body || !isFinite(start)) return;
         if (!sentence) {
+          if (words.firstChild) words.appendChild(document.createTextNode(" "));
           sentence = document.createElement("span");
           sentence.className = "fr-sentence";
           sentence.tabIndex = 0;
           sentence.setAttribute("data-start", String(start));
           words.appendChild(sentence);
+        } else {
+          sentence.appendChild(document.createTextNode(" "));
         }
         var word = document.createElement("span");
         word.className = "fr-word";
         word.textContent = body;
         sentence.appendChild(word);
-        sentence.appendChild(document.createTextNode(" "));
         items.push({ start: start, end: Number(segment.endTime) || start, node: word });
         if (SENTENCE_END.test(body)) sentence = null;
       });

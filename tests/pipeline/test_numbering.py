@@ -65,13 +65,16 @@ def test_feed_tags_map_home_and_status_give_one_number(show: Path) -> None:
         assert numbers[str(tags["TIT2"])] == (str(tags["TPOS"]), str(tags["TRCK"]))
 
     page = (public / "map" / "index.html").read_text(encoding="utf-8")
-    labels = re.findall(r'aria-label=\\?"stop (\d+)\\?"', page)
-    assert sorted(labels) == ["1", "3"]  # the unlocated report is a gap, not a renumbering
-    assert re.search(r"1\. At the harbour", page) and re.search(r"3\. Empty boats", page)
+    stops = re.findall(r'<a href="#([^"]+)" data-stop="\d+">([^<]+)</a>', page)
+    # the unlocated report is a gap, not a renumbering
+    assert stops == [
+        ("mediterranean-2023/1", "1. At the harbour"),
+        ("mediterranean-2023/3", "3. Empty boats"),
+    ]
 
     home = (public / "index.html").read_text(encoding="utf-8")
     for title, (season, number) in numbers.items():
-        article = re.search(rf"<h2>{title}</h2>\s*<p class=\"meta\">([^<]*)", home)
+        article = re.search(rf"<h3>{title}</h3>\s*<p class=\"meta\">([^<]*)", home)
         assert article and f"Episode {season}.{number}" in article.group(1), title
 
     status = CliRunner().invoke(cli, ["status", str(show)], env={"COLUMNS": "300"})

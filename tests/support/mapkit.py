@@ -312,19 +312,26 @@ class Visit:
         block_outside(self.page, base, self.blocked)
         self.page.goto(base + path, wait_until="load")
         if wait_for_map:
-            self.page.wait_for_function("window.fieldreportsStory && window.fieldreportsStory.ready")
+            self.page.wait_for_function(
+                "window.fieldreportsStory && window.fieldreportsStory.ready"
+            )
 
     @property
     def sheet(self) -> Any:
         """The open stop's content (title, player, transcript, notes)."""
         return self.page.locator("#fr-sheet")
 
-    def open_stop(self, number: int, nth: int = 0) -> Any:
-        """Click the marker with this stop number (the `nth` such); returns the open sheet."""
-        markers = self.page.locator(
-            ".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{number}$")
-        )
-        markers.nth(nth).click()
+    def open_stop(self, stop: int | str, nth: int = 0) -> Any:
+        """Click the marker with this number (the `nth` such) or this label ("2. Lampedusa");
+        returns the open sheet."""
+        if isinstance(stop, str):
+            marker = self.page.locator(f".leaflet-marker-icon[aria-label={json.dumps(stop)}]")
+        else:
+            markers = self.page.locator(
+                ".leaflet-marker-pane .fr-stop", has_text=re.compile(f"^{stop}$")
+            )
+            marker = markers.nth(nth)
+        marker.click()
         self.page.locator("#fr-sheet:not([hidden])").wait_for(state="visible")
         return self.sheet
 
@@ -334,7 +341,7 @@ class Visit:
             "label => !document.getElementById('fr-sheet').hidden && "
             "document.getElementById('fr-sheet-title').textContent === label",
             arg=label,
-            timeout=5000,
+            timeout=15000,
         )
 
     def axe(self) -> list[dict[str, Any]]:
