@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium
-SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium
+SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium node npm
+SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium nodejs npm
+# npm's packages (package-lock.json): axe-core, which the browser tests inject into Chromium.
+NODE_STAMP := node_modules/.package-lock.json
 SHOW ?= examples/border-reached
 
-.PHONY: demo test install system lint clean-demo
+.PHONY: demo test install system lint messages clean-demo
 
 demo: install
 	$(VENV)/bin/fieldreports run $(SHOW)
@@ -26,7 +28,16 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy fieldreports episodes maps pipeline.py
 
-install: system $(STAMP)
+install: system $(STAMP) $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+# After changing interface text in the code: re-extract it into episodes/locale/ (every
+# catalog gets the new messages to translate; see docs/map.md, "Adding a language").
+messages: install
+	$(PY) -m episodes.i18n
 
 system:
 	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \

@@ -1,11 +1,14 @@
-"""Route map benchmark: render time (Python) and load time in Chromium for 10, 100 and 1,000 stops.
+"""Route map benchmark: render time (Python), load time in Chromium, and story mode, for 10, 100
+and 1,000 stops.
 
     .venv/bin/python benchmarks/map.py [--stops 10,100,1000] [--repeats 3]
 
 Load time is the browser's own navigation timing up to the end of the load event, with a cold
 cache (a new browser context per run), the page and its assets served by a local http.server and
-every other request blocked; by then folium's script has built every marker, popup binding and
-cluster. Results go in docs/benchmarks.md ("Route map").
+every other request blocked; by then folium's script and story.js have built every marker and
+cluster. "Stop open" loads the page at a deep link to the middle stop (`#journey-1/N`) and times
+from navigation start until that stop's content shows. "Next" is the time from clicking Next to
+the next stop's content showing. Results go in docs/benchmarks.md ("Route map").
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def main() -> None:
         mp3 = mapkit.make_mp3(Path(tmp) / "tone.mp3")
         print(
             f"{'stops':>6} {'render s':>9} {'page KiB':>9} {'DOMContentLoaded s':>19} "
-            f"{'load s':>7} {'icons at load':>14}"
+            f"{'load s':>7} {'icons at load':>14} {'stop open s':>12} {'next s':>7}"
         )
         for count in (int(s) for s in args.stops.split(",")):
             episodes = mapkit.many_episodes(count, mp3)
@@ -55,7 +58,8 @@ def main() -> None:
                 renders.append(time.perf_counter() - started)
             root = mapkit.write_site(files, episodes, Path(tmp) / f"site{count}")
             page_kib = len(files[0].data or b"") / 1024
-            dcl, loads, shown = [], [], 0
+            dcl, loads, opens, nexts, shown = [], [], [], [], 0
+            middle = (count // 2) // 2 + 1  # journey 1's middle stop
             with mapkit.serve(root) as base:
                 for _ in range(args.repeats):
                     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -70,9 +74,30 @@ def main() -> None:
                     loads.append(timing[1] / 1000)
                     shown = page.locator(".leaflet-marker-pane > *").count()
                     context.close()
+
+                    context = browser.new_context(viewport={"width": 1280, "height": 800})
+                    page = context.new_page()
+                    mapkit.block_outside(page, base, [])
+                    page.goto(base + f"map/index.html#journey-1/{middle}", wait_until="commit")
+                    page.wait_for_function(
+                        "document.getElementById('fr-sheet-title')?.textContent.startsWith("
+                        f"'{middle}. ')",
+                        polling="raf",
+                    )
+                    opens.append(page.evaluate("performance.now()") / 1000)
+                    started = page.evaluate("performance.now()")
+                    page.evaluate("document.querySelector('.fr-next').click()")
+                    page.wait_for_function(
+                        "document.getElementById('fr-sheet-title').textContent.startsWith("
+                        f"'{middle + 1}. ')",
+                        polling="raf",
+                    )
+                    nexts.append((page.evaluate("performance.now()") - started) / 1000)
+                    context.close()
             print(
                 f"{count:>6} {statistics.median(renders):>9.3f} {page_kib:>9.0f} "
-                f"{statistics.median(dcl):>19.3f} {statistics.median(loads):>7.3f} {shown:>14}"
+                f"{statistics.median(dcl):>19.3f} {statistics.median(loads):>7.3f} {shown:>14} "
+                f"{statistics.median(opens):>12.3f} {statistics.median(nexts):>7.3f}"
             )
         browser.close()
 

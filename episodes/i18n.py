@@ -93,9 +93,10 @@ class Interface:
         ('Italiaans', 'xx-nonsense')
         """
         try:
-            return Locale.parse(code, sep="-" if "-" in code else "_").get_display_name(self.locale)
+            locale = Locale.parse(code, sep="-" if "-" in code else "_")
         except (ValueError, UnknownLocaleError):
             return code
+        return locale.get_display_name(self.locale) or code
 
 
 def catalog_path(language: str) -> Path:
@@ -108,7 +109,9 @@ def languages() -> tuple[str, ...]:
     >>> {"en", "nl"} <= set(languages())
     True
     """
-    return tuple(sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))
+    return tuple(
+        sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    )
 
 
 def _tag(language: str) -> tuple[str, str]:
@@ -198,11 +201,16 @@ def placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 
 
-def catalog_messages(language: str) -> Iterator[tuple[str | tuple[str, ...], object, bool]]:
-    """(msgid, msgstr, fuzzy) for every message in one catalog (not the header)."""
+def catalog_messages(language: str) -> Iterator[tuple[str, str, bool]]:
+    """(msgid, msgstr, fuzzy) for every message in one catalog (not the header); a plural's
+    forms are joined by newlines."""
     for message in _read(language):
         if message.id:
-            yield message.id, message.string, message.fuzzy
+            yield _joined(message.id), _joined(message.string), message.fuzzy
+
+
+def _joined(value: object) -> str:
+    return "\n".join(value) if isinstance(value, (tuple, list)) else str(value or "")
 
 
 def update_catalogs() -> list[Path]:

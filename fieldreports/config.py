@@ -32,7 +32,7 @@ class ShowInfo:
     base_url: str
     author: str = "fieldreports"
     description: str = ""
-    language: str = "en"
+    language: str = "en"  # the feed's, and the interface's of the map and pages (episodes.i18n)
     category: str = "News"
     subcategory: str = ""
     explicit: bool = False
@@ -161,7 +161,7 @@ class MapSettings:
     cluster_min_stops: int = 40  # a journey with this many stops clusters its markers; 0: never
     max_zoom: int = 12  # the closest zoom when fitting the map to its stops
     area_radius_km: float = 10.0  # a sensitive stop's area when its location gives no accuracy
-    popup_width_px: int = 320  # on phones popups shrink to 75% of the screen width
+    popup_width_px: int = 320  # a stop in the panel beside the map; on phones the full width
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

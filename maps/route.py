@@ -261,9 +261,7 @@ def _cluster_radius_px(stops: Sequence[Stop], settings: MapSettings) -> int:
     return 10 if len(places) < len(stops) else 0
 
 
-def _journeys(
-    episodes: Sequence[Episode], settings: MapSettings, ui: Interface
-) -> list[Journey]:
+def _journeys(episodes: Sequence[Episode], settings: MapSettings, ui: Interface) -> list[Journey]:
     """Located episodes grouped by journey, each journey in time order, journeys by first stop.
 
     A stop is labelled with its episode's number (`episodes.numbering`), so the map, the feed

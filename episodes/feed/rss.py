@@ -24,7 +24,6 @@ from html import escape
 from feedgen.feed import FeedGenerator
 
 from episodes.episode import Episode, chapters_key, join_url
-from episodes.links import map_link
 from episodes.feed.podcast_ns import (
     PodcastIndexEntryExtension,
     PodcastIndexExtension,
@@ -33,6 +32,7 @@ from episodes.feed.podcast_ns import (
     PodcastTranscript,
     podcast_guid,
 )
+from episodes.links import map_link
 from episodes.markdown import FEED_TAGS, markdown_html, plain_text
 from fieldreports.config import ShowInfo
 from fieldreports.errors import SetupError
@@ -298,7 +298,10 @@ def _add_item(
     fe.title(episode.title)
     fe.guid(episode.guid, permalink=False)
     # The episode's stop on the route map; its entry on the home page when it is off the map.
-    fe.link(href=map_link(episode, base_url=base_url) or join_url(base_url, f"index.html#{episode.slug}"))
+    fe.link(
+        href=map_link(episode, base_url=base_url)
+        or join_url(base_url, f"index.html#{episode.slug}")
+    )
     fe.description(episode_description(episode))
     fe.enclosure(episode.audio.url, str(episode.audio.size_bytes), episode.audio.content_type)
     fe.pubDate(episode.published_at)

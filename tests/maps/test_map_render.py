@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from episodes.i18n import interface
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
 from fieldreports.geo.gpx import Track, TrackPoint
-from episodes.i18n import interface
 from maps.popup import for_template_literal, stop_html
 from maps.route import render_page
 from tests.support import mapkit

@@ -7,16 +7,14 @@ Served over HTTP with every other request blocked, like test_map_browser.py.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
 
-from episodes.i18n import catalog_messages
 from episodes.links import map_link
 from fieldreports.config import MapSettings, ShowInfo
 from tests.support import mapkit
-from tests.support.mapkit import FIND_MAP, Visit, render_map
+from tests.support.mapkit import FIND_MAP, Visit, assert_no_english, page_text, render_map
 
 SHOW = ShowInfo(title="Border Reached!", base_url="https://example.org/show/")
 UTC = dt.UTC
@@ -239,8 +237,8 @@ def test_on_a_phone_the_open_stop_is_never_under_a_control(browser, base: str, s
         assert len(controls) >= 8
         for selector in ("#fr-sheet-title", ".fr-close"):
             box = _box(v, selector)
-            assert 0 <= box["x"] and box["x"] + box["width"] <= width, selector
-            assert 0 <= box["y"] and box["y"] + box["height"] <= height, selector
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, selector
             for control in controls:
                 other = control.bounding_box()
                 assert other is None or not _overlap(box, other), (selector, control)
@@ -332,38 +330,6 @@ def test_axe_finds_no_violations(browser, base: str, size) -> None:  # noqa: ANN
 
 
 # --- Dutch ----------------------------------------------------------------------------------------
-
-LEAFLET_ENGLISH = ("Zoom in", "Zoom out", "Layers", "A JavaScript library for interactive maps")
-
-
-def english_words() -> set[str]:
-    """Words of our English interface text that the Dutch catalog never uses."""
-    dutch = " ".join(str(s) for _, s, _ in catalog_messages("nl")).casefold()
-    words: set[str] = set()
-    for msgid, _, _ in catalog_messages("en"):
-        for word in re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w*\}", " ", str(msgid))):
-            if not re.search(rf"\b{word.casefold()}\b", dutch):
-                words.add(word)
-    return words
-
-
-def page_text(v: Visit) -> str:
-    """What a visitor reads or hears: the text, the title and every label."""
-    return v.page.evaluate(
-        """() => [document.title, document.body.innerText,
-            ...[...document.querySelectorAll('[aria-label], [title], [alt], [placeholder]')]
-                .flatMap(e => ['aria-label', 'title', 'alt', 'placeholder']
-                    .map(a => e.getAttribute(a) || ''))].join('\\n')"""
-    )
-
-
-def assert_no_english(text: str) -> None:
-    words = english_words()
-    assert {"Next", "Previous", "Close", "Stops", "journey"} <= words
-    found = sorted(w for w in words if re.search(rf"\b{w}\b", text, re.IGNORECASE))
-    assert found == [], found
-    for phrase in LEAFLET_ENGLISH:
-        assert phrase not in text
 
 
 def test_a_dutch_show_has_a_dutch_map(browser, tmp_path: Path, audio: tuple[Path, Path]) -> None:  # noqa: ANN001

@@ -352,6 +352,42 @@ class Visit:
         self.context.close()
 
 
+# Leaflet's own English, which the page must replace or leave out.
+LEAFLET_ENGLISH = ("Zoom in", "Zoom out", "Layers", "A JavaScript library for interactive maps")
+
+
+def english_words() -> set[str]:
+    """Words of our English interface text that the Dutch catalog never uses."""
+    from episodes.i18n import catalog_messages
+
+    dutch = " ".join(str(s) for _, s, _ in catalog_messages("nl")).casefold()
+    words: set[str] = set()
+    for msgid, _, _ in catalog_messages("en"):
+        for word in re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w*\}", " ", str(msgid))):
+            if not re.search(rf"\b{word.casefold()}\b", dutch):
+                words.add(word)
+    return words
+
+
+def page_text(v: Visit) -> str:
+    """What a visitor reads or hears: the text, the title and every label."""
+    return v.page.evaluate(
+        """() => [document.title, document.body.innerText,
+            ...[...document.querySelectorAll('[aria-label], [title], [alt], [placeholder]')]
+                .flatMap(e => ['aria-label', 'title', 'alt', 'placeholder']
+                    .map(a => e.getAttribute(a) || ''))].join('\\n')"""
+    )
+
+
+def assert_no_english(text: str) -> None:
+    words = english_words()
+    assert {"Next", "Previous", "Close", "Stops", "journey"} <= words
+    found = sorted(w for w in words if re.search(rf"\b{w}\b", text, re.IGNORECASE))
+    assert found == [], found
+    for phrase in LEAFLET_ENGLISH:
+        assert phrase not in text
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """Runs axe-core (from npm, injected into the page) with its default rules."""
     if not AXE.is_file():
