@@ -58,7 +58,7 @@ from fieldreports.stages import LOCATE, NORMALISE, TRANSCRIBE
 from fieldreports.times import format_duration
 from fieldreports.transcription import Transcript, transcription_job
 from fieldreports.transcription.chapters import chapter_starts
-from maps import MAP, MapJob, map_files
+from maps import MAP, MapJob, map_files, page_sha256
 
 log = logging.getLogger("fieldreports")
 
@@ -309,6 +309,7 @@ def _map_job(config: ShowConfig, episodes: Iterable[Episode]) -> MapJob:
         tracks_sha256=tracks_fingerprint(config.tracks_dir),
         show=config.show,
         settings=config.map,
+        page_sha256=page_sha256(config.show.language),
     )
 
 

@@ -126,6 +126,16 @@ def _tag(language: str) -> tuple[str, str]:
     return base, region
 
 
+def catalog_language(language: str) -> str:
+    """The catalog `[show] language` is read from: its own, else English.
+
+    >>> catalog_language("nl-BE"), catalog_language("ar")
+    ('nl', 'en')
+    """
+    base, _region = _tag(language)
+    return base if base in languages() else SOURCE_LANGUAGE
+
+
 @functools.cache
 def interface(language: str) -> Interface:
     """The interface for `[show] language` ("nl", "en-GB"...), English when it has no catalog.

@@ -1,23 +1,26 @@
 """The map stage: the public follows the journey on a route map (folium, Leaflet, no CDN).
 
 `render_map(job)` draws the page (see `route.py`); its result is cached by the public episodes,
-the GPX tracks and the settings, so an unchanged show never imports folium. `map_files` lists
-the page with its assets for publishing.
+the GPX tracks, the settings, and the page's own inputs (story mode's script and style, the
+interface's language catalog), so an unchanged show never imports folium. `map_files` lists the
+page with its assets for publishing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from episodes.episode import Episode
+from episodes.i18n import catalog_language, catalog_path
 from fieldreports.catalog.serialise import NOT_IN_KEY
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.stages import Stage
-from maps.assets import PAGE_KEY, map_files
+from maps.assets import PAGE_KEY, STATIC_DIR, STORY_CSS, STORY_JS, map_files
 
-__all__ = ["MAP", "PAGE_KEY", "MapJob", "MapPage", "map_files", "render_map"]
+__all__ = ["MAP", "PAGE_KEY", "MapJob", "MapPage", "map_files", "page_sha256", "render_map"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +30,20 @@ class MapJob:
     tracks_sha256: str  # gpx.tracks_fingerprint(tracks_dir)
     show: ShowInfo
     settings: MapSettings
+    page_sha256: str  # page_sha256(show.language): a new script or translation renders anew
+
+
+def page_sha256(language: str) -> str:
+    """What the page is made with besides the show: story.js and story.css (whose hashes it
+    names) and the catalog of its interface language."""
+    digest = hashlib.sha256()
+    for path in (
+        STATIC_DIR / STORY_JS,
+        STATIC_DIR / STORY_CSS,
+        catalog_path(catalog_language(language)),
+    ):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,5 +71,5 @@ def render_map(
 
 
 MAP: Stage[MapJob, MapPage] = Stage(
-    name="map", version=1, job=MapJob, result=MapPage, run=render_map, outputs=lambda m: (m.page,)
+    name="map", version=2, job=MapJob, result=MapPage, run=render_map, outputs=lambda m: (m.page,)
 )

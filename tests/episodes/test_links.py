@@ -19,7 +19,10 @@ def mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_located_episode_has_a_stop_address(mp3: Path) -> None:
     ep = mapkit.episode(slug="a", mp3=mp3, journey="Balkan Route, 2023", number=4)
     assert map_link(ep) == "map/#balkan-route-2023/4"
-    assert map_link(ep, base_url="https://e.org/show/") == "https://e.org/show/map/#balkan-route-2023/4"
+    assert (
+        map_link(ep, base_url="https://e.org/show/")
+        == "https://e.org/show/map/#balkan-route-2023/4"
+    )
     assert map_link(ep, page="map/index.html") == "map/index.html#balkan-route-2023/4"
 
 

@@ -25,7 +25,9 @@ def _site(root: Path, mp3: Path, show: ShowInfo, journey: str) -> list:
         mapkit.episode(slug="studio", mp3=mp3, title="Studio", journey="", number=1,
                        lat=None, lon=None, when=dt.datetime(2022, 3, 16, 8, tzinfo=UTC)),
     ]  # fmt: skip
-    mapkit.write_site(render_map(episodes, show, settings=MapSettings(tiles="none")), episodes, root)
+    mapkit.write_site(
+        render_map(episodes, show, settings=MapSettings(tiles="none")), episodes, root
+    )
     from PIL import Image
 
     Image.new("RGB", (64, 64), "#1d3557").save(root / "artwork.png")
