@@ -247,9 +247,19 @@ def update_catalogs() -> list[Path]:
 
 
 def _write(path: Path, catalog: Catalog) -> None:
+    """Write a catalog, unless only its header's dates would change (no churn in git)."""
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=100, sort_output=True, include_lineno=False)
-    path.write_bytes(buffer.getvalue())
+    if not path.is_file() or _undated(path.read_bytes()) != _undated(buffer.getvalue()):
+        path.write_bytes(buffer.getvalue())
+
+
+def _undated(po: bytes) -> list[bytes]:
+    return [
+        line
+        for line in po.splitlines()
+        if not line.startswith((b'"POT-Creation-Date', b'"PO-Revision-Date'))
+    ]
 
 
 if __name__ == "__main__":  # `make messages`

@@ -216,8 +216,10 @@ def render_page(
 
     if journeys:
         folium.LayerControl(collapsed=True).add_to(fmap)
-    fmap.fit_bounds(_bounds(journeys), padding=(24, 24), max_zoom=settings.max_zoom)
+    # The markers are clustered before the map has a view, so no cluster is still animating
+    # in when the page is ready; story.js opens a stop from the address once the view is set.
     Story(layers, zoom=min(STORY_ZOOM, settings.max_zoom)).add_to(fmap)
+    fmap.fit_bounds(_bounds(journeys), padding=(24, 24), max_zoom=settings.max_zoom)
 
     _renumber(root)
     page = root.render()

@@ -1,6 +1,7 @@
 /* fieldreports story mode: follow each journey stop by stop.
  *
- * The page (maps/story.py) gives this script the Leaflet map and a table of journeys:
+ * The page (maps/story.py) gives this script the Leaflet map, before its first view is set, and
+ * a table of journeys:
  *   [[slug, layer, cluster or null, colour, [[lat, lon, number, areaRadiusM], ...]], ...]
  * in time order. Stop i's label is the text of the i-th link in the list of stops, its content
  * the <template id="fr-stop-i">. Field text is only ever read as text (textContent) and
@@ -402,9 +403,12 @@
     window.addEventListener("hashchange", function () { route(false); });
     window.addEventListener("popstate", function () { route(false); });
 
-    route(true);
-    updateBar();
-    window.fieldreportsStory.ready = true;
+    // The page's script goes on to set the map's first view; open the addressed stop after it.
+    setTimeout(function () {
+      route(true);
+      updateBar();
+      window.fieldreportsStory.ready = true;
+    }, 0);
   }
 
   window.fieldreportsStory = { start: start, ready: false };

@@ -197,7 +197,7 @@ def test_a_report_without_a_place_is_published_off_the_map(first_run, feed_bytes
 
 def test_map_is_offline_with_a_marker_per_episode(show: Path, feed_bytes: bytes) -> None:
     page = (show / "public" / "map" / "index.html").read_text(encoding="utf-8")
-    assert len(re.findall(r"L\.marker\(", page)) == 3
+    assert len(re.findall(r'<template id="fr-stop-\d+">', page)) == 3  # one stop each
     for url in re.findall(r"https?://[^\s\"'<>)`]+", page):
         assert url.startswith(BASE_URL), f"map refers outside the site: {url}"
     for src in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page):

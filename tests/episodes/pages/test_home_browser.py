@@ -68,7 +68,9 @@ def test_home_page_passes_axe_and_its_links_open_the_stops(
             assert v.page.url.endswith("/map/index.html#border-reached-2022/2")
             v.page.go_back()
             v.page.wait_for_url(base + "index.html")
-            assert v.errors == [] and v.failed == [] and v.blocked == []
+            # (leaving a page cancels what it was still fetching, such as its icon)
+            assert [f for f in v.failed if "ERR_ABORTED" not in f] == []
+            assert v.errors == [] and v.blocked == []
         finally:
             v.close()
 
