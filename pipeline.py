@@ -131,6 +131,10 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             storage = open_storage(config, hash_file=hash_file)
             prune = False if failures else None
             published = publish(site, storage, prune=prune, hash_file=hash_file)
+            if not failures:
+                executor.prune(
+                    keep=(p for j in jobs.values() for p in NORMALISE.outputs(j.mastered))
+                )
         finally:
             executor.close()
         for failure in failures:
@@ -299,6 +303,7 @@ def _locate_job(config: ShowConfig, heard: Iterable[Heard]) -> LocateJob:
         tracks_dir=config.tracks_dir,
         settings=config.geotag,
         timezone=config.show.timezone,
+        sensitive_by_default=config.show.sensitive_by_default,
     )
 
 

@@ -7,6 +7,7 @@ because a misspelt setting that is silently ignored costs a reporter a whole re-
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from fieldreports.errors import SetupError
-from fieldreports.naming import did_you_mean
+from fieldreports.naming import clip, did_you_mean
+from fieldreports.times import zone
 
 CONFIG_NAME = "show.toml"
 # A setting that changes how fast a stage runs, not its result (catalog.serialise.NOT_IN_KEY,
@@ -43,6 +45,8 @@ class ShowInfo:
     link: str = ""
     timezone: str = "UTC"
     locked: bool = True
+    # true: a report is published only approximately unless its notes say `sensitive: false`.
+    sensitive_by_default: bool = False
 
     @property
     def site_url(self) -> str:
@@ -259,9 +263,13 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
         )
         if float in ok_types and isinstance(value, int) and not isinstance(value, bool):
             values = {**values, key: float(value)}
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise SetupError(f"{source}: [{table}] {key} = {value} must be a finite number.")
         elif not isinstance(value, ok_types) or (isinstance(value, bool) and bool not in ok_types):
             names = " or ".join(t.__name__ for t in ok_types)
-            raise SetupError(f"{source}: [{table}] {key} = {value!r} should be a {names}.")
+            raise SetupError(
+                f"{source}: [{table}] {key} = {clip(repr(value))} should be a {names}."
+            )
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -274,8 +282,42 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
     return cls(**values)
 
 
+# Numbers that must be at least this, or nothing sensible can happen ((table, key): minimum).
+_MINIMUMS: dict[tuple[str, str], float] = {
+    ("storage", "workers"): 1,
+    ("storage", "max_attempts"): 1,
+    ("storage", "multipart_threshold_mb"): 5,  # S3 refuses smaller parts
+    ("storage", "connect_timeout_s"): 0.1,
+    ("storage", "read_timeout_s"): 0.1,
+    ("storage", "feed_max_age_s"): 0,
+    ("storage", "media_max_age_s"): 0,
+    ("audio", "podcast_bitrate_kbps"): 32,
+    ("audio", "podcast_sample_rate_hz"): 8000,
+    ("audio", "master_sample_rate_hz"): 8000,
+    ("audio", "highpass_hz"): 0,
+    ("audio", "trim_keep_s"): 0,
+    ("transcription", "beam_size"): 1,
+    ("transcription", "batch_size"): 1,
+    ("transcription", "window_minutes"): 1,
+    ("transcription", "cpu_threads"): 0,
+    ("geotag", "max_gap_minutes"): 0,
+    ("geotag", "coarsen_town_population"): 0,
+    ("map", "excerpt_chars"): 0,
+    ("map", "cluster_min_stops"): 0,
+    ("map", "max_zoom"): 1,
+    ("map", "area_radius_km"): 0.1,
+    ("map", "popup_width_px"): 100,
+}
+
+
 def _check(config: ShowConfig, source: Path) -> None:
+    for (table, key), minimum in _MINIMUMS.items():
+        value = getattr(getattr(config, table), key)
+        if value < minimum:
+            raise SetupError(f"{source}: [{table}] {key} = {value:g} must be at least {minimum:g}.")
     check_audio_settings(config.audio)
+    zone(config.show.timezone)
+    _check_public_dir(config, source)
     if not config.show.base_url.startswith(("http://", "https://")):
         raise SetupError(
             f'{source}: [show] base_url = "{config.show.base_url}" must be an absolute http(s) URL, '
@@ -297,6 +339,22 @@ def _check(config: ShowConfig, source: Path) -> None:
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
             f'not "{config.transcription.engine}".'
+        )
+
+
+def _check_public_dir(config: ShowConfig, source: Path) -> None:
+    """The published folder is a folder of its own inside the show: served or copied whole, it
+    must never hold the catalog (exact places), the inbox (originals), quarantine or show.toml."""
+    if config.storage.kind != "local":
+        return
+    public = config.public_dir.resolve()
+    private = (config.state_dir, config.inbox_dir, config.quarantine_dir, config.tracks_dir)
+    inside = public.is_relative_to(config.show_dir) and public != config.show_dir
+    if not inside or any(public.is_relative_to(p) or p.is_relative_to(public) for p in private):
+        raise SetupError(
+            f'{source}: [storage] path = "{config.storage.path}" must name a folder of its own '
+            'inside the show folder, like "public": the published site must not hold the '
+            "catalog, the inbox, quarantine/ or tracks/, nor sit inside them."
         )
 
 

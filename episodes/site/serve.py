@@ -87,9 +87,30 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         found = content_type_for(os.fspath(path))
         return found if found != "application/octet-stream" else super().guess_type(path)
 
+    def translate_path(self, path: str) -> str:
+        """The file for a URL path, or "" for anything outside the published folder: a
+        hidden file or folder (".git", ".env"), or a symlink that leads out of it."""
+        translated = super().translate_path(path)
+        root = os.path.realpath(self.directory)
+        relative = os.path.relpath(translated, self.directory)
+        if any(part.startswith(".") for part in Path(relative).parts if part != "."):
+            return ""
+        real = os.path.realpath(translated)
+        if real != root and not real.startswith(root + os.sep):
+            return ""
+        return translated
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        """No folder listings: a site has its index.html, and a listing shows what it does not link."""
+        self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+        return None
+
     def send_head(self) -> Any:
         self._range = None
         path = self.translate_path(self.path)
+        if not path:
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
         if os.path.isdir(path):
             index = os.path.join(path, "index.html")
             if not self.path.split("?", 1)[0].endswith("/") or not os.path.isfile(index):

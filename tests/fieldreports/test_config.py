@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,33 @@ def test_missing_show_toml_says_what_to_write(tmp_path: Path) -> None:
 def test_example_show_config_is_valid() -> None:
     config = load_config(ROOT / "examples" / "border-reached")
     assert config.show.title == "Border Reached!"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[audio]\npodcast_lufs = nan\n", "podcast_lufs = nan must be a finite number"),
+        ("[audio]\nmaster_lufs = -inf\n", "master_lufs = -inf must be a finite number"),
+        ("[storage]\nworkers = 0\n", "workers = 0 must be at least 1"),
+        ('[show]\ntimezone = "Mars/Olympus"\n', 'unknown time zone "Mars/Olympus"'),
+        ("[transcription]\nbeam_size = -3\n", "beam_size = -3 must be at least 1"),
+    ],
+)
+def test_values_no_run_could_use_are_refused_on_load(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    text = '[show]\ntitle = "T"\nbase_url = "https://example.org/t"\n' + table
+    if table.startswith("[show]"):
+        text = '[show]\ntitle = "T"\nbase_url = "https://example.org/t"\n' + table.split("\n", 1)[1]
+    with pytest.raises(SetupError, match=re.escape(message)):
+        load_config(write(tmp_path / "s", text))
+
+
+def test_a_huge_value_is_not_repeated_whole_in_the_error(tmp_path: Path) -> None:
+    show = write(
+        tmp_path / "s",
+        f'[show]\ntitle = "T"\nbase_url = "https://e.org"\nlocked = "{"x" * 5000}"\n',
+    )
+    with pytest.raises(SetupError) as refused:
+        load_config(show)
+    assert len(str(refused.value)) < 300
