@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fieldreports.errors import FieldReportsError
 from fieldreports.intake.inbox import discover
-from fieldreports.intake.uploads import make_server, upload_file
-
-TOKEN = "s3cret"
+from fieldreports.intake.upload_client import upload_file
+from tests.support.uploads import TOKEN, RunningServer
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    httpd = make_server(inbox, port=0, token=TOKEN)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", inbox
-    httpd.shutdown()
-    httpd.server_close()
+def server(server: RunningServer) -> tuple[str, Path]:
+    """The server's address as `fieldreports upload --to` takes it, and its inbox."""
+    return server.url.removesuffix("/files/"), server.inbox
 
 
 def recording(tmp_path: Path, size: int = 300_000, name: str = "2022-09-20 Röszke.flac") -> Path:
@@ -145,7 +136,8 @@ def test_a_request_without_tus_headers_gets_a_plain_400(server) -> None:
 
 def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> None:
     url, inbox = server
-    created = request("POST", f"{url}/files/", {"Upload-Length": "10"})
+    meta = "filename " + base64.b64encode(b"a.md").decode()
+    created = request("POST", f"{url}/files/", {"Upload-Length": "10", "Upload-Metadata": meta})
     location = url + created.headers["Location"]
     wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
     with pytest.raises(urllib.error.HTTPError) as damaged:
