@@ -65,9 +65,9 @@ EXTENSIONS = (
 )
 CHECKSUM_ALGORITHMS = ("sha1", "sha256")
 _OFFSET_TYPE = "application/offset+octet-stream"
-# A refusal sent before the body was read reads and drops a body this small, so the connection
-# stays open for the client's next request; a larger one closes the connection instead.
-_DRAIN_LIMIT_BYTES = 256 * 1024
+# After an answer sent before the body was read, a body this small is read and dropped, so the
+# connection stays open and the client surely hears the answer; a larger one closes it.
+_DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 _SWEEP_EVERY_S = 600.0
 _REQUEST_HEADERS = (
     "Authorization, Content-Type, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
@@ -199,18 +199,17 @@ class _Body:
             if chunk := message.get("body", b""):
                 yield chunk
 
-    async def settle(self) -> bool:
-        """Before a refusal: read and drop a small unread body. True when the connection must close."""
+    def must_close(self) -> bool:
+        """Whether the connection must close after the answer, for what is left of the body.
+
+        The rest of a body the app did not read is read and dropped by uvicorn's HTTP parser
+        (h11 or httptools), which knows where the body ends, so it is never taken for a next
+        request. That costs reading it: past a chunk's worth, or of unknown size, or cut off
+        mid-way (a stall, an excess), closing is cheaper.
+        """
         if self.finished:
             return False
-        if self.started or self.declared is None or self.declared > _DRAIN_LIMIT_BYTES:
-            return True
-        try:
-            async for _ in self.chunks():
-                pass
-        except (_Stalled, ClientDisconnect):
-            return True
-        return False
+        return self.started or self.declared is None or self.declared > _DRAIN_LIMIT_BYTES
 
 
 class _TusServer:
@@ -259,7 +258,7 @@ class _TusServer:
                     412, f"send the header Tus-Resumable: {TUS_VERSION}", headers=_version()
                 )
             response = await action(request, body, sender)
-            if await body.settle():  # an answer that needed no body (a repeat of the last PATCH)
+            if body.must_close():  # an answer that needed no body (a repeat of the last PATCH)
                 response.headers["Connection"] = "close"
             return response
         except TusError as exc:
@@ -274,9 +273,9 @@ class _TusServer:
 
     async def _refuse(self, request: Request, body: _Body | None, exc: TusError) -> Response:
         headers = dict(exc.headers)
-        # Whatever of the body is left unread must not be read as the next request (request
-        # smuggling): drop a small one, or close the connection after this answer.
-        if body is None or await body.settle():
+        # Whatever of the body is left unread must never be read as the next request (request
+        # smuggling): the HTTP parser drops a small rest, and a large one closes the connection.
+        if body is None or body.must_close():
             headers["Connection"] = "close"
         text = "" if request.method == "HEAD" else f"{exc}\n"
         return PlainTextResponse(text, status_code=exc.status, headers=headers)
@@ -386,7 +385,11 @@ class _TusServer:
             )
         room = (upload.length if upload.length is not None else self.settings.max_size_bytes) - held
         if body.declared is not None and body.declared > room:
-            raise TusError(400, f"Content-Length is more than the {room} bytes still to come")
+            raise TusError(
+                400,
+                f"Content-Length is more than the {room} bytes still to come",
+                headers={"Connection": "close"},  # a broken client: read none of its body
+            )
         if upload.finished:
             return upload  # a repeated last request, or a zero-length PATCH: already complete
         checksum = _checksum(request.headers.get("upload-checksum", ""))
