@@ -27,7 +27,7 @@ import os
 import time
 import urllib.parse
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -115,7 +115,7 @@ def receiving_app(
 
 
 class _MountSlash:
-    """"/files" reaches the mounted app as "/files/" rather than as a redirect clients won't follow."""
+    """ "/files" reaches the mounted app as "/files/" rather than as a redirect clients won't follow."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -225,9 +225,7 @@ class _TusServer:
         self.settings = settings
         self.on_complete = on_complete
         # One lock per upload, so one reporter's slow chunk never blocks another reporter.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._landing = asyncio.Lock()  # files land in the inbox one at a time
         self._last_sweep = time.monotonic()
 

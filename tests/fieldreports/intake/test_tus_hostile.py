@@ -79,7 +79,9 @@ def test_a_bad_or_oversized_content_length_gets_400_and_writes_nothing(server, l
 
 def test_a_chunked_body_longer_than_the_upload_is_cut_back_with_413(server) -> None:
     location = create(server, 100)
-    body = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in [b"-" * 60] * 3) + b"0\r\n\r\n"
+    body = (
+        b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in [b"-" * 60] * 3) + b"0\r\n\r\n"
+    )
     chunked = "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     reply = exchange(server, patch_head(location, extra=chunked) + body)
     assert reply.startswith(b"HTTP/1.1 413"), reply
@@ -103,7 +105,9 @@ def test_a_refused_body_is_never_read_as_a_second_request(server) -> None:
         ).encode()
         last = b"OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         reply = exchange(server, refused + body + last)
-        statuses = [line.split()[1] for line in reply.split(b"\r\n") if line.startswith(b"HTTP/1.1")]
+        statuses = [
+            line.split()[1] for line in reply.split(b"\r\n") if line.startswith(b"HTTP/1.1")
+        ]
         assert statuses[0] == b"401" and b"201" not in statuses, reply
         assert not list((server.inbox / ".uploads").glob("*.json"))
 
@@ -221,7 +225,11 @@ def test_a_5000_character_file_name_is_refused_plainly(server) -> None:
     name = "ж" * 5000 + ".m4a"
     response = httpx.post(
         server.url,
-        headers={**AUTH, "Upload-Length": "5", "Upload-Metadata": encode_metadata({"filename": name})},
+        headers={
+            **AUTH,
+            "Upload-Length": "5",
+            "Upload-Metadata": encode_metadata({"filename": name}),
+        },
     )
     assert response.status_code == 400
     assert_plain(response.text)
@@ -241,7 +249,9 @@ def test_a_zero_length_patch_at_completion_answers_complete(server) -> None:
     location = create(server, 6)
     url = f"http://{server.host}:{server.port}{location}"
     headers = {**AUTH, "Content-Type": OCTETS}
-    assert httpx.patch(url, headers={**headers, "Upload-Offset": "0"}, content=b"---\n\n\n").is_success
+    assert httpx.patch(
+        url, headers={**headers, "Upload-Offset": "0"}, content=b"---\n\n\n"
+    ).is_success
     again = httpx.patch(url, headers={**headers, "Upload-Offset": "6"})
     assert again.status_code == 204 and again.headers["Upload-Offset"] == "6"
     late = httpx.patch(url, headers={**headers, "Upload-Offset": "6"}, content=b"more")
@@ -271,6 +281,8 @@ def test_over_the_size_limit_is_413(start_server) -> None:
 def test_paths_outside_the_server_never_leak(server, tmp_path: Path) -> None:
     location = create(server, 5, name="../../../etc/passwd.md")
     url = f"http://{server.host}:{server.port}{location}"
-    httpx.patch(url, headers={**AUTH, "Content-Type": OCTETS, "Upload-Offset": "0"}, content=b"---\n\n")
+    httpx.patch(
+        url, headers={**AUTH, "Content-Type": OCTETS, "Upload-Offset": "0"}, content=b"---\n\n"
+    )
     assert (server.inbox / "passwd.md").is_file()
     assert not (tmp_path / "etc").exists()

@@ -27,7 +27,11 @@ TUS_HEADERS = ("Upload-Offset", "Upload-Length", "Upload-Metadata", "Tus-Resumab
 def upload(base: str, data: bytes, metadata: dict[str, str], headers: dict[str, str] = AUTH):
     created = httpx.post(
         base,
-        headers={**headers, "Upload-Length": str(len(data)), "Upload-Metadata": encode_metadata(metadata)},
+        headers={
+            **headers,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": encode_metadata(metadata),
+        },
     )
     assert created.status_code == 201, created.text
     url = httpx.URL(base).join(created.headers["Location"])
@@ -72,7 +76,12 @@ def test_every_answer_exposes_the_tus_headers_to_a_page(server) -> None:
     refused = httpx.post(server.url, headers={"Tus-Resumable": "1.0.0", **origin})
     created = httpx.post(
         server.url,
-        headers={**AUTH, **origin, "Upload-Length": "5", "Upload-Metadata": encode_metadata({"filename": "a.md"})},
+        headers={
+            **AUTH,
+            **origin,
+            "Upload-Length": "5",
+            "Upload-Metadata": encode_metadata({"filename": "a.md"}),
+        },
     )
     for response in (refused, created):
         assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -94,7 +103,11 @@ def test_only_listed_origins_get_cors_headers(start_server) -> None:
 def test_x_http_method_override_patches(server) -> None:
     created = httpx.post(
         server.url,
-        headers={**AUTH, "Upload-Length": str(len(NOTES)), "Upload-Metadata": encode_metadata({"filename": "a.md"})},
+        headers={
+            **AUTH,
+            "Upload-Length": str(len(NOTES)),
+            "Upload-Metadata": encode_metadata({"filename": "a.md"}),
+        },
     )
     url = httpx.URL(server.url).join(created.headers["Location"])
     headers = {**AUTH, "X-HTTP-Method-Override": "PATCH", "Content-Type": OCTETS}
@@ -116,7 +129,11 @@ def test_a_finished_upload_still_answers_head_as_complete(server) -> None:
 def test_length_can_come_later(server) -> None:
     created = httpx.post(
         server.url,
-        headers={**AUTH, "Upload-Defer-Length": "1", "Upload-Metadata": encode_metadata({"filename": "a.md"})},
+        headers={
+            **AUTH,
+            "Upload-Defer-Length": "1",
+            "Upload-Metadata": encode_metadata({"filename": "a.md"}),
+        },
     )
     url = httpx.URL(server.url).join(created.headers["Location"])
     assert httpx.head(url, headers=AUTH).headers["Upload-Defer-Length"] == "1"
@@ -135,7 +152,11 @@ def test_length_can_come_later(server) -> None:
 def test_termination_forgets_the_upload(server) -> None:
     created = httpx.post(
         server.url,
-        headers={**AUTH, "Upload-Length": "50", "Upload-Metadata": encode_metadata({"filename": "a.md"})},
+        headers={
+            **AUTH,
+            "Upload-Length": "50",
+            "Upload-Metadata": encode_metadata({"filename": "a.md"}),
+        },
     )
     url = httpx.URL(server.url).join(created.headers["Location"])
     assert httpx.delete(url, headers=AUTH).status_code == 204
@@ -152,7 +173,11 @@ def test_a_file_named_by_its_type_or_its_bytes(server) -> None:
 
 
 def test_the_sender_is_recorded_and_told_once(start_server) -> None:
-    keys = {"k-ana": Identity(name="ana"), "k-ben": Identity(name="ben"), "k-ed": Identity(name="ed", is_editor=True)}
+    keys = {
+        "k-ana": Identity(name="ana"),
+        "k-ben": Identity(name="ben"),
+        "k-ed": Identity(name="ed", is_editor=True),
+    }
     completed: list[CompletedUpload] = []
     server = start_server(authenticate=keys.get, on_complete=completed.append)
     ana = {"Tus-Resumable": "1.0.0", "Authorization": "Bearer k-ana"}
@@ -186,7 +211,9 @@ def test_locations_follow_the_mount_path(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     settings = UploadSettings()
-    app = tus_app(inbox, authenticate=lambda key: Identity(name="x") if key else None, settings=settings)
+    app = tus_app(
+        inbox, authenticate=lambda key: Identity(name="x") if key else None, settings=settings
+    )
     station = Starlette(routes=[Mount("/station/uploads", app=app)])
     with running(station, inbox=inbox, settings=settings) as server:
         base = f"http://{server.host}:{server.port}/station/uploads/"
