@@ -418,6 +418,7 @@ class _TusServer:
                 if not keep or digest is not None:
                     part.truncate(start)
                 part.flush()
+                os.fsync(part.fileno())
                 return TusError(status, message)
 
             try:

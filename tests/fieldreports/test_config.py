@@ -72,3 +72,27 @@ def test_missing_show_toml_says_what_to_write(tmp_path: Path) -> None:
 def test_example_show_config_is_valid() -> None:
     config = load_config(ROOT / "examples" / "border-reached")
     assert config.show.title == "Border Reached!"
+
+
+@pytest.mark.parametrize(
+    ("uploads", "expected"),
+    [
+        ("read_timeout_s = 0", "read_timeout_s must be more than 0"),
+        ("max_connections = -5", "max_connections must be more than 0"),
+        ('cors_origins = "newsroom.org"', "not a web origin"),
+        ('cors_origins = "https://a.org/uploads"', "scheme and host only"),
+        ('cors_origins = "*, https://a.org"', 'must be "*" or a list'),
+    ],
+)
+def test_upload_settings_are_checked(tmp_path: Path, uploads: str, expected: str) -> None:
+    base = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[uploads]\n'
+    with pytest.raises(SetupError, match=expected):
+        load_config(write(tmp_path / "s", base + uploads + "\n"))
+
+
+def test_upload_settings_read_origins_and_sizes(tmp_path: Path) -> None:
+    text = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[uploads]\n'
+    text += 'max_size_mb = 2\ncors_origins = "https://a.org/, https://b.org"\n'
+    uploads = load_config(write(tmp_path / "s", text)).uploads
+    assert uploads.max_size_bytes == 2 * 1024 * 1024
+    assert uploads.allowed_origins == ("https://a.org", "https://b.org")

@@ -169,3 +169,38 @@ def test_wrong_token_is_refused_with_a_plain_error(server, tmp_path: Path) -> No
     with pytest.raises(FieldReportsError, match="refused the upload"):
         upload_file(recording(tmp_path), url, token="guess")
     assert not any(p.is_file() for p in inbox.iterdir())
+
+
+def test_upload_command_sends_notes_and_recording(server, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipeline import cli
+
+    url, inbox = server
+    notes = tmp_path / "harbour.md"
+    notes.write_text("---\ntitle: Harbour\n---\n", encoding="utf-8")
+    args = ["upload", str(recording(tmp_path, name="harbour.flac")), str(notes), "--to", url]
+    result = CliRunner().invoke(cli, [*args, "--token", TOKEN])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["harbour.flac", "harbour.md"]
+    refused = CliRunner().invoke(cli, [*args, "--token", "guess"])
+    assert refused.exit_code == 1 and "401" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_receive_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from pipeline import cli
+
+    show = tmp_path / "show"
+    init = ["init", str(show), "--title", "T", "--base-url", "https://e.org/"]
+    assert CliRunner().invoke(cli, init).exit_code == 0
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        result = CliRunner().invoke(cli, ["receive", str(show), "--port", port])
+    assert result.exit_code == 1 and "Try --port with another number" in result.output
+    open_net = CliRunner().invoke(cli, ["receive", str(show), "--host", "0.0.0.0"])
+    assert open_net.exit_code == 1 and "without a token" in open_net.output
