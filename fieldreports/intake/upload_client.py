@@ -75,6 +75,11 @@ def upload_file(
             if exc.code in (404, 410) and url:
                 url = ""  # the upload expired meanwhile: start it again (the fingerprint helps)
                 continue
+            if exc.code == 401:
+                raise FieldReportsError(
+                    f"{path.name}: the server refused the upload key (401): check --token or "
+                    "FIELDREPORTS_UPLOAD_TOKEN"
+                ) from exc
             if exc.code in _FINAL_STATUSES or (exc.code == 409 and "Upload-Offset" not in message):
                 raise FieldReportsError(
                     f"{path.name}: the server refused the upload ({exc.code}: {message})"

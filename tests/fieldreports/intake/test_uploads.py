@@ -166,7 +166,7 @@ def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> N
 
 def test_wrong_token_is_refused_with_a_plain_error(server, tmp_path: Path) -> None:
     url, inbox = server
-    with pytest.raises(FieldReportsError, match="refused the upload"):
+    with pytest.raises(FieldReportsError, match="refused the upload key .401.: check --token"):
         upload_file(recording(tmp_path), url, token="guess")
     assert not any(p.is_file() for p in inbox.iterdir())
 
