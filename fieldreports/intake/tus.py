@@ -555,6 +555,10 @@ class _Edge:
                 "Access-Control-Allow-Headers": _REQUEST_HEADERS,
                 "Access-Control-Max-Age": "86400",
             }
+            if cors and headers.get("access-control-request-private-network") == "true":
+                # Chromium asks before a public page reaches a server on a private network
+                # (a newsroom's desk machine): an allowed origin may.
+                preflight["Access-Control-Allow-Private-Network"] = "true"
             response = Response(status_code=204, headers={**preflight, **dict(cors)})
             await response(scope, receive, send)
             return

@@ -235,3 +235,16 @@ def test_a_sweep_deletes_expired_uploads_and_keeps_fresh_ones(tmp_path: Path) ->
     assert store.sweep() == 2
     remaining = sorted(p.name for p in (tmp_path / ".uploads").iterdir() if p.is_file())
     assert remaining == [f"{fresh.id}.json", f"{fresh.id}.part"]
+
+
+def test_a_public_page_may_reach_a_desk_machine_on_the_newsroom_network(server) -> None:
+    # Chromium's Private Network Access preflight, for a server on a private address.
+    response = httpx.options(
+        server.url,
+        headers={
+            "Origin": "https://newsroom.example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
+    assert response.headers["Access-Control-Allow-Private-Network"] == "true"
