@@ -18,29 +18,36 @@ read as a next request), and no answer carries Python's error text. docs/uploads
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import email.utils
 import hashlib
 import logging
 import os
 import time
-import urllib.parse
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import anyio
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fieldreports.config import UploadSettings
 from fieldreports.intake.identity import Authenticate, Identity
+from fieldreports.intake.tus_http import (
+    CHECKSUM_ALGORITHMS,
+    TUS_VERSION,
+    Edge,
+    creation_length,
+    http_date,
+    parse_checksum,
+    parse_metadata,
+    partial_ids,
+    version_headers,
+    whole_number,
+)
 from fieldreports.intake.upload_store import (
     SNIFF_BYTES,
     CompletedUpload,
@@ -53,7 +60,6 @@ __all__ = ["CompletedUpload", "TusError", "receiving_app", "tus_app"]
 
 log = logging.getLogger(__name__)
 
-TUS_VERSION = "1.0.0"
 EXTENSIONS = (
     "creation",
     "creation-with-upload",
@@ -63,21 +69,11 @@ EXTENSIONS = (
     "expiration",
     "concatenation",
 )
-CHECKSUM_ALGORITHMS = ("sha1", "sha256")
 _OFFSET_TYPE = "application/offset+octet-stream"
 # After an answer sent before the body was read, a body this small is read and dropped, so the
 # connection stays open and the client surely hears the answer; a larger one closes it.
 _DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 _SWEEP_EVERY_S = 600.0
-_REQUEST_HEADERS = (
-    "Authorization, Content-Type, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
-    "Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, Upload-Defer-Length, "
-    "Upload-Concat, Upload-Checksum"
-)
-_EXPOSED_HEADERS = (
-    "Location, Upload-Offset, Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, "
-    "Tus-Extension, Upload-Expires, Upload-Metadata, Upload-Defer-Length, Upload-Concat"
-)
 
 
 def tus_app(
@@ -99,7 +95,7 @@ def tus_app(
         Route("/", server.collection, methods=["POST", "OPTIONS"]),
         Route("/{upload_id}", server.resource, methods=["HEAD", "PATCH", "DELETE", "OPTIONS"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_Edge, settings=settings)])
+    return Starlette(routes=routes, middleware=[Middleware(Edge, settings=settings)])
 
 
 def receiving_app(
@@ -126,48 +122,6 @@ class _MountSlash:
         await self.app(scope, receive, send)
 
 
-def parse_metadata(header: str) -> dict[str, str]:
-    """tus Upload-Metadata: comma-separated `key base64value` pairs; garbage is a 400.
-
-    >>> parse_metadata("filename bGFtcGVkdXNhLm9nZw==,replace")
-    {'filename': 'lampedusa.ogg', 'replace': ''}
-    >>> parse_metadata("filename !!!")
-    Traceback (most recent call last):
-    fieldreports.intake.upload_store.TusError: Upload-Metadata: the value of "filename" is not base64
-    """
-    result: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in header.split(","))):
-        key, _, value = pair.partition(" ")
-        if not (key.isascii() and key.isprintable()) or key in result or len(key) > 64:
-            raise TusError(400, "Upload-Metadata must be pairs of a key and a base64 value")
-        try:
-            text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise TusError(400, f'Upload-Metadata: the value of "{key}" is not base64') from None
-        if "\x00" in text:
-            raise TusError(400, f'Upload-Metadata: the value of "{key}" holds a NUL character')
-        result[key] = text
-    return result
-
-
-def _whole_number(value: str, header: str) -> int:
-    """A header's non-negative integer, or a 400 naming the header.
-
-    >>> _whole_number("42", "Upload-Offset")
-    42
-    >>> _whole_number("-1", "Content-Length")
-    Traceback (most recent call last):
-    fieldreports.intake.upload_store.TusError: Content-Length must be a whole number of bytes
-    """
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
-        raise TusError(400, f"{header} must be a whole number of bytes")
-    return int(value)
-
-
-def _http_date(moment: float) -> str:
-    return email.utils.formatdate(moment, usegmt=True)
-
-
 class _Stalled(Exception):
     """The client sent nothing for read_timeout_s."""
 
@@ -180,7 +134,7 @@ class _Body:
         self.timeout_s = timeout_s
         length = request.headers.get("content-length")
         self.chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
-        self.declared = _whole_number(length, "Content-Length") if length is not None else None
+        self.declared = whole_number(length, "Content-Length") if length is not None else None
         self.present = self.chunked or bool(self.declared)
         self.started = False
         self.finished = not self.present
@@ -253,7 +207,7 @@ class _TusServer:
             sender = self._sender(request)
             if request.headers.get("tus-resumable") != TUS_VERSION:
                 raise TusError(
-                    412, f"send the header Tus-Resumable: {TUS_VERSION}", headers=_version()
+                    412, f"send the header Tus-Resumable: {TUS_VERSION}", headers=version_headers()
                 )
             response = await action(request, body, sender)
             if body.must_close():  # an answer that needed no body (a repeat of the last PATCH)
@@ -291,7 +245,7 @@ class _TusServer:
 
     def _capabilities(self) -> Response:
         headers = {
-            **_version(),
+            **version_headers(),
             "Tus-Extension": ",".join(EXTENSIONS),
             "Tus-Max-Size": str(self.settings.max_size_bytes),
             "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
@@ -308,7 +262,7 @@ class _TusServer:
         if concat.startswith("final"):
             if body.present:
                 raise TusError(400, "a final concatenation (Upload-Concat: final) has no body")
-            ids = _partial_ids(concat)
+            ids = partial_ids(concat)
             async with self._landing:
                 upload, completed = await anyio.to_thread.run_sync(
                     lambda: self.store.concatenate(
@@ -320,7 +274,7 @@ class _TusServer:
         if concat not in ("", "partial"):
             raise TusError(400, "Upload-Concat must be partial, or final;<upload URLs>")
         upload = self.store.create(
-            length=_creation_length(request.headers),
+            length=creation_length(request.headers),
             metadata=metadata,
             raw_metadata=raw_metadata,
             sender=sender,
@@ -351,7 +305,7 @@ class _TusServer:
     async def _patch(self, request: Request, body: _Body, sender: Identity) -> Response:
         if request.headers.get("content-type") != _OFFSET_TYPE:
             raise TusError(415, f"PATCH needs Content-Type: {_OFFSET_TYPE}")
-        offset = _whole_number(request.headers.get("upload-offset", ""), "Upload-Offset")
+        offset = whole_number(request.headers.get("upload-offset", ""), "Upload-Offset")
         upload_id = request.path_params["upload_id"]
         self.store.get(upload_id, sender)  # a 404 answers at once, without waiting for a lock
         async with self._lock(upload_id):
@@ -359,7 +313,7 @@ class _TusServer:
             if upload.state == "conflict":
                 raise TusError(409, "a different file of this name arrived first")
             if upload.length is None and "upload-length" in request.headers:
-                length = _whole_number(request.headers["upload-length"], "Upload-Length")
+                length = whole_number(request.headers["upload-length"], "Upload-Length")
                 upload = self.store.set_length(upload, length)
             upload = await self._append(request, body, upload, offset)
         return Response(status_code=204, headers=self._state_headers(request, upload))
@@ -390,7 +344,7 @@ class _TusServer:
             )
         if upload.finished:
             return upload  # a repeated last request, or a zero-length PATCH: already complete
-        checksum = _checksum(request.headers.get("upload-checksum", ""))
+        checksum = parse_checksum(request.headers.get("upload-checksum", ""))
         upload = await self._receive(body, upload, held, room, checksum)
         if upload.length is not None and self.store.offset(upload) == upload.length:
             async with self._landing:
@@ -478,7 +432,7 @@ class _TusServer:
         headers = {
             "Location": self._location(request, upload),
             "Upload-Offset": str(self.store.offset(upload)),
-            "Upload-Expires": _http_date(self.store.expires_at(upload).timestamp()),
+            "Upload-Expires": http_date(self.store.expires_at(upload).timestamp()),
         }
         if upload.length is None:
             headers["Upload-Defer-Length"] = "1"
@@ -520,116 +474,6 @@ class _TimedLock:
 
     async def __aexit__(self, *exc: object) -> None:
         self.lock.release()
-
-
-class _Edge:
-    """CORS, method override and tus headers on every answer; trailing slashes forgiven.
-
-    Pure ASGI, around the whole tus app, so even a 404 from routing carries CORS headers a
-    browser needs to show it, and a preflight is answered without credentials.
-    """
-
-    def __init__(self, app: ASGIApp, *, settings: UploadSettings) -> None:
-        self.app = app
-        self.origins = settings.allowed_origins
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        scope = dict(scope)
-        override = headers.get("x-http-method-override", "").upper()
-        if scope["method"] == "POST" and override in ("PATCH", "DELETE"):
-            scope["method"] = override  # tus-js-client's overridePatchMethod
-        # "/files" is the collection as "/files/" is; "/files/<id>/" is the upload "/files/<id>".
-        route_path = scope["path"][len(scope.get("root_path", "")) :]
-        if route_path == "":
-            scope["path"] += "/"
-        elif route_path != "/" and route_path.endswith("/"):
-            scope["path"] = scope["path"].rstrip("/")
-        cors = self._cors(headers.get("origin"))
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            preflight = {
-                "Access-Control-Allow-Methods": "POST, HEAD, PATCH, DELETE, OPTIONS",
-                "Access-Control-Allow-Headers": _REQUEST_HEADERS,
-                "Access-Control-Max-Age": "86400",
-            }
-            if cors and headers.get("access-control-request-private-network") == "true":
-                # Chromium asks before a public page reaches a server on a private network
-                # (a newsroom's desk machine): an allowed origin may.
-                preflight["Access-Control-Allow-Private-Network"] = "true"
-            response = Response(status_code=204, headers={**preflight, **dict(cors)})
-            await response(scope, receive, send)
-            return
-        extra = [
-            (b"tus-resumable", TUS_VERSION.encode()),
-            (b"cache-control", b"no-store"),
-            *((k.lower().encode(), v.encode()) for k, v in cors),
-        ]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    def _cors(self, origin: str | None) -> list[tuple[str, str]]:
-        if origin is None:
-            return []
-        if "*" in self.origins:
-            allowed = "*"
-        elif origin.rstrip("/") in self.origins:
-            allowed = origin
-        else:
-            return []
-        headers = [
-            ("Access-Control-Allow-Origin", allowed),
-            ("Access-Control-Expose-Headers", _EXPOSED_HEADERS),
-        ]
-        return headers if allowed == "*" else [*headers, ("Vary", "Origin")]
-
-
-def _version() -> dict[str, str]:
-    return {"Tus-Version": TUS_VERSION}
-
-
-def _creation_length(headers: Headers) -> int | None:
-    deferred = headers.get("upload-defer-length")
-    if "upload-length" in headers:
-        if deferred is not None:
-            raise TusError(400, "send Upload-Length or Upload-Defer-Length, not both")
-        return _whole_number(headers["upload-length"], "Upload-Length")
-    if deferred == "1":
-        return None
-    raise TusError(400, "send the file's size as Upload-Length (or Upload-Defer-Length: 1)")
-
-
-def _checksum(header: str) -> tuple[str, bytes] | None:
-    """Upload-Checksum `<algorithm> <base64 digest>`, or None when the client sent none."""
-    if not header:
-        return None
-    algorithm, _, encoded = header.strip().partition(" ")
-    if algorithm.lower() not in CHECKSUM_ALGORITHMS:
-        raise TusError(400, f"Upload-Checksum: use one of {', '.join(CHECKSUM_ALGORITHMS)}")
-    try:
-        expected = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error:
-        raise TusError(400, "Upload-Checksum: the digest is not base64") from None
-    return algorithm.lower(), expected
-
-
-def _partial_ids(concat: str) -> list[str]:
-    """The upload ids of `Upload-Concat: final;<url> <url>...`: the last segment of each URL.
-
-    >>> _partial_ids("final;/files/ab12 http://x.org/files/cd34")
-    ['ab12', 'cd34']
-    """
-    urls = concat.removeprefix("final").lstrip(";").split()
-    if not urls:
-        raise TusError(400, "Upload-Concat: final; needs the URLs of the partial uploads")
-    return [urllib.parse.urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] for url in urls]
 
 
 def _fsync(fd: int) -> None:
