@@ -12,7 +12,8 @@ creation-defer-length, termination, checksum (sha1, sha256), expiration and conc
 written for hostile clients as much as for real ones: a body is streamed to disk and never past
 the upload's length, every read has a timeout so a stalled client cannot hold an upload's lock,
 a refusal sent before the body was read drains or closes the connection (so the body is never
-read as a next request), and no answer carries Python's error text. docs/uploads.md has it all.
+read as a next request), and no answer carries Python's error text. Headers are read, and CORS
+answered, in `tus_http`; docs/uploads.md has it all.
 """
 
 from __future__ import annotations
