@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from fieldreports.config import MapSettings, ShowInfo  # noqa: E402
-from maps.route import render_map  # noqa: E402
 from tests.support import mapkit  # noqa: E402
+from tests.support.mapkit import render_map  # noqa: E402
 
 SHOW = ShowInfo(title="Benchmark", base_url="https://example.org/")
 

@@ -92,9 +92,7 @@ def main() -> None:
                 lambda eps=eps: render_feed(eps, config.show, artwork_url=fx.BASE_URL + "a.png")
             )
             rows.append(("render_feed", n, 1, seconds, f"{len(feed) / 1024:.0f} KiB"))
-            seconds, site = timed(
-                lambda eps=eps: build_site(eps, config, map_files=(), staging_dir=tmp)
-            )
+            seconds, site = timed(lambda eps=eps: build_site(eps, config, map_files=()))
             files = len(site.in_order())
             rows.append(("build_site", n, files, seconds, ""))
             local = fx.show_config(tmp / f"local{n}")
@@ -128,7 +126,7 @@ def main() -> None:
                 },
             )
             eps = clones(base, args.s3_episodes)
-            site = build_site(eps, s3, map_files=(), staging_dir=tmp)
+            site = build_site(eps, s3, map_files=())
             files = len(site.in_order())
             storage = open_storage(s3)
             seconds, report = timed(lambda: publish(site, storage))

@@ -1,15 +1,19 @@
-"""make_episode: a report, mastered, transcribed and located, becomes a publishable Episode.
+"""make_episode: a report, mastered, transcribed and placed, becomes a publishable Episode.
 
-An Episode is the one record the feed, the map, the home page and partners.json read. Its files
-are keyed by the report's slug, so a re-mastered or re-transcribed report replaces its own files
-and keeps its URLs; its GUID comes from the catalog, stored once per report, and never changes.
-
-Keys under the site root:
+An `Episode` is the one record the feed, the map, the home page and partners.json read, and it
+holds only what may be published: the public location (coarsened for a sensitive report), the
+loudness of its outputs, the files to publish. It has no field for the exact point, the original
+file name or the report id, so no consumer can publish them by mistake. Its GUID comes from the
+catalog, stored once per report, and never changes; its slug (see `numbering`) names its files:
 
     episodes/<slug>.mp3               the podcast MP3 with clean ID3 tags
     masters/<slug>.wav                the broadcast master for radio partners
     transcripts/<slug>.<lang>.<fmt>   each transcript format (and an English translation)
     chapters/<slug>.json              Podcasting 2.0 chapters, written by publish.build_site
+
+`make_episode` is a stage (`EPISODE`): its job holds every input, private ones included (the
+catalog keeps the last job of each report, so an episode can be made again while its report
+fails), and its result is cached, so an unchanged show tags no MP3 and renders no transcript.
 """
 
 from __future__ import annotations
@@ -17,22 +21,25 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fieldreports.audio.master import AudioTags, MasteredAudio, write_tags
+from episodes.numbering import Numbering
+from fieldreports.audio.results import Loudness, MasteredAudio
+from fieldreports.catalog.serialise import NOT_IN_KEY
+from fieldreports.catalog.summary import ReportSummary
 from fieldreports.config import ShowInfo
 from fieldreports.digest import file_sha256
-from fieldreports.geo.locate import Location
-from fieldreports.intake.inbox import FieldReport
+from fieldreports.geo import Placement, PublicLocation
+from fieldreports.intake.notes import Notes
+from fieldreports.naming import excerpt
+from fieldreports.stages import Stage
 from fieldreports.times import as_aware
 from fieldreports.transcription.formats import FORMATS, render
-from fieldreports.transcription.whisper import Transcript
+from fieldreports.transcription.results import Transcript
 
 log = logging.getLogger(__name__)
-
-EXCERPT_CHARS = 280
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,7 +75,6 @@ class Episode:
     """Everything the feed, the map, the home page and partners.json say about one report."""
 
     guid: str
-    report_id: str
     slug: str
     title: str
     notes_markdown: str
@@ -86,8 +92,9 @@ class Episode:
     master: MediaFile  # the broadcast WAV
     transcripts: tuple[TranscriptFile, ...]
     transcript_excerpt: str
-    location: Location
-    mastered: MasteredAudio
+    location: PublicLocation | None  # None: published off the map
+    podcast_loudness: Loudness
+    master_loudness: Loudness
     # Transcript segments as (start_s, end_s, text), kept for chapters; empty when untranscribed.
     segments: tuple[tuple[float, float, str], ...] = ()
     # Publishable (start_s, lat, lon) along the route while recording, for chapter waypoints;
@@ -97,6 +104,22 @@ class Episode:
     @property
     def chapters_key(self) -> str:
         return chapters_key(self.slug)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EpisodeJob:
+    """Every input of one episode. Private (it holds the placement): it stays in the catalog."""
+
+    guid: str
+    notes: Notes
+    mastered: MasteredAudio
+    transcripts: tuple[Transcript, ...]
+    placement: Placement
+    numbering: Numbering
+    published_at: dt.datetime  # timezone-aware: recorded, else first seen
+    show: ShowInfo
+    artwork: Path | None = field(default=None, metadata=NOT_IN_KEY)  # embedded in the MP3
+    artwork_sha256: str = ""
 
 
 def audio_key(slug: str) -> str:
@@ -129,25 +152,12 @@ def join_url(base_url: str, key: str) -> str:
     return base_url.rstrip("/") + "/" + key
 
 
-def excerpt(text: str, max_chars: int = EXCERPT_CHARS) -> str:
-    """The start of `text`, cut at a word boundary, with an ellipsis when cut.
-
-    >>> excerpt("ask not what your country can do for you", 20)
-    'ask not what your…'
-    >>> excerpt("  short  ", 20)
-    'short'
-    """
-    text = " ".join(text.split())
-    if len(text) <= max_chars:
-        return text
-    cut = text[: max_chars - 1]
-    if " " in cut:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:.") + "…"
-
-
-def media_file(source: Path, *, key: str, base_url: str, content_type: str) -> MediaFile:
-    sha256, size = file_sha256(source)
+def media_file(
+    source: Path, *, key: str, base_url: str, content_type: str, sha256: str = "", size: int = 0
+) -> MediaFile:
+    """A file to publish; its hash is taken here unless the caller knows it already."""
+    if not sha256:
+        sha256, size = file_sha256(source)
     return MediaFile(
         key=key,
         url=join_url(base_url, key),
@@ -159,39 +169,25 @@ def media_file(source: Path, *, key: str, base_url: str, content_type: str) -> M
 
 
 def make_episode(
-    report: FieldReport,
-    mastered: MasteredAudio,
-    transcripts: Sequence[Transcript],
-    location: Location,
+    job: EpisodeJob,
     *,
-    guid: str,
-    season: int | None,
-    number: int | None,
-    published_at: dt.datetime,
-    show: ShowInfo,
-    staging_dir: Path,
-    base_url: str = "",
-    artwork: Path | None = None,
-    recorded_at: dt.datetime | None = None,
-    waypoints: Sequence[tuple[float, float, float]] = (),
+    work_dir: Path,
+    on_progress: Callable[[float, float], None] | None = None,
 ) -> Episode:
-    """Stage the tagged MP3, render the transcripts and compute every key and URL.
+    """Tag a copy of the MP3 in `work_dir`, render the transcripts, compute every key and URL."""
+    from fieldreports.audio.id3 import AudioTags, write_tags
 
-    `base_url` is where the site is served (the storage's public base URL); the show's
-    base_url when empty. `artwork` is embedded in the MP3's tags when given.
-    """
-    if published_at.tzinfo is None:
+    if job.published_at.tzinfo is None:
         raise ValueError("published_at must be timezone-aware")
-    base_url = base_url or show.site_url
-    notes = report.notes
-    slug = report.id
-    # The caller may know better than the notes (the recording's own creation-time tag).
-    recorded_at = recorded_at or notes.recorded_at
+    notes, show, mastered, numbering = job.notes, job.show, job.mastered, job.numbering
+    slug = numbering.slug
+    recorded_at = job.placement.recorded_at or notes.recorded_at
     recorded_at = as_aware(recorded_at, show.timezone) if recorded_at else None
+    base_url = show.site_url
 
-    staged = staging_dir / audio_key(slug)
-    staged.parent.mkdir(parents=True, exist_ok=True)
-    tmp = staged.with_name(staged.name + ".tmp")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tagged = work_dir / "podcast.mp3"
+    tmp = tagged.with_name(tagged.name + ".tmp")
     shutil.copyfile(mastered.podcast_mp3, tmp)
     write_tags(
         tmp,
@@ -199,19 +195,19 @@ def make_episode(
             title=notes.title,
             show=show.title,
             artist=notes.reporter or show.author,
-            episode=number,
-            season=season,
-            year=(recorded_at or published_at).year,
-            artwork=artwork,
+            episode=numbering.number,
+            season=numbering.season,
+            year=(recorded_at or job.published_at).year,
+            artwork=job.artwork,
         ),
     )
-    tmp.replace(staged)
+    tmp.replace(tagged)
 
-    spoken = next((t for t in transcripts if t.task != "translate"), None)
+    spoken = next((t for t in job.transcripts if t.task != "translate"), None)
     language = (spoken.language if spoken else "") or notes.language or show.language
+    location = job.placement.location.public() if job.placement.location else None
     return Episode(
-        guid=guid,
-        report_id=report.id,
+        guid=job.guid,
         slug=slug,
         title=notes.title,
         notes_markdown=notes.body,
@@ -220,23 +216,30 @@ def make_episode(
         tags=tuple(notes.tags),
         explicit=notes.explicit,
         language=language,
-        published_at=published_at,
+        published_at=job.published_at,
         recorded_at=recorded_at,
-        season=season,
-        number=number,
+        season=numbering.season,
+        number=numbering.number,
         duration_s=mastered.duration_s,
-        audio=media_file(staged, key=audio_key(slug), base_url=base_url, content_type="audio/mpeg"),
+        audio=media_file(tagged, key=audio_key(slug), base_url=base_url, content_type="audio/mpeg"),
         master=media_file(
-            mastered.master_wav, key=master_key(slug), base_url=base_url, content_type="audio/wav"
+            mastered.master_wav,
+            key=master_key(slug),
+            base_url=base_url,
+            content_type="audio/wav",
+            sha256=mastered.master_sha256,
+            size=mastered.master_size_bytes,
         ),
-        transcripts=render_transcripts(slug, transcripts, base_url=base_url, fallback=language),
+        transcripts=render_transcripts(slug, job.transcripts, base_url=base_url, fallback=language),
         transcript_excerpt=excerpt(spoken.text) if spoken else "",
         location=location,
-        mastered=mastered,
+        podcast_loudness=mastered.podcast,
+        master_loudness=mastered.master,
         segments=tuple((s.start_s, s.end_s, s.text.strip()) for s in spoken.segments)
         if spoken
         else (),
-        waypoints=tuple(waypoints),
+        # Waypoints only for a located report: they are public points, or the public point.
+        waypoints=job.placement.waypoints if location else (),
     )
 
 
@@ -281,4 +284,42 @@ def rebase(episode: Episode, base_url: str) -> Episode:
         audio=replace(episode.audio, url=join_url(base_url, episode.audio.key)),
         master=replace(episode.master, url=join_url(base_url, episode.master.key)),
         transcripts=tuple(replace(t, url=join_url(base_url, t.key)) for t in episode.transcripts),
+    )
+
+
+EPISODE: Stage[EpisodeJob, Episode] = Stage(
+    name="episode",
+    version=1,
+    job=EpisodeJob,
+    result=Episode,
+    run=make_episode,
+    outputs=lambda e: (e.audio.source, e.master.source),
+)
+
+
+def summarise(job: EpisodeJob, episode: Episode) -> ReportSummary:
+    """What the catalog keeps of a published report for `status`."""
+    mastered, location = job.mastered, job.placement.location
+    return ReportSummary(
+        title=episode.title,
+        season=episode.season,
+        number=episode.number,
+        duration_s=round(mastered.duration_s, 1),
+        source_lufs=round(mastered.before.integrated_lufs, 1),
+        source_true_peak_dbtp=round(mastered.before.true_peak_dbtp, 1),
+        source_range_lu=round(mastered.before.range_lu, 1),
+        podcast_lufs=round(mastered.podcast.integrated_lufs, 1),
+        podcast_true_peak_dbtp=round(mastered.podcast.true_peak_dbtp, 1),
+        podcast_gain_db=round(mastered.podcast_gain_db, 1),
+        master_lufs=round(mastered.master.integrated_lufs, 1),
+        master_true_peak_dbtp=round(mastered.master.true_peak_dbtp, 1),
+        master_gain_db=round(mastered.master_gain_db, 1),
+        language=episode.language,
+        location_source=location.source if location else "none",
+        place=location.name if location else "",
+        lat=location.lat if location else None,
+        lon=location.lon if location else None,
+        public_lat=episode.location.lat if episode.location else None,
+        public_lon=episode.location.lon if episode.location else None,
+        sensitive=location.sensitive if location else False,
     )

@@ -7,6 +7,7 @@ because a misspelt setting that is silently ignored costs a reporter a whole re-
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import types
 import typing
@@ -18,6 +19,9 @@ from fieldreports.errors import SetupError
 from fieldreports.naming import did_you_mean
 
 CONFIG_NAME = "show.toml"
+# A setting that changes how fast a stage runs, not its result (catalog.serialise.NOT_IN_KEY,
+# spelt out here so that config imports nothing of the catalog).
+_NOT_IN_KEY = {"cache_key": False}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +79,8 @@ class TranscriptionSettings:
     engine: str = "faster-whisper"
     model: str = "base"
     language: str = ""
-    translate: bool = False
+    # Whether to also translate, not what a transcript says: kept out of the cache key.
+    translate: bool = field(default=False, metadata=_NOT_IN_KEY)
     word_timestamps: bool = False
     vad: bool = True
     beam_size: int = 5
@@ -92,7 +97,7 @@ class TranscriptionSettings:
     batch_size: int = 8
     # Long files are read this many minutes at a time, cut in a pause, so memory stays bounded.
     window_minutes: float = 10.0
-    cpu_threads: int = 0
+    cpu_threads: int = field(default=0, metadata=_NOT_IN_KEY)  # speed, not words
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -299,6 +304,7 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
 
 
 def _check(config: ShowConfig, source: Path) -> None:
+    check_audio_settings(config.audio)
     if not config.show.base_url.startswith(("http://", "https://")):
         raise SetupError(
             f'{source}: [show] base_url = "{config.show.base_url}" must be an absolute http(s) URL, '
@@ -342,3 +348,29 @@ def _check_uploads(uploads: UploadSettings, source: Path) -> None:
                 f'{source}: [uploads] cors_origins: "{origin}" is not a web origin; write '
                 'scheme and host only, like "https://newsroom.example.org".'
             )
+
+
+def check_audio_settings(settings: AudioSettings) -> None:
+    """SetupError for an [audio] value no encoder can make."""
+    if settings.podcast_channels not in (1, 2):
+        raise SetupError(
+            f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}."
+        )
+    if settings.master_channels not in (0, 1, 2):
+        raise SetupError(
+            "[audio] master_channels must be 0 (as the source), 1 or 2, "
+            f"not {settings.master_channels}."
+        )
+    if settings.master_bit_depth not in (16, 24, 32):
+        raise SetupError(
+            f"[audio] master_bit_depth must be 16, 24 or 32, not {settings.master_bit_depth}."
+        )
+    for key in ("podcast_true_peak_dbtp", "master_true_peak_dbtp"):
+        if getattr(settings, key) > 0:
+            raise SetupError(f"[audio] {key} must be at or below 0 dBTP.")
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache shared by every show: $XDG_CACHE_HOME/fieldreports, else
+    ~/.cache/fieldreports. Whisper weights go in its models/, the gazetteer index beside them."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fieldreports"

@@ -1,4 +1,4 @@
-"""Small pure helpers for names: slugs and "did you mean" suggestions."""
+"""Small pure helpers for names and short text: slugs, "did you mean" hints, excerpts."""
 
 from __future__ import annotations
 
@@ -41,3 +41,20 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """
     match = difflib.get_close_matches(word, list(choices), n=1)
     return f'; did you mean "{match[0]}"?' if match else ""
+
+
+def excerpt(text: str, max_chars: int = 280) -> str:
+    """The start of `text`, cut at a word boundary, with an ellipsis when cut.
+
+    >>> excerpt("ask not what your country can do for you", 20)
+    'ask not what your…'
+    >>> excerpt("  short  ", 20)
+    'short'
+    """
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.") + "…"

@@ -1,4 +1,5 @@
-"""Time zones: a naive time from the field is read in the show's time zone."""
+"""Times and durations: a naive time from the field is read in the show's time zone; a duration is
+shown the way a recorder's display shows it."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def as_aware(value: dt.datetime, timezone: str) -> dt.datetime:
     '2022-03-14T09:40:00+00:00'
     """
     return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as m:ss, or h:mm:ss from an hour on, rounded to the nearest second.
+
+    >>> format_duration(3.4), format_duration(75.4), format_duration(754), format_duration(3725.4)
+    ('0:03', '1:15', '12:34', '1:02:05')
+    """
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

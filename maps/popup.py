@@ -17,24 +17,12 @@ JavaScript never sees them.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import html
 import re
 from urllib.parse import quote
 
-import nh3
-from markdown_it import MarkdownIt
-
 from episodes.episode import Episode, TranscriptFile
-
-# Tags a reporter's Markdown may produce; no images (a remote image is a third-party request
-# from every visitor), no raw HTML (markdown-it escapes it before nh3 sees it).
-_NOTE_TAGS = {
-    "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li",
-    "h1", "h2", "h3", "h4", "h5", "h6", "a", "del", "s", "table", "thead", "tbody", "tr", "th", "td",
-}  # fmt: skip
-_NOTE_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
-_URL_SCHEMES = {"http", "https", "mailto"}
+from episodes.markdown import markdown_html
 
 # Preferred order for the "full transcript" link: readable in any browser first.
 _TRANSCRIPT_ORDER = ("txt", "vtt", "srt", "json")
@@ -83,40 +71,6 @@ def for_template_literal(markup: str) -> str:
     markup = markup.replace("</", "<\\/").replace("<!--", "<\\!--")
     # folium turns newlines into spaces; keep the ones inside <pre> as character references.
     return markup.replace("\r\n", "&#10;").replace("\n", "&#10;")
-
-
-@functools.cache
-def _markdown() -> MarkdownIt:
-    """One parser for the whole run: building it costs more than rendering a note."""
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
-        ["table", "strikethrough"]
-    )
-    # An image becomes its alt text: a remote image would be a request from every visitor.
-    md.add_render_rule(
-        "image",
-        lambda self, tokens, idx, options, env: html.escape(
-            self.renderInlineAsText(tokens[idx].children or [], options, env)
-        ),
-    )
-    return md
-
-
-def render_notes(markdown: str) -> str:
-    """A reporter's Markdown as sanitised HTML: raw HTML shown as text, links made safe.
-
-    >>> render_notes("Hello *world* <script>alert(1)</script>")
-    '<p>Hello <em>world</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\\n'
-    >>> render_notes("[x](javascript:alert(1)) ![i](https://example.org/i.png)")
-    '<p>[x](javascript:alert(1)) i</p>\\n'
-    """
-    rendered = _markdown().render(markdown)
-    return nh3.clean(
-        rendered,
-        tags=_NOTE_TAGS,
-        attributes=_NOTE_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-    )
 
 
 def relative_url(key: str) -> str:
@@ -185,7 +139,7 @@ def popup_html(episode: Episode, *, number: int, excerpt_chars: int) -> str:
             f'<time datetime="{text(episode.recorded_at.isoformat())}">'
             f"{text(format_date(episode.recorded_at))}</time>"
         )
-    if episode.location.name:
+    if episode.location is not None and episode.location.name:
         place = text(episode.location.name)
         if episode.location.sensitive:
             place += " (approximate area)"
@@ -208,7 +162,7 @@ def popup_html(episode: Episode, *, number: int, excerpt_chars: int) -> str:
             for label, t in links
         ]
         parts.append(f'<p class="fr-links">{" · ".join(anchors)}</p>')
-    notes = render_notes(episode.notes_markdown) if episode.notes_markdown.strip() else ""
+    notes = markdown_html(episode.notes_markdown)
     if notes:
         parts.append(f'<div class="fr-notes">{notes}</div>')
     parts.append("</article>")

@@ -1,4 +1,4 @@
-"""render_map: the folium route map, with every asset served beside it (no CDN).
+"""The folium route map page, with every asset served beside it (no CDN).
 
 The map is one page, `map/index.html`, one level below the site root, and every URL in it is
 relative: the vendored Leaflet, jQuery, Bootstrap, Font Awesome and plugins under `map/vendor/`,
@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import folium
@@ -34,10 +33,12 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from episodes.episode import Episode
-from episodes.site.files import SiteFile
+from episodes.numbering import journey_key
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
+from fieldreports.geo.coordinates import distance_km
 from fieldreports.geo.gpx import Track, TrackPoint
+from maps.assets import ICON
 from maps.popup import (
     check_scripts,
     for_template_literal,
@@ -51,10 +52,6 @@ from maps.popup import (
 
 log = logging.getLogger(__name__)
 
-VENDOR_DIR = Path(__file__).parent / "vendor"
-STATIC_DIR = Path(__file__).parent / "static"  # our own assets
-_ICON = "icon.svg"
-PAGE_KEY = "map/index.html"
 
 # folium 0.20's default assets, same versions, served from map/vendor/ (see vendor/README.md).
 # Bootstrap 3 glyphicons and folium's awesome-rotate CSS are left out: neither is in a published
@@ -78,19 +75,6 @@ _CLUSTER_CSS = (
 )
 _BORDERS_JS = (("fieldreports_borders", "vendor/borders/countries-50m-europe.js"),)
 
-_CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".png": "image/png",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".txt": "text/plain; charset=utf-8",
-    "": "text/plain; charset=utf-8",  # LICENSE
-}
-# The vendored paths carry their version, so a browser may keep them for a year.
-_ASSET_CACHE = "public, max-age=31536000, immutable"
-_PAGE_CACHE = "public, max-age=300"
-_NOT_PUBLISHED = {"README.md", "make_borders.py"}
 
 _COLOURS = ("#b3261e", "#1d4ed8", "#047857", "#7c3aed", "#b45309", "#0e7490", "#be185d")
 _EUROPE = ((35.0, -10.0), (60.0, 35.0))  # shown when nothing is located yet
@@ -170,51 +154,6 @@ class _Borders(JSCSSMixin, MacroElement):
         self.default_css = []
 
 
-def render_map(
-    episodes: Sequence[Episode],
-    show: ShowInfo,
-    *,
-    tracks: Sequence[Track] = (),
-    settings: MapSettings,
-) -> tuple[SiteFile, ...]:
-    """The map page `map/index.html` and its assets under `map/`.
-
-    Episodes without a location are left off the map (they are still in the feed).
-    """
-    page = render_page(episodes, show, tracks=tracks, settings=settings)
-    index = SiteFile(
-        key=PAGE_KEY,
-        content_type="text/html; charset=utf-8",
-        cache_control=_PAGE_CACHE,
-        data=page.encode("utf-8"),
-    )
-    icon = SiteFile(
-        key=f"map/{_ICON}",
-        content_type="image/svg+xml",
-        cache_control="public, max-age=86400",
-        source=STATIC_DIR / _ICON,
-    )
-    return (index, icon, *vendored_files())
-
-
-def vendored_files() -> tuple[SiteFile, ...]:
-    """Every vendored asset (and its licence) as a site file under `map/vendor/`."""
-    files = []
-    for path in sorted(VENDOR_DIR.rglob("*")):
-        if not path.is_file() or path.name in _NOT_PUBLISHED or "__pycache__" in path.parts:
-            continue
-        relative = path.relative_to(VENDOR_DIR).as_posix()
-        files.append(
-            SiteFile(
-                key=f"map/vendor/{relative}",
-                content_type=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
-                cache_control=_ASSET_CACHE,
-                source=path,
-            )
-        )
-    return tuple(files)
-
-
 def render_page(
     episodes: Sequence[Episode],
     show: ShowInfo,
@@ -236,7 +175,7 @@ def render_page(
     assert isinstance(root, Figure)
     root.header.add_child(Element(f"<title>{text(show.title)}: route map</title>"), name="title")
     # Our own icon, so the browser asks for no /favicon.ico that the site may not have.
-    root.header.add_child(Element(f'<link rel="icon" href="{_ICON}">'), name="icon")
+    root.header.add_child(Element(f'<link rel="icon" href="{ICON}">'), name="icon")
     root.header.add_child(
         Element(_STYLE.replace("%(width)s", str(settings.popup_width_px))),
         name="fieldreports_style",
@@ -303,9 +242,8 @@ def _noscript_list(journeys: dict[str, list[_Stop]]) -> str:
         parts.append(f"<h2>{text(journey)}</h2><ol>")
         for stop in stops:
             ep = stop.episode
-            details = ", ".join(
-                text(v) for v in (ep.location.name, format_date(ep.recorded_at)) if v
-            )
+            place = ep.location.name if ep.location else ""
+            details = ", ".join(text(v) for v in (place, format_date(ep.recorded_at)) if v)
             parts.append(
                 f'<li><a href="{text(relative_url(ep.audio.key))}">{text(ep.title)}</a>'
                 f"{' (' + details + ')' if details else ''}</li>"
@@ -331,44 +269,40 @@ def _cluster_radius_px(stops: Sequence[_Stop], settings: MapSettings) -> int:
 
 
 def _journeys(episodes: Sequence[Episode], settings: MapSettings) -> dict[str, list[_Stop]]:
-    """Located episodes grouped by journey, each journey in time order, journeys by first stop."""
+    """Located episodes grouped by journey, each journey in time order, journeys by first stop.
+
+    A stop is labelled with its episode's number (`episodes.numbering`), so the map, the feed
+    and the pages agree, and a report left off the map shows as a gap in the numbers.
+    """
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
 
     def order(episode: Episode) -> tuple[dt.datetime, dt.datetime, str]:
         return (episode.recorded_at or far_future, episode.published_at, episode.title)
 
-    grouped: dict[str, list[Episode]] = {}
+    journeys: dict[str, list[_Stop]] = {}
+    names: dict[str, str] = {}  # journey key -> the first spelling seen
     for episode in sorted(episodes, key=order):
-        if not episode.location.located:
+        location = episode.location
+        if location is None:
             continue
-        lat, lon = episode.location.public_lat, episode.location.public_lon
-        assert lat is not None and lon is not None
+        lat, lon = location.lat, location.lon
         if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
             # geotag refuses such points; one that slips through must not sink the whole map
             log.warning("%s: left off the map: no such place (%s, %s)", episode.slug, lat, lon)
             continue
-        grouped.setdefault(episode.journey.strip() or "Reports", []).append(episode)
-
-    journeys: dict[str, list[_Stop]] = {}
-    for journey, members in grouped.items():
-        stops = []
-        for number, episode in enumerate(members, start=1):
-            location = episode.location
-            assert location.public_lat is not None and location.public_lon is not None
-            # Never the private accuracy_m: the area shows what the public point may be off by.
-            radius_m = location.public_accuracy_m or settings.area_radius_km * 1000.0
-            stops.append(
-                _Stop(
-                    episode=episode,
-                    number=number,
-                    lat=location.public_lat,
-                    lon=location.public_lon,
-                    when=episode.recorded_at,
-                    sensitive=location.sensitive,
-                    radius_m=radius_m,
-                )
+        name = names.setdefault(journey_key(episode.journey), episode.journey.strip() or "Reports")
+        journeys.setdefault(name, []).append(
+            _Stop(
+                episode=episode,
+                number=episode.number or len(journeys.get(name, ())) + 1,
+                lat=lat,
+                lon=lon,
+                when=episode.recorded_at,
+                sensitive=location.sensitive,
+                # The public point's own uncertainty, which for a sensitive stop is the area.
+                radius_m=location.accuracy_m or settings.area_radius_km * 1000.0,
             )
-        journeys[journey] = stops
+        )
     return journeys
 
 
@@ -405,7 +339,7 @@ def _route(
             stretch = [
                 p
                 for p in _stretch(a, b, tracks)
-                if not any(_distance_km(p.lat, p.lon, la, lo) <= r for la, lo, r in hidden)
+                if not any(distance_km(p.lat, p.lon, la, lo) <= r for la, lo, r in hidden)
             ]
             line.extend(_thin(stretch))
         line.append((b.lat, b.lon))
@@ -426,23 +360,11 @@ def _stretch(a: _Stop, b: _Stop, tracks: Sequence[_TimedTrack]) -> Sequence[Trac
             continue
         first, last = stretch[0], stretch[-1]
         if (
-            _distance_km(a.lat, a.lon, first.lat, first.lon) <= _TRACK_NEAR_KM
-            and _distance_km(b.lat, b.lon, last.lat, last.lon) <= _TRACK_NEAR_KM
+            distance_km(a.lat, a.lon, first.lat, first.lon) <= _TRACK_NEAR_KM
+            and distance_km(b.lat, b.lon, last.lat, last.lon) <= _TRACK_NEAR_KM
         ):
             best = stretch
     return best
-
-
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine, mean Earth radius 6371 km).
-
-    >>> round(_distance_km(35.5, 12.6, 34.74, 10.76))  # Lampedusa to Sfax
-    187
-    """
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
 
 
 def _thin(

@@ -12,34 +12,14 @@ least `min_chapter_s` seconds, titled with that segment's opening words.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from episodes.episode import Episode, excerpt
-from episodes.feed.podcast_ns import geo_uri
+from episodes.episode import Episode
+from fieldreports.geo.coordinates import geo_uri
+from fieldreports.transcription.chapters import chapter_starts
 
 CHAPTERS_VERSION = "1.2.0"
 CHAPTERS_TYPE = "application/json+chapters"
-
-
-def chapter_starts(
-    segments: Sequence[tuple[float, float, str]], *, min_chapter_s: float = 60.0
-) -> tuple[tuple[float, str], ...]:
-    """(start_s, opening words) of each chapter after the first.
-
-    >>> segs = [(0, 30, "one"), (30, 70, "two"), (70, 100, "three"), (100, 140, "four")]
-    >>> chapter_starts(segs, min_chapter_s=60)
-    ((70, 'three'),)
-    >>> chapter_starts(segs, min_chapter_s=30)
-    ((30, 'two'), (70, 'three'), (100, 'four'))
-    """
-    starts: list[tuple[float, str]] = []
-    current = 0.0
-    for start_s, _end_s, text in segments:
-        if start_s - current >= min_chapter_s and text.strip():
-            starts.append((start_s, excerpt(text, 60)))
-            current = start_s
-    return tuple(starts)
 
 
 def render_chapters(
@@ -79,7 +59,6 @@ def render_chapters(
 
 def _location(episode: Episode) -> dict[str, str] | None:
     loc = episode.location
-    if not loc.located:
+    if loc is None:
         return None
-    assert loc.public_lat is not None and loc.public_lon is not None
-    return {"name": loc.name or episode.title, "geo": geo_uri(loc.public_lat, loc.public_lon)}
+    return {"name": loc.name or episode.title, "geo": geo_uri(loc.lat, loc.lon)}

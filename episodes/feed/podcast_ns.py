@@ -42,22 +42,6 @@ def podcast_guid(feed_url: str) -> str:
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
 
 
-def geo_uri(lat: float, lon: float, *, decimals: int = 4) -> str:
-    """An RFC 5870 geo: URI.
-
-    >>> geo_uri(35.50111, 12.60583)
-    'geo:35.5011,12.6058'
-    >>> geo_uri(-0.00001, 0.0)
-    'geo:0.0,0.0'
-    """
-    return f"geo:{_num(lat, decimals)},{_num(lon, decimals)}"
-
-
-def _num(value: float, decimals: int) -> str:
-    rounded = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return repr(rounded) if rounded else "0.0"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodcastLocation:
     name: str

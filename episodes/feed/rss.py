@@ -21,9 +21,7 @@ import logging
 from collections.abc import Sequence
 from html import escape
 
-import nh3
 from feedgen.feed import FeedGenerator
-from markdown_it import MarkdownIt
 
 from episodes.episode import Episode, chapters_key, join_url
 from episodes.feed.podcast_ns import (
@@ -32,11 +30,12 @@ from episodes.feed.podcast_ns import (
     PodcastLocation,
     PodcastPerson,
     PodcastTranscript,
-    geo_uri,
     podcast_guid,
 )
+from episodes.markdown import FEED_TAGS, markdown_html, plain_text
 from fieldreports.config import ShowInfo
 from fieldreports.errors import SetupError
+from fieldreports.geo.coordinates import geo_uri
 from fieldreports.naming import did_you_mean
 
 log = logging.getLogger(__name__)
@@ -139,8 +138,6 @@ APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
 }
 
-# Tags Apple renders in show notes; everything else is stripped.
-_ALLOWED_TAGS = {"p", "ol", "ul", "li", "a", "em", "strong", "b", "i", "br"}
 # Time-coded formats are captions (podcast:transcript rel="captions").
 _CAPTION_FORMATS = {"vtt", "srt"}
 
@@ -184,16 +181,6 @@ def fit_bytes(text: str, max_bytes: int = MAX_DESCRIPTION_BYTES) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def markdown_html(markdown: str) -> str:
-    """Markdown rendered to the small set of HTML that Apple shows, sanitised.
-
-    >>> markdown_html("**Hi** <script>x</script>[there](https://example.org)")
-    '<p><strong>Hi</strong> <a href="https://example.org" rel="noopener noreferrer">there</a></p>'
-    """
-    html = MarkdownIt("commonmark", {"html": True}).render(markdown)
-    return nh3.clean(html, tags=_ALLOWED_TAGS, clean_content_tags={"script", "style"}).strip()
-
-
 def show_description(show: ShowInfo) -> str:
     text = show.description.strip() or f"{show.title}: field reports by {show.author}."
     return fit_bytes(text)
@@ -219,10 +206,8 @@ def recorded_line(place: str, recorded_at: dt.datetime | None) -> str:
 
 def episode_description(episode: Episode) -> str:
     """HTML show notes: the reporter's notes, where and when, the start of the transcript."""
-    parts = [markdown_html(episode.notes_markdown)] if episode.notes_markdown.strip() else []
-    said = recorded_line(
-        episode.location.name if episode.location.located else "", episode.recorded_at
-    )
+    parts = [markdown_html(episode.notes_markdown, tags=FEED_TAGS)]
+    said = recorded_line(episode.location.name if episode.location else "", episode.recorded_at)
     if said:
         parts.append(f"<p>{escape(said)}</p>")
     if episode.transcript_excerpt and not episode.notes_markdown.strip():
@@ -231,7 +216,7 @@ def episode_description(episode: Episode) -> str:
     if len(html.encode("utf-8")) <= MAX_DESCRIPTION_BYTES:
         return html
     # Cutting HTML would break its tags: fall back to plain text.
-    plain = nh3.clean(html, tags=set()).replace("\n", " ")
+    plain = plain_text(html)
     return fit_bytes(plain)
 
 
@@ -343,11 +328,10 @@ def _add_item(
     )
     if chapters:
         p20.chapters_url = join_url(base_url, chapters_key(episode.slug))
-    if episode.location.located:
-        assert episode.location.public_lat is not None and episode.location.public_lon is not None
+    if episode.location is not None:
         p20.location = PodcastLocation(
             name=episode.location.name or episode.title,
-            geo=geo_uri(episode.location.public_lat, episode.location.public_lon),
+            geo=geo_uri(episode.location.lat, episode.location.lon),
             country=episode.location.country_code,
         )
     if episode.reporter:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 
 from episodes.episode import Episode
-from episodes.feed.rss import markdown_html
+from episodes.markdown import markdown_html
 from fieldreports.config import ShowInfo
 
 HOME_KEY = "index.html"
@@ -50,7 +50,7 @@ def render_home(
     if map_url:
         links.append(f'<a href="{escape(map_url)}">Route map</a>')
     links.append('<a href="partners.json">For radio partners</a>')
-    description = markdown_html(show.description) if show.description.strip() else ""
+    description = markdown_html(show.description)
     articles = "\n".join(_article(e) for e in ordered) or "<p>No episodes yet.</p>"
     page = f"""<!doctype html>
 <html lang="{escape(show.language)}">
@@ -86,7 +86,7 @@ def render_home(
 
 def _article(episode: Episode) -> str:
     when = (episode.recorded_at or episode.published_at).strftime("%-d %B %Y")
-    where = episode.location.name if episode.location.located else ""
+    where = episode.location.name if episode.location else ""
     meta = " · ".join(escape(p) for p in (when, where, episode.journey, episode.reporter) if p)
     transcripts = " ".join(
         f'<a href="{escape(t.key)}" hreflang="{escape(t.language)}">'

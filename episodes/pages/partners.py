@@ -67,14 +67,14 @@ def render_partners(episodes: Sequence[Episode], config: ShowConfig) -> bytes:
 
 
 def _entry(episode: Episode, base_url: str) -> dict[str, Any]:
-    master = episode.mastered.master
+    master = episode.master_loudness
     return {
         "guid": episode.guid,
         "slug": episode.slug,
         "title": episode.title,
         "journey": episode.journey,
         "reporter": episode.reporter,
-        "place": episode.location.name if episode.location.located else "",
+        "place": episode.location.name if episode.location else "",
         "language": episode.language,
         "date": (episode.recorded_at or episode.published_at).date().isoformat(),
         "recorded_at": episode.recorded_at.isoformat() if episode.recorded_at else None,

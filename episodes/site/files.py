@@ -10,10 +10,11 @@ from fieldreports.digest import file_sha256
 
 # Cache-Control per kind of file. The feed and pages change with every new report, so caches
 # keep them briefly; media keep their key when re-mastered, so a day, not "immutable".
-CACHE_FEED = "public, max-age=300"
 CACHE_PAGE = "public, max-age=300"
 CACHE_MEDIA = "public, max-age=86400"
-CACHE_ASSET = "public, max-age=86400"
+
+# The route map's page (maps/ renders it; the home page links it).
+MAP_PAGE_KEY = "map/index.html"
 
 # Content types by suffix, for files whose producer did not say (map assets, artwork).
 CONTENT_TYPES: dict[str, str] = {
@@ -40,6 +41,7 @@ CONTENT_TYPES: dict[str, str] = {
     ".woff2": "font/woff2",
     ".ttf": "font/ttf",
     ".eot": "application/vnd.ms-fontobject",
+    "": "text/plain; charset=utf-8",  # LICENSE, README
 }
 
 
@@ -50,7 +52,9 @@ def content_type_for(key: str) -> str:
     'audio/mpeg'
     >>> content_type_for("map/leaflet.css")
     'text/css; charset=utf-8'
-    >>> content_type_for("README")
+    >>> content_type_for("map/vendor/leaflet-1.9.3/LICENSE")
+    'text/plain; charset=utf-8'
+    >>> content_type_for("archive.7z")
     'application/octet-stream'
     """
     suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from episodes.episode import Episode, join_url, rebase
 from episodes.feed.chapters import CHAPTERS_TYPE, render_chapters
@@ -21,13 +20,11 @@ from episodes.feed.rss import FEED_KEY, render_feed
 from episodes.pages.artwork import prepare_artwork
 from episodes.pages.home import HOME_KEY, render_home
 from episodes.pages.partners import PARTNERS_KEY, render_partners
-from episodes.site.files import CACHE_PAGE, Site, SiteFile
+from episodes.site.files import CACHE_PAGE, MAP_PAGE_KEY, Site, SiteFile
 from episodes.site.storage import Storage, public_base_url
 from fieldreports.config import ShowConfig
 
 log = logging.getLogger(__name__)
-
-MAP_KEY = "map/index.html"
 
 
 # Folders publish manages; pruning never touches anything else the bucket or folder holds.
@@ -61,13 +58,11 @@ def build_site(
     config: ShowConfig,
     *,
     map_files: Sequence[SiteFile],
-    staging_dir: Path,
 ) -> Site:
     """Every file of the published site, grouped in publishing order.
 
     URLs are recomputed against the storage's public base URL, so episodes made before a
-    move to S3 still point at the right place. `staging_dir` is kept for files that must be
-    written before upload (none today; artwork and pages are held in memory).
+    move to S3 still point at the right place.
     """
     base_url = public_base_url(config)
     episodes = tuple(rebase(e, base_url) for e in episodes)
@@ -114,7 +109,7 @@ def build_site(
             )
         )
 
-    has_map = any(f.key == MAP_KEY for f in map_files)
+    has_map = any(f.key == MAP_PAGE_KEY for f in map_files)
     pages = (
         SiteFile(
             key=HOME_KEY,
@@ -126,7 +121,7 @@ def build_site(
                 show,
                 feed_url=feed_url,
                 artwork_url=artwork.file.key if artwork.file else artwork.url,
-                map_url=MAP_KEY if has_map else "",
+                map_url=MAP_PAGE_KEY if has_map else "",
             ),
         ),
         SiteFile(

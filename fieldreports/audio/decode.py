@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldreports.errors import ReportError, SetupError
+from fieldreports.times import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +71,6 @@ class SourceInfo:
     channel_layout: str
     duration_s: float
     size_bytes: int
-
-
-def clock(seconds: float) -> str:
-    """A duration as m:ss or h:mm:ss, the way a reporter reads a recorder's display.
-
-    >>> clock(3.4), clock(754), clock(10800)
-    ('0:03', '12:34', '3:00:00')
-    """
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def require_ffmpeg() -> None:
@@ -160,7 +149,7 @@ def _check_wav(path: Path, size: int) -> None:
             if length not in (0, 0xFFFFFFFF) and available < length and rate and block_align:
                 had, promised = available / block_align / rate, length / block_align / rate
                 raise ReportError(
-                    f"truncated WAV: the file stops at {clock(had)} of {clock(promised)}; "
+                    f"truncated WAV: the file stops at {format_duration(had)} of {format_duration(promised)}; "
                     "copy it from the recorder again",
                     path=path,
                 )
@@ -393,14 +382,17 @@ def stream(
         kind = info.kind if info.kind in known else info.codec.upper()
         if not _duration_is_estimate(info.path):
             raise ReportError(
-                f"truncated {kind}: decoding stopped at {clock(decoded_s)} of {clock(expected)}; "
+                f"truncated {kind}: decoding stopped at {format_duration(decoded_s)} of {format_duration(expected)}; "
                 "copy it from the recorder again",
                 path=info.path,
             )
         # A length guessed from the bit rate (raw AAC, AMR, MP3 without a Xing header) proves
         # nothing: such files are played as far as they go.
         log.info(
-            "%s: decoded %s of an estimated %s", info.path.name, clock(decoded_s), clock(expected)
+            "%s: decoded %s of an estimated %s",
+            info.path.name,
+            format_duration(decoded_s),
+            format_duration(expected),
         )
     if not frames:
         raise ReportError("the recording is empty: it decodes to no sound at all", path=info.path)

@@ -26,6 +26,8 @@ from functools import cache
 import numpy as np
 from scipy import signal
 
+from fieldreports.audio.results import Loudness
+
 # BS.1770-4 section 2: gating blocks are 400 ms long and start every 100 ms (75 % overlap).
 BLOCK_S = 0.4
 STEP_S = 0.1
@@ -52,15 +54,6 @@ _LAYOUT_WEIGHTS: dict[str, tuple[float, ...]] = {
     "5.1": (1.0, 1.0, 1.0, 0.0, SURROUND_WEIGHT, SURROUND_WEIGHT),
     "5.1(side)": (1.0, 1.0, 1.0, 0.0, SURROUND_WEIGHT, SURROUND_WEIGHT),
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Loudness:
-    """A BS.1770 measurement: integrated loudness, loudness range, true peak."""
-
-    integrated_lufs: float
-    true_peak_dbtp: float
-    range_lu: float
 
 
 def channel_weights(channels: int, layout: str = "") -> tuple[float, ...]:

@@ -46,8 +46,9 @@ from fieldreports.audio.decode import (
 from fieldreports.audio.denoise import Denoiser
 from fieldreports.audio.id3 import AudioTags, write_tags
 from fieldreports.audio.limiter import Excerpt, GainPlan, PeakLimiter, plan
-from fieldreports.audio.loudness import HopStats, Loudness, LoudnessMeter, channel_weights
-from fieldreports.config import AudioSettings
+from fieldreports.audio.loudness import HopStats, LoudnessMeter, channel_weights
+from fieldreports.audio.results import Loudness, MasteredAudio
+from fieldreports.config import AudioSettings, check_audio_settings
 from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError, SetupError
 
@@ -74,33 +75,6 @@ MASTER_HEADROOM_DB = 0.05
 # Verification: an output further off than this is rendered again (the promise is 0.5 LU).
 RETRY_ABOVE_LU = 0.3
 MAX_RENDERS = 3
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MasteredAudio:
-    """A recording mastered twice: a podcast MP3 and a broadcast WAV master, measured after encoding."""
-
-    source: Path
-    source_sha256: str
-    duration_s: float
-    podcast_mp3: Path
-    master_wav: Path
-    before: Loudness
-    podcast: Loudness
-    master: Loudness
-    podcast_gain_db: float
-    master_gain_db: float
-    source_format: str = ""
-    source_sample_rate_hz: int = 0
-    source_channels: int = 0
-    source_duration_s: float = 0.0
-    trimmed_start_s: float = 0.0
-    trimmed_end_s: float = 0.0
-    # The most each limiter stage turned any moment down (dB): planned, then sample-level.
-    podcast_limiter_db: float = 0.0
-    master_limiter_db: float = 0.0
-    podcast_peak_limiter_db: float = 0.0
-    master_peak_limiter_db: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,7 +107,7 @@ def normalise(
     Progress is reported in seconds of audio over two passes (analysis, then rendering).
     """
     require_ffmpeg()
-    check_settings(settings)
+    check_audio_settings(settings)
     info = probe(source, sniff(source))
     if info.duration_s and info.duration_s < MIN_DURATION_S:
         raise ReportError(
@@ -225,6 +199,8 @@ def normalise(
     kept_frames = (
         min(stop_hop * master_stats.hop, master_stats.frames) - start_hop * master_stats.hop
     )
+    podcast_sha256, podcast_size = file_sha256(podcast_path)
+    master_sha256, master_size = file_sha256(master_path)
     result = MasteredAudio(
         source=source,
         source_sha256=source_sha256 or file_sha256(source)[0],
@@ -246,6 +222,10 @@ def normalise(
         master_limiter_db=master_plan.max_reduction_db,
         podcast_peak_limiter_db=podcast_peak_db,
         master_peak_limiter_db=master_peak_db,
+        podcast_sha256=podcast_sha256,
+        podcast_size_bytes=podcast_size,
+        master_sha256=master_sha256,
+        master_size_bytes=master_size,
     )
     progress(total_s, total_s)
     log.info(
@@ -670,25 +650,6 @@ def _check_master(source: Path, settings: AudioSettings, master: Loudness) -> No
             settings.master_lufs,
             settings.master_true_peak_dbtp,
         )
-
-
-def check_settings(settings: AudioSettings) -> None:
-    if settings.podcast_channels not in (1, 2):
-        raise SetupError(
-            f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}."
-        )
-    if settings.master_channels not in (0, 1, 2):
-        raise SetupError(
-            "[audio] master_channels must be 0 (as the source), 1 or 2, "
-            f"not {settings.master_channels}."
-        )
-    if settings.master_bit_depth not in (16, 24, 32):
-        raise SetupError(
-            f"[audio] master_bit_depth must be 16, 24 or 32, not {settings.master_bit_depth}."
-        )
-    for key in ("podcast_true_peak_dbtp", "master_true_peak_dbtp"):
-        if getattr(settings, key) > 0:
-            raise SetupError(f"[audio] {key} must be at or below 0 dBTP.")
 
 
 def _temp_name(out_dir: Path, name: str) -> Path:

@@ -1,6 +1,8 @@
 """Stage results to JSON and back, so the catalog can cache any frozen dataclass.
 
-Driven by the dataclasses' own type hints: a new field needs no serialisation code.
+Driven by the dataclasses' own type hints: a new field needs no serialisation code. The same
+walk gives cache keys: `key_data` leaves out the fields marked `metadata=NOT_IN_KEY` (where a file
+sits, how many threads ran), because they change how a result was made, not what it is.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# Field metadata for what does not change a stage's result: `field(metadata=NOT_IN_KEY)`.
+NOT_IN_KEY = types.MappingProxyType({"cache_key": False})
 
 
 def dumps(obj: Any) -> str:
@@ -38,9 +43,28 @@ def loads(cls: type[T], text: str) -> T:
     return typing.cast(T, _decode(cls, json.loads(text)))
 
 
-def _encode(obj: Any) -> Any:
+def key_data(obj: Any) -> Any:
+    """`obj` as JSON-ready data without its NOT_IN_KEY fields, for hashing into a cache key.
+
+    >>> from fieldreports.config import TranscriptionSettings
+    >>> "cpu_threads" in key_data(TranscriptionSettings())
+    False
+    """
+    return _encode(obj, for_key=True)
+
+
+def from_data(cls: type[T], data: Any) -> T:
+    """Rebuild a `cls` from data `dumps` made and `json.loads` read back (a catalog column)."""
+    return typing.cast(T, _decode(cls, data))
+
+
+def _encode(obj: Any, *, for_key: bool = False) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: _encode(getattr(obj, f.name), for_key=for_key)
+            for f in dataclasses.fields(obj)
+            if not (for_key and f.metadata.get("cache_key") is False)
+        }
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, bytes):
@@ -48,9 +72,9 @@ def _encode(obj: Any) -> Any:
     if isinstance(obj, dt.datetime):
         return obj.isoformat()
     if isinstance(obj, tuple | list):
-        return [_encode(item) for item in obj]
+        return [_encode(item, for_key=for_key) for item in obj]
     if isinstance(obj, dict):
-        return {str(k): _encode(v) for k, v in obj.items()}
+        return {str(k): _encode(v, for_key=for_key) for k, v in obj.items()}
     return obj
 
 

@@ -63,7 +63,7 @@ def cache_key(*parts: Any) -> str:
     >>> cache_key("abc", {"model": "base"}) == cache_key("abc", {"model": "small"})
     False
     """
-    text = json.dumps([codec._encode(p) for p in parts], sort_keys=True, separators=(",", ":"))
+    text = json.dumps([codec.key_data(p) for p in parts], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -124,7 +124,7 @@ class Catalog:
         status: str,
         stage: str = "",
         reason: str = "",
-        summary: Mapping[str, Any] | None = None,
+        summary: Any = None,  # a dataclass or a mapping, stored as JSON
     ) -> None:
         """Remember a report's latest outcome ("published", "failed", "quarantined")."""
         with self._write() as db:

@@ -1,8 +1,11 @@
-"""Coordinates typed by hand: parsing them and judging their precision."""
+"""Coordinates: parsing what was typed by hand, judging its precision, distances, geo: URIs."""
 
 from __future__ import annotations
 
+import math
 import re
+
+EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 
 _ANGLE = (
     r"(?P<sign{n}>[+-])?\s*(?P<deg{n}>\d{{1,3}}(?:\.\d+)?)\s*°?\s*"
@@ -73,3 +76,38 @@ def coordinate_accuracy_m(lat: float, lon: float) -> float:
 def _decimals(value: float) -> int:
     text = repr(float(value))
     return 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine) on a spherical Earth, in kilometres.
+
+    >>> round(distance_km(52.0755, 23.6161, 52.1089, 23.7175))  # Terespol to Brest
+    8
+    >>> round(distance_km(35.5, 12.6, 34.74, 10.76))  # Lampedusa to Sfax
+    187
+    >>> distance_km(10.0, 20.0, 10.0, 20.0)
+    0.0
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def geo_uri(lat: float, lon: float, *, accuracy_m: float | None = None, decimals: int = 4) -> str:
+    """An RFC 5870 geo: URI, to `decimals` places (4 is about 11 m), with its uncertainty.
+
+    >>> geo_uri(35.50111, 12.60583)
+    'geo:35.5011,12.6058'
+    >>> geo_uri(35.5011, 12.6058, accuracy_m=12.4)
+    'geo:35.5011,12.6058;u=12'
+    >>> geo_uri(-0.00001, 0.0)
+    'geo:0.0,0.0'
+    """
+    uri = f"geo:{_number(lat, decimals)},{_number(lon, decimals)}"
+    return uri if accuracy_m is None else f"{uri};u={round(accuracy_m)}"
+
+
+def _number(value: float, decimals: int) -> str:
+    rounded = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return repr(rounded) if rounded else "0.0"

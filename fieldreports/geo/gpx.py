@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from pathlib import Path
 import gpxpy
 import gpxpy.gpx
 
+from fieldreports.digest import file_sha256
 from fieldreports.errors import SetupError
-from fieldreports.geo.gazetteer import distance_km
+from fieldreports.geo.coordinates import distance_km
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +113,26 @@ def _track(
     return Track(name=name, source=path, points=tuple(points))
 
 
-def read_tracks(tracks_dir: Path) -> tuple[Track, ...]:
-    """Every track in every .gpx file of `tracks_dir`, points in time order."""
+def gpx_files(tracks_dir: Path) -> tuple[Path, ...]:
+    """The .gpx files of `tracks_dir`, sorted (none when it does not exist)."""
     if not tracks_dir.is_dir():
         return ()
-    files = sorted(p for p in tracks_dir.iterdir() if p.suffix.lower() == ".gpx" and p.is_file())
+    return tuple(
+        sorted(p for p in tracks_dir.iterdir() if p.suffix.lower() == ".gpx" and p.is_file())
+    )
+
+
+def tracks_fingerprint(tracks_dir: Path) -> str:
+    """A hash of every GPX file's name and content: what locating depends on, read cheaply."""
+    digest = hashlib.sha256()
+    for path in gpx_files(tracks_dir):
+        digest.update(f"{path.name}\0{file_sha256(path)[0]}\n".encode())
+    return digest.hexdigest()
+
+
+def read_tracks(tracks_dir: Path) -> tuple[Track, ...]:
+    """Every track in every .gpx file of `tracks_dir`, points in time order."""
+    files = gpx_files(tracks_dir)
     read: list[Track] = []
     for path in files:
         try:

@@ -32,8 +32,13 @@ from pathlib import Path
 from fieldreports.config import GeotagSettings
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.geo.coarsen import coarsen
-from fieldreports.geo.coordinates import coordinate_accuracy_m, parse_coordinates
-from fieldreports.geo.gazetteer import Gazetteer, Place, distance_km, fold, load_gazetteer
+from fieldreports.geo.coordinates import (
+    coordinate_accuracy_m,
+    distance_km,
+    geo_uri,
+    parse_coordinates,
+)
+from fieldreports.geo.gazetteer import Gazetteer, Place, fold, load_gazetteer
 from fieldreports.geo.gpx import Track, TrackIndex
 from fieldreports.intake.inbox import FieldReport
 from fieldreports.intake.recorder_tags import read_tags, recording_time, tagged_position
@@ -47,7 +52,7 @@ _TRACK_SAMPLES = 200  # points per track looked up for the journey's countries
 # is slow to lock, so trust it to tens of metres, not to the metre.
 FILE_FIX_ACCURACY_M = 50.0
 
-__all__ = ["SOURCES", "Geotagger", "LocatedBatch", "Location", "recording_time"]
+__all__ = ["SOURCES", "Geotagger", "LocatedBatch", "Location", "PublicLocation", "recording_time"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,21 +82,46 @@ class Location:
     def located(self) -> bool:
         return self.public_lat is not None and self.public_lon is not None
 
+    def public(self) -> PublicLocation | None:
+        """All that may be published of this location, or None when it is not located."""
+        if self.public_lat is None or self.public_lon is None:
+            return None
+        return PublicLocation(
+            lat=self.public_lat,
+            lon=self.public_lon,
+            accuracy_m=self.public_accuracy_m,
+            name=self.name,
+            country_code=self.country_code,
+            sensitive=self.sensitive,
+            source=self.source,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublicLocation:
+    """What the feed, the map, the pages and the partners may say of where a report was made.
+
+    It has no field for the exact point: for a sensitive report `lat`/`lon` are already the
+    town or grid centre that `coarsen` chose, and `name` says no more than they do.
+    """
+
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    name: str
+    country_code: str
+    sensitive: bool
+    source: str  # which rule found it: "notes", "gpx", "place", "text"
+
     @property
     def geo_uri(self) -> str:
-        """The published point as an RFC 5870 `geo:` URI ("" when not located).
+        """The published point as an RFC 5870 `geo:` URI with its uncertainty.
 
-        >>> Location(source="notes", public_lat=35.5011, public_lon=12.6058, public_accuracy_m=12.4).geo_uri
+        >>> PublicLocation(lat=35.5011, lon=12.6058, accuracy_m=12.4, name="Lampedusa",
+        ...                country_code="IT", sensitive=False, source="notes").geo_uri
         'geo:35.5011,12.6058;u=12'
-        >>> Location(source="none").geo_uri
-        ''
         """
-        if self.public_lat is None or self.public_lon is None:
-            return ""
-        uri = f"geo:{self.public_lat:.6g},{self.public_lon:.7g}"
-        if self.public_accuracy_m is not None:
-            uri += f";u={round(self.public_accuracy_m)}"
-        return uri
+        return geo_uri(self.lat, self.lon, accuracy_m=self.accuracy_m)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,7 +244,7 @@ class Geotagger:
         if location.public_lat is None or location.public_lon is None:
             return ()
         public = (location.public_lat, location.public_lon)
-        when = self._recording_time(report)
+        when = self.recording_time(report)
         if location.sensitive or location.source != "gpx" or when is None:
             return tuple(public for _ in offsets_s)
         start = when + dt.timedelta(seconds=self._settings.clock_offset_s)
@@ -285,7 +315,7 @@ class Geotagger:
         if not self._tracks.tracks:
             misses.append("no GPX tracks")
             return None
-        when = self._recording_time(report)
+        when = self.recording_time(report)
         if when is None:
             misses.append("no recording time (no recorded_at, no creation-time tag)")
             return None
@@ -548,7 +578,8 @@ class Geotagger:
             return named
         return None
 
-    def _recording_time(self, report: FieldReport) -> dt.datetime | None:
+    def recording_time(self, report: FieldReport) -> dt.datetime | None:
+        """When `report` was recorded: its notes, else its own creation-time tag (aware)."""
         if report.notes.recorded_at is not None:
             return as_aware(report.notes.recorded_at, self._timezone)
         return recording_time(report, self._timezone, tags=self._file_tags(report))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from fieldreports.catalog.serialise import NOT_IN_KEY
 from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError
 from fieldreports.intake.notes import Notes, read_notes
@@ -31,12 +33,13 @@ class FieldReport:
     """One recording with its notes. `id` is the file stem's slug: the report's lasting identity."""
 
     id: str
-    audio_path: Path
-    notes_path: Path | None
+    # Where the files are does not change what a stage makes of them: their content does.
+    audio_path: Path = field(metadata=NOT_IN_KEY)
+    notes_path: Path | None = field(metadata=NOT_IN_KEY)
     notes: Notes
     audio_sha256: str
     size_bytes: int
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), metadata=NOT_IN_KEY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,8 +62,11 @@ class Discovery:
     warnings: tuple[str, ...] = ()
 
 
-def discover(inbox: Path) -> Discovery:
-    """Find every recording in `inbox`, read its notes, and hash its audio.
+def discover(
+    inbox: Path, *, hash_file: Callable[[Path], tuple[str, int]] = file_sha256
+) -> Discovery:
+    """Find every recording in `inbox`, read its notes, and hash its audio with `hash_file`
+    (which may remember the hashes of files it has seen unchanged: `digest.remembered`).
 
     A recording without notes gets a title from its file name and a warning; notes that cannot
     be read make that report a Failure while the others go on.
@@ -98,7 +104,9 @@ def discover(inbox: Path) -> Discovery:
             continue
         (audio,) = clashing
         try:
-            reports.append(_read_report(audio, notes_by_stem.get(audio.stem.lower()), report_id))
+            reports.append(
+                _read_report(audio, notes_by_stem.get(audio.stem.lower()), report_id, hash_file)
+            )
         except ReportError as exc:
             failures.append(
                 Failure(
@@ -115,7 +123,12 @@ def discover(inbox: Path) -> Discovery:
     return Discovery(reports=tuple(reports), failures=tuple(failures), warnings=tuple(warnings))
 
 
-def _read_report(audio: Path, notes_path: Path | None, report_id: str) -> FieldReport:
+def _read_report(
+    audio: Path,
+    notes_path: Path | None,
+    report_id: str,
+    hash_file: Callable[[Path], tuple[str, int]],
+) -> FieldReport:
     warnings: tuple[str, ...] = ()
     default_title = audio.stem.replace("_", " ").replace("-", " ").strip().capitalize()
     if notes_path is None:
@@ -126,7 +139,7 @@ def _read_report(audio: Path, notes_path: Path | None, report_id: str) -> FieldR
         log.warning(warnings[0])
     else:
         notes = read_notes(notes_path, default_title=default_title)
-    digest, size = file_sha256(audio)
+    digest, size = hash_file(audio)
     if size == 0:
         raise ReportError("the recording is empty (0 bytes); upload it again.", path=audio)
     return FieldReport(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 
-from fieldreports.transcription.whisper import Segment, Transcript
+from fieldreports.transcription.results import Segment, Transcript
 
 # format -> (file suffix, MIME type as the Podcasting 2.0 transcript tag wants it)
 FORMATS: dict[str, tuple[str, str]] = {

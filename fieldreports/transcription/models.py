@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from fieldreports.config import user_cache_dir
 from fieldreports.errors import SetupError
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,8 @@ class ModelFiles:
 
 
 def default_cache_dir() -> Path:
-    """The per-user cache: $XDG_CACHE_HOME/fieldreports, else ~/.cache/fieldreports."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fieldreports"
+    """Where converted and joined weights are kept: shared by every show of this user."""
+    return user_cache_dir() / "models"
 
 
 def shipped_models() -> tuple[str, ...]:

@@ -24,8 +24,8 @@ import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ import numpy as np
 
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
+from fieldreports.times import format_duration
 from fieldreports.transcription import models as whisper_models
+from fieldreports.transcription.results import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -45,65 +47,6 @@ GUARD_VERSION = 1
 _DETECT_S = 30.0  # Whisper sees 30 s at a time; language detection uses one such window
 _TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 _LOW_CONFIDENCE = 0.5  # below this a detected language is worth a second look
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Word:
-    start_s: float
-    end_s: float
-    text: str
-    probability: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Segment:
-    start_s: float
-    end_s: float
-    text: str
-    words: tuple[Word, ...] = ()
-    avg_logprob: float = 0.0
-    no_speech_prob: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transcript:
-    """What Whisper heard, and how it was asked: engine, model, task, language."""
-
-    engine: str
-    model: str
-    task: str  # "transcribe" or "translate"
-    language: str
-    language_probability: float
-    duration_s: float
-    segments: tuple[Segment, ...]
-    warnings: tuple[str, ...] = ()
-    language_source: str = ""  # "hint", "detected", "english-only model" or "" (no speech)
-    speech_s: float = 0.0  # seconds that voice-activity detection kept
-    model_identity: str = ""  # which weights exactly, e.g. the model package and its version
-    options: tuple[tuple[str, str], ...] = ()  # the decoding options, as text, for the record
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data; `Transcript.from_dict` reads it back."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
-        segments = tuple(
-            Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))})
-            for s in data["segments"]
-        )
-        return cls(
-            **{
-                **data,
-                "segments": segments,
-                "warnings": tuple(data.get("warnings", ())),
-                "options": tuple(tuple(pair) for pair in data.get("options", ())),
-            }
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -286,7 +229,7 @@ def transcribe(
         )
     segments, dropped = _guard(heard, s)
     if dropped:
-        when = ", ".join(_clock(seg.start_s) for seg in dropped[:5])
+        when = ", ".join(format_duration(seg.start_s) for seg in dropped[:5])
         warnings.append(
             f"dropped {len(dropped)} segment(s) that looked invented (repeated or unlikely text) "
             f"at {when}{'…' if len(dropped) > 5 else ''}."
@@ -762,12 +705,3 @@ def _guard(
             kept.append(seg)
         previous.append(" ".join(words))
     return kept, dropped
-
-
-def _clock(seconds: float) -> str:
-    """
-    >>> _clock(3725.4)
-    '1:02:05'
-    """
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -1,7 +1,8 @@
-"""make_episode: staged MP3 with clean tags, keys, URLs, transcripts, excerpt, times."""
+"""make_episode: a tagged MP3, keys, URLs, transcripts, excerpt, times, and nothing private."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -9,15 +10,18 @@ from pathlib import Path
 import pytest
 from mutagen.id3 import ID3
 
-from episodes.episode import Episode, make_episode, rebase
+from episodes.episode import Episode, rebase
+from fieldreports.intake.notes import Notes
 from tests.support.episodes import (
     BASE_URL,
     LAMPEDUSA,
+    build_episode,
     mastered,
-    report,
     show_config,
     transcript,
 )
+
+SLUG = "2022-03-14-al-porto"
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +31,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Episode, Path]:
     audio = mastered(work / "audio", "lampedusa")
     spoken = transcript("it", "Aspettiamo al porto da ore, " * 20, "Le barche arrivano.")
     translated = transcript("en", "We have been waiting.", task="translate")
-    episode = make_episode(
-        report(
-            "2022-03-14-lampedusa-harbour",
-            audio.podcast_mp3,
+    episode = build_episode(
+        Notes(
             title="Al porto",
             reporter="Giulia Rossi",
             journey="Border Reached! 2022",
@@ -44,50 +46,61 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Episode, Path]:
         number=4,
         published_at=dt.datetime(2022, 5, 1, 12, tzinfo=dt.UTC),
         show=config.show,
-        staging_dir=work / "staging",
+        work_dir=work / "made",
     )
     return episode, work
 
 
-def test_mp3_is_staged_under_the_slug_with_clean_tags(made) -> None:
+def test_mp3_is_a_tagged_copy(made) -> None:
     episode, work = made
-    staged = work / "staging" / "episodes" / "2022-03-14-lampedusa-harbour.mp3"
-    assert episode.audio.source == staged and staged.is_file()
-    assert episode.audio.size_bytes == staged.stat().st_size
-    assert episode.audio.sha256 == hashlib.sha256(staged.read_bytes()).hexdigest()
-    tags = ID3(staged)
+    tagged = episode.audio.source
+    assert tagged.is_file() and tagged.is_relative_to(work / "made")
+    assert episode.audio.size_bytes == tagged.stat().st_size
+    assert episode.audio.sha256 == hashlib.sha256(tagged.read_bytes()).hexdigest()
+    tags = ID3(tagged)
     assert str(tags["TIT2"]) == "Al porto"
     assert str(tags["TPE1"]) == "Giulia Rossi"
     assert str(tags["TALB"]) == "Border Reached!"
-    # The cached master MP3 itself is untouched: tags go on the staged copy only.
-    assert episode.mastered.podcast_mp3.read_bytes() != staged.read_bytes()
+    assert str(tags["TRCK"]) == "4" and str(tags["TPOS"]) == "1"
+    # The cached master MP3 itself is untouched: tags go on the copy only.
+    assert (work / "audio" / "lampedusa.mp3").read_bytes() != tagged.read_bytes()
 
 
 def test_keys_and_urls_follow_the_slug(made) -> None:
     episode, _work = made
-    assert episode.slug == "2022-03-14-lampedusa-harbour"
-    assert episode.audio.key == "episodes/2022-03-14-lampedusa-harbour.mp3"
-    assert episode.audio.url == BASE_URL + "episodes/2022-03-14-lampedusa-harbour.mp3"
-    assert episode.master.key == "masters/2022-03-14-lampedusa-harbour.wav"
+    assert episode.slug == SLUG
+    assert episode.audio.key == f"episodes/{SLUG}.mp3"
+    assert episode.audio.url == BASE_URL + f"episodes/{SLUG}.mp3"
+    assert episode.master.key == f"masters/{SLUG}.wav"
     assert episode.master.content_type == "audio/wav"
-    assert episode.chapters_key == "chapters/2022-03-14-lampedusa-harbour.json"
+    assert episode.chapters_key == f"chapters/{SLUG}.json"
     moved = rebase(episode, "https://cdn.example.net/br/")
-    assert moved.audio.url == "https://cdn.example.net/br/episodes/2022-03-14-lampedusa-harbour.mp3"
+    assert moved.audio.url == f"https://cdn.example.net/br/episodes/{SLUG}.mp3"
     assert moved.audio.key == episode.audio.key
+
+
+def test_an_episode_holds_nothing_private(made) -> None:
+    """The type itself: no exact point, no report id or file name, whatever a consumer reads."""
+    episode, _work = made
+    names = {f.name for f in dataclasses.fields(Episode)}
+    assert not names & {"report_id", "mastered", "notes_path", "audio_path"}
+    assert {f.name for f in dataclasses.fields(type(episode.location))} == {
+        "lat", "lon", "accuracy_m", "name", "country_code", "sensitive", "source"
+    }  # fmt: skip
+    assert (episode.location.lat, episode.location.lon) == (35.5, 12.6)  # the public point
+    assert "35.50111" not in repr(episode)
 
 
 def test_transcripts_in_every_format_and_the_translation(made) -> None:
     episode, _work = made
     keys = {t.key: t for t in episode.transcripts}
     assert set(keys) == {
-        f"transcripts/2022-03-14-lampedusa-harbour.{lang}.{fmt}"
-        for lang in ("it", "en")
-        for fmt in ("vtt", "srt", "json", "txt")
-    }
-    vtt = keys["transcripts/2022-03-14-lampedusa-harbour.it.vtt"]
+        f"transcripts/{SLUG}.{lang}.{fmt}" for lang in ("it", "en") for fmt in ("vtt", "srt", "json", "txt")
+    }  # fmt: skip
+    vtt = keys[f"transcripts/{SLUG}.it.vtt"]
     assert vtt.data.startswith(b"WEBVTT") and not vtt.translated
     assert "Aspettiamo" in vtt.data.decode()
-    assert keys["transcripts/2022-03-14-lampedusa-harbour.en.txt"].translated
+    assert keys[f"transcripts/{SLUG}.en.txt"].translated
     assert episode.language == "it"
 
 
@@ -105,17 +118,15 @@ def test_translation_into_the_spoken_language_is_dropped(made) -> None:
     _episode, work = made
     config = show_config(work / "show2")
     audio = mastered(work / "audio2", "english")
-    episode = make_episode(
-        report("english", audio.podcast_mp3),
+    episode = build_episode(
+        Notes(title="English"),
         audio,
         (transcript("en", "Hello."), transcript("en", "Hello.", task="translate")),
         LAMPEDUSA,
         guid="g",
-        season=None,
-        number=None,
         published_at=dt.datetime(2022, 5, 1, tzinfo=dt.UTC),
         show=config.show,
-        staging_dir=work / "staging2",
+        work_dir=work / "made2",
     )
     assert len(episode.transcripts) == 4
     assert not any(t.translated for t in episode.transcripts)
@@ -126,15 +137,14 @@ def test_naive_published_at_is_refused(made) -> None:
     config = show_config(work / "show3")
     audio = mastered(work / "audio3", "x")
     with pytest.raises(ValueError, match="timezone-aware"):
-        make_episode(
-            report("x", audio.podcast_mp3),
+        build_episode(
+            Notes(title="X"),
             audio,
             (),
             LAMPEDUSA,
             guid="g",
-            season=None,
-            number=None,
             published_at=dt.datetime(2022, 5, 1),
             show=config.show,
-            staging_dir=work / "s3",
+            work_dir=work / "made3",
+            slug="x",
         )

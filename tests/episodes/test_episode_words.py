@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from episodes.episode import render_transcripts
-from fieldreports.transcription.whisper import Segment, Transcript, Word
+from fieldreports.transcription.results import Segment, Transcript, Word
 
 
 def test_word_times_are_published_one_word_per_segment() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.geo.gpx import Track, TrackPoint
-from maps.route import render_map
 from tests.support import mapkit
+from tests.support.mapkit import render_map
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -170,7 +170,7 @@ def test_offline_map_loads_with_no_failed_request_and_no_console_error(visit: Vi
 
 
 def test_one_marker_per_located_episode(visit: Visit, episodes: list) -> None:
-    located = [e for e in episodes if e.location.located]
+    located = [e for e in episodes if e.location is not None]
     assert visit.page.locator(".leaflet-marker-pane > *").count() == len(located) == 5
     numbers = visit.page.locator(".leaflet-marker-pane .fr-stop").all_inner_texts()
     assert sorted(numbers) == ["1", "1", "2", "2", "3"]  # numbered in time order per journey

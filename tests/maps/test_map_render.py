@@ -12,8 +12,9 @@ from fieldreports.config import MapSettings, ShowInfo
 from fieldreports.errors import SetupError
 from fieldreports.geo.gpx import Track, TrackPoint
 from maps.popup import for_template_literal, popup_html
-from maps.route import render_map, render_page
+from maps.route import render_page
 from tests.support import mapkit
+from tests.support.mapkit import render_map
 
 SHOW = ShowInfo(title="Border Reached!", base_url="https://example.org/show/")
 OFFLINE = MapSettings(tiles="none")

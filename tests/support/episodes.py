@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from episodes.episode import Episode, make_episode
+from episodes.episode import EPISODE, Episode, EpisodeJob, make_episode
+from episodes.numbering import Numbering, episode_slug
 from fieldreports.audio.master import Loudness, MasteredAudio
-from fieldreports.config import ShowConfig, parse_config
+from fieldreports.config import ShowConfig, ShowInfo, parse_config
+from fieldreports.geo import Placement
 from fieldreports.geo.locate import Location
 from fieldreports.intake.inbox import FieldReport
 from fieldreports.intake.notes import Notes
-from fieldreports.transcription.whisper import Segment, Transcript
+from fieldreports.transcription.results import Segment, Transcript
 from tests.support.audio import require, run
 
 UTC = dt.UTC
@@ -163,12 +165,54 @@ ROSZKE = Location(
 NOWHERE = Location(source="none")
 
 
+REPORT_IDS = ("2022-03-14-lampedusa-harbour", "2022-04-02-roszke-fence", "studio-wrap-up")
+
+
+def build_episode(
+    notes: Notes,
+    mastered_audio: MasteredAudio,
+    transcripts: Sequence[Transcript],
+    location: Location | None,
+    *,
+    guid: str,
+    published_at: dt.datetime,
+    show: ShowInfo,
+    work_dir: Path,
+    season: int | None = None,
+    number: int = 1,
+    slug: str = "",
+    recorded_at: dt.datetime | None = None,
+    waypoints: Sequence[tuple[float, float, float]] = (),
+    artwork: Path | None = None,
+) -> Episode:
+    """An Episode through the real episode stage, from parts a test chooses."""
+    when = recorded_at or notes.recorded_at or published_at
+    job = EpisodeJob(
+        guid=guid,
+        notes=notes,
+        mastered=mastered_audio,
+        transcripts=tuple(transcripts),
+        placement=Placement(
+            report_id="r",
+            recorded_at=recorded_at,
+            location=location if location is not None and location.source != "none" else None,
+            waypoints=tuple(waypoints),
+        ),
+        numbering=Numbering(
+            season=season, number=number, slug=slug or episode_slug(when, notes.title)
+        ),
+        published_at=published_at,
+        show=show,
+        artwork=artwork,
+    )
+    return make_episode(job, work_dir=work_dir / EPISODE.key(job))
+
+
 def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
     """Three episodes: Italian with an English translation, Hungarian-route English, unlocated."""
-    staging = work / "staging"
     plans: Sequence[tuple[str, dict[str, Any], Location, tuple[Transcript, ...], int]] = (
         (
-            "2022-03-14-lampedusa-harbour",
+            REPORT_IDS[0],
             {
                 "title": "Waiting at the harbour",
                 "journey": "Border Reached! 2022",
@@ -197,7 +241,7 @@ def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
             440,
         ),
         (
-            "2022-04-02-roszke-fence",
+            REPORT_IDS[1],
             {
                 "title": "At the fence",
                 "journey": "Border Reached! 2022",
@@ -209,7 +253,7 @@ def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
             550,
         ),
         (
-            "studio-wrap-up",
+            REPORT_IDS[2],
             {"title": "Wrap-up from the studio"},
             NOWHERE,
             (transcript("en", "That was the journey."),),
@@ -220,17 +264,18 @@ def make_show_episodes(config: ShowConfig, work: Path) -> tuple[Episode, ...]:
     for number, (report_id, notes, location, transcripts, freq) in enumerate(plans, start=1):
         audio = mastered(work / "audio", report_id, freq_hz=freq)
         episodes.append(
-            make_episode(
-                report(report_id, audio.podcast_mp3, **notes),
+            build_episode(
+                Notes(**notes),
                 audio,
                 transcripts,
                 location,
                 guid=f"urn:uuid:00000000-0000-5000-8000-00000000000{number}",
                 season=1 if notes.get("journey") else None,
                 number=number,
+                slug=report_id,
                 published_at=dt.datetime(2022, 5, number, 12, 0, tzinfo=UTC),
                 show=config.show,
-                staging_dir=staging,
+                work_dir=work / "episodes",
             )
         )
     return tuple(episodes)

@@ -17,8 +17,12 @@ from pathlib import Path
 
 from episodes.episode import Episode, MediaFile, TranscriptFile
 from episodes.site.files import SiteFile
-from fieldreports.audio.master import Loudness, MasteredAudio
-from fieldreports.geo.locate import Location
+from fieldreports.audio.results import Loudness
+from fieldreports.config import MapSettings, ShowInfo
+from fieldreports.geo import PublicLocation
+from fieldreports.geo.gpx import Track
+from maps.assets import map_files
+from maps.route import render_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -73,6 +77,7 @@ def episode(
     language: str = "it",
     translated: bool = True,
     excerpt: str = "Stiamo aspettando al porto, la nave arriva stasera.",
+    number: int | None = None,
 ) -> Episode:
     """One publishable episode; its files are keyed like the publishing stage keys them."""
     base = "https://example.org/show/"
@@ -126,10 +131,8 @@ def episode(
             )
         )
     loud = Loudness(integrated_lufs=-16.0, true_peak_dbtp=-1.5, range_lu=3.0)
-    located = lat is not None and lon is not None
     return Episode(
         guid=f"guid-{slug}",
-        report_id=slug,
         slug=slug,
         title=title or slug.replace("-", " "),
         notes_markdown=notes,
@@ -141,35 +144,25 @@ def episode(
         published_at=when,
         recorded_at=when,
         season=None,
-        number=None,
+        number=number,
         duration_s=1.0,
         audio=audio,
         master=master,
         transcripts=tuple(transcripts),
         transcript_excerpt=excerpt,
-        location=Location(
-            source="notes" if located else "none",
+        location=PublicLocation(
             lat=lat,
             lon=lon,
-            public_lat=lat,
-            public_lon=lon,
             accuracy_m=accuracy_m,
-            public_accuracy_m=accuracy_m,
-            name=place if located else "",
+            name=place,
+            country_code="",
             sensitive=sensitive,
-        ),
-        mastered=MasteredAudio(
-            source=mp3,
-            source_sha256="0" * 64,
-            duration_s=1.0,
-            podcast_mp3=mp3,
-            master_wav=mp3,
-            before=loud,
-            podcast=loud,
-            master=loud,
-            podcast_gain_db=0.0,
-            master_gain_db=0.0,
-        ),
+            source="notes",
+        )
+        if lat is not None and lon is not None
+        else None,
+        podcast_loudness=loud,
+        master_loudness=loud,
     )
 
 
@@ -245,3 +238,14 @@ def block_outside(page, allowed_prefix: str, blocked: list[str]) -> None:  # noq
             route.abort()
 
     page.route("**/*", handle)
+
+
+def render_map(
+    episodes: Sequence[Episode],
+    show: ShowInfo,
+    *,
+    tracks: Sequence[Track] = (),
+    settings: MapSettings,
+) -> tuple[SiteFile, ...]:
+    """The map's files as publishing gets them: the page (rendered now) and its assets."""
+    return map_files(render_page(episodes, show, tracks=tracks, settings=settings).encode())

@@ -18,7 +18,9 @@ def walking(episode: Episode) -> Episode:
         (160.0, 200.0, "At the boats"),
     )
     waypoints = ((0.0, 35.4990, 12.6060), (80.0, 35.5010, 12.6100), (160.0, 35.5030, 12.6140))
-    return dataclasses.replace(episode, segments=segments, waypoints=waypoints, location=LAMPEDUSA)
+    return dataclasses.replace(
+        episode, segments=segments, waypoints=waypoints, location=LAMPEDUSA.public()
+    )
 
 
 def test_each_chapter_sits_where_the_reporter_was(tmp_path) -> None:

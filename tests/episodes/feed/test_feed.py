@@ -23,7 +23,7 @@ from episodes.pages.artwork import default_artwork
 from fieldreports.config import ShowConfig
 from fieldreports.errors import SetupError
 from tests.support import DATA
-from tests.support.episodes import BASE_URL, make_show_episodes, show_config
+from tests.support.episodes import BASE_URL, REPORT_IDS, make_show_episodes, show_config
 
 FEED_URL = BASE_URL + "feed.xml"
 ARTWORK_URL = BASE_URL + "artwork.png"
@@ -138,12 +138,12 @@ def test_item_location_uses_public_coordinates_only(feed: bytes, show) -> None:
     for episode in episodes:
         item = _item(feed, episode.guid)
         location = item.find("podcast:location", NS)
-        if not episode.location.located:
+        if episode.location is None:
             assert location is None
             continue
         loc = episode.location
         assert location.text == loc.name
-        assert location.get("geo") == f"geo:{loc.public_lat},{loc.public_lon}"
+        assert location.get("geo") == f"geo:{loc.lat},{loc.lon}"
         assert location.get("country") == loc.country_code.lower()
     # The exact coordinates never appear anywhere in the feed.
     assert b"35.5011" not in feed and b"46.187" not in feed and b"20.038" not in feed
@@ -247,10 +247,10 @@ def test_catalog_guid_survives_a_retitle_remaster_and_a_move(show, tmp_path: Pat
 
     config, episodes = show
     with open_catalog(tmp_path / "state") as catalog:
-        first = catalog.guid_for(episodes[0].report_id, feed_url=FEED_URL)
+        first = catalog.guid_for(REPORT_IDS[0], feed_url=FEED_URL)
     # Next run: the notes were edited, the audio re-mastered, the show moved to a CDN.
     with open_catalog(tmp_path / "state") as catalog:
-        again = catalog.guid_for(episodes[0].report_id, feed_url="https://cdn.example.net/feed.xml")
+        again = catalog.guid_for(REPORT_IDS[0], feed_url="https://cdn.example.net/feed.xml")
     assert again == first
     feeds = [
         render_feed(

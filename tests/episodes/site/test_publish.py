@@ -63,7 +63,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[ShowConfig, tuple[Ep
 @pytest.fixture(scope="module")
 def published(made) -> tuple[ShowConfig, tuple[Episode, ...], Site, list[str]]:
     config, episodes = made
-    site = build_site(episodes, config, map_files=MAP_FILES, staging_dir=config.state_dir)
+    site = build_site(episodes, config, map_files=MAP_FILES)
     storage = Recording(open_storage(config))
     report = publish(site, storage)
     assert set(report.uploaded) == set(site.keys())
@@ -164,7 +164,7 @@ def test_default_artwork_is_a_1400_px_png(published) -> None:
 
 def test_republish_writes_nothing(published) -> None:
     config, episodes, _site, _order = published
-    site = build_site(episodes, config, map_files=MAP_FILES, staging_dir=config.state_dir)
+    site = build_site(episodes, config, map_files=MAP_FILES)
     report = publish(site, open_storage(config))
     assert report.uploaded == ()
     assert not [p for p in config.public_dir.rglob("*.tmp")]
@@ -173,10 +173,10 @@ def test_republish_writes_nothing(published) -> None:
 def test_failure_part_way_keeps_the_previous_feed(made, tmp_path: Path) -> None:
     config, episodes = made
     storage = LocalStorage(tmp_path / "public", base_url=BASE_URL)
-    publish(build_site(episodes[:1], config, map_files=(), staging_dir=tmp_path), storage)
+    publish(build_site(episodes[:1], config, map_files=()), storage)
     old_feed = storage.get("feed.xml")
 
-    site = build_site(episodes, config, map_files=MAP_FILES, staging_dir=tmp_path)
+    site = build_site(episodes, config, map_files=MAP_FILES)
     failing = Recording(storage, fail_on=episodes[1].transcripts[0].key)
     with pytest.raises(OSError, match="disk full"):
         publish(site, failing)
@@ -194,7 +194,7 @@ def test_show_artwork_is_checked_and_corrected(made, tmp_path: Path) -> None:
     show_dir.mkdir()
     Image.new("RGB", (1600, 1200), (200, 30, 30)).save(show_dir / "cover.jpg", format="JPEG")
     config = show_config(show_dir, show={"artwork": "cover.jpg"})
-    site = build_site(episodes, config, map_files=(), staging_dir=tmp_path)
+    site = build_site(episodes, config, map_files=())
     (artwork,) = [f for f in site.media if f.key.startswith("artwork")]
     with Image.open(io.BytesIO(artwork.read())) as image:
         assert image.size == (1400, 1400)  # centre-cropped to square, 1400 px
@@ -203,14 +203,14 @@ def test_show_artwork_is_checked_and_corrected(made, tmp_path: Path) -> None:
     good = show_dir / "square.png"
     Image.new("RGB", (1500, 1500), (0, 90, 200)).save(good, format="PNG")
     config = show_config(show_dir, show={"artwork": "square.png"})
-    site = build_site(episodes, config, map_files=(), staging_dir=tmp_path)
+    site = build_site(episodes, config, map_files=())
     (artwork,) = [f for f in site.media if f.key.startswith("artwork")]
     assert artwork.source == good.resolve() and artwork.key == "artwork.png"
 
 
 def test_parallel_groups_keep_the_order_and_stop_before_the_feed(made, tmp_path: Path) -> None:
     config, episodes = made
-    site = build_site(episodes, config, map_files=MAP_FILES, staging_dir=tmp_path)
+    site = build_site(episodes, config, map_files=MAP_FILES)
     storage = Recording(LocalStorage(tmp_path / "public", base_url=BASE_URL))
     publish(site, storage, workers=4)
     group_of = {
@@ -233,13 +233,11 @@ def test_parallel_groups_keep_the_order_and_stop_before_the_feed(made, tmp_path:
 def test_prune_removes_a_withdrawn_report_after_the_feed(made, tmp_path: Path) -> None:
     config, episodes = made
     storage = LocalStorage(tmp_path / "public", base_url=BASE_URL, prune=True)
-    publish(build_site(episodes, config, map_files=MAP_FILES, staging_dir=tmp_path), storage)
+    publish(build_site(episodes, config, map_files=MAP_FILES), storage)
     (tmp_path / "public" / "robots.txt").write_text("User-agent: *\n")  # not ours: kept
     withdrawn = episodes[1]
 
-    report = publish(
-        build_site(episodes[:1] + episodes[2:], config, map_files=(), staging_dir=tmp_path), storage
-    )
+    report = publish(build_site(episodes[:1] + episodes[2:], config, map_files=()), storage)
     expected = {
         withdrawn.audio.key,
         withdrawn.master.key,
@@ -254,7 +252,7 @@ def test_prune_removes_a_withdrawn_report_after_the_feed(made, tmp_path: Path) -
     assert withdrawn.guid.encode() not in storage.get("feed.xml")
     assert (
         publish(
-            build_site(episodes[:1] + episodes[2:], config, map_files=(), staging_dir=tmp_path),
+            build_site(episodes[:1] + episodes[2:], config, map_files=()),
             storage,
         ).deleted
         == ()

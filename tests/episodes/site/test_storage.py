@@ -127,7 +127,7 @@ def test_s3_publish_sets_types_and_republish_uploads_nothing(
     config = s3_config(tmp_path, moto, "first")
     storage = open_storage(config)
     assert isinstance(storage, S3Storage)
-    site = build_site(episodes, config, map_files=(), staging_dir=tmp_path / "staging")
+    site = build_site(episodes, config, map_files=())
     report = publish(site, storage)
     assert set(report.uploaded) == set(site.keys()) and report.unchanged == ()
     client = _client(moto)
@@ -144,9 +144,7 @@ def test_s3_publish_sets_types_and_republish_uploads_nothing(
     # The feed's enclosures point at the bucket's public URLs.
     assert f"{moto.endpoint}/{BUCKET}/first/episodes/".encode() in storage.get("feed.xml")
 
-    again = publish(
-        build_site(episodes, config, map_files=(), staging_dir=tmp_path / "s2"), storage
-    )
+    again = publish(build_site(episodes, config, map_files=()), storage)
     assert again.uploaded == ()
     assert len(again.unchanged) == len(site.keys())
 
@@ -156,11 +154,11 @@ def test_s3_server_stopped_mid_publish_keeps_old_feed_and_next_run_completes(
 ) -> None:
     config = s3_config(tmp_path, moto, "crash")
     storage = open_storage(config)
-    old_site = build_site(episodes[:2], config, map_files=(), staging_dir=tmp_path / "a")
+    old_site = build_site(episodes[:2], config, map_files=())
     publish(old_site, storage)
     old_feed = storage.get("feed.xml")
 
-    new_site = build_site(episodes, config, map_files=(), staging_dir=tmp_path / "b")
+    new_site = build_site(episodes, config, map_files=())
     stop_after = len(new_site.media)
 
     def stop_server(done: int, total: int) -> None:
@@ -223,7 +221,7 @@ def test_presigned_master_urls_download(
 ) -> None:
     config = s3_config(tmp_path, moto, "partners")
     storage = open_storage(config)
-    publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "st"), storage)
+    publish(build_site(episodes, config, map_files=()), storage)
     document = json.loads(presign_masters(config, expires_s=3600))
     assert document["expires_at"]
     assert len(document["episodes"]) == len(episodes)
@@ -245,7 +243,7 @@ def test_partners_command_prints_presigned_links(
 
     config = s3_config(tmp_path, moto, "cli")
     publish(
-        build_site(episodes, config, map_files=(), staging_dir=tmp_path / "st"),
+        build_site(episodes, config, map_files=()),
         open_storage(config),
     )
     (config.show_dir / "show.toml").write_text(
@@ -356,11 +354,9 @@ def test_s3_prune_deletes_only_stale_managed_keys(
 ) -> None:
     config = s3_config(tmp_path, moto, "prune", prune=True)
     storage = open_storage(config)
-    publish(build_site(episodes, config, map_files=(), staging_dir=tmp_path / "a"), storage)
+    publish(build_site(episodes, config, map_files=()), storage)
     _client(moto).put_object(Bucket=BUCKET, Key="prune/notes/keep.txt", Body=b"ours, not yours")
-    report = publish(
-        build_site(episodes[1:], config, map_files=(), staging_dir=tmp_path / "b"), storage
-    )
+    report = publish(build_site(episodes[1:], config, map_files=()), storage)
     assert episodes[0].audio.key in report.deleted and episodes[0].master.key in report.deleted
     keys = storage.list_keys()
     assert episodes[0].audio.key not in keys and "notes/keep.txt" in keys

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fieldreports.geo.coarsen import coarsen, grid_centre
-from fieldreports.geo.gazetteer import Gazetteer, distance_km, load_gazetteer
+from fieldreports.geo.coordinates import distance_km
+from fieldreports.geo.gazetteer import Gazetteer, load_gazetteer
 
 # Reference points for the routes' places, taken independently of GeoNames (Wikipedia's
 # coordinates for each village or town, rounded to 0.01°).

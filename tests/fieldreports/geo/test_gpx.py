@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fieldreports.errors import SetupError
-from fieldreports.geo.gazetteer import distance_km
+from fieldreports.geo.coordinates import distance_km
 from fieldreports.geo.gpx import position_at, read_gpx, read_tracks
 
 # A drive towards Röszke: a fix every 10 minutes, then the phone is off for 70 minutes.

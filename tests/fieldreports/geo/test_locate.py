@@ -11,7 +11,8 @@ import pytest
 
 from fieldreports.config import GeotagSettings
 from fieldreports.errors import ReportError, SetupError
-from fieldreports.geo.gazetteer import Gazetteer, distance_km, load_gazetteer
+from fieldreports.geo.coordinates import distance_km
+from fieldreports.geo.gazetteer import Gazetteer, load_gazetteer
 from fieldreports.geo.gpx import read_tracks
 from fieldreports.geo.locate import Geotagger, Location, recording_time
 from fieldreports.intake.inbox import FieldReport
@@ -75,7 +76,7 @@ def test_coordinates_in_the_notes_win(tmp_path, gazetteer, tracks) -> None:
     assert loc.name == "near Terespol, Poland"
     assert loc.country_code == "PL"
     assert loc.accuracy_m is not None and loc.accuracy_m < 100  # 3 decimals of 23.601
-    assert loc.geo_uri.startswith("geo:52.0705,23.601;u=")
+    assert loc.public().geo_uri.startswith("geo:52.0705,23.601;u=")
 
 
 def test_swapped_coordinates_are_an_error_naming_the_file(tmp_path, gazetteer) -> None:
@@ -240,7 +241,7 @@ def test_nothing_known_is_not_located(tmp_path, gazetteer) -> None:
     loc = tagger(gazetteer).locate(report(tmp_path, place="Xyzzyvillage"))
     assert loc.source == "none"
     assert not loc.located and loc.public_lat is None
-    assert loc.geo_uri == ""
+    assert loc.public() is None
     assert "not located" in loc.note
 
 
@@ -255,7 +256,7 @@ def test_sensitive_report_publishes_a_point_at_least_5_km_away(tmp_path, gazette
     assert distance_km(*exact, loc.public_lat, loc.public_lon) >= 5
     assert loc.name == "near Terespol, Poland"
     assert loc.public_accuracy_m is not None and loc.public_accuracy_m >= 10_000
-    assert "52.06," not in loc.geo_uri and "23.51" not in loc.geo_uri
+    assert "52.06," not in loc.public().geo_uri and "23.51" not in loc.public().geo_uri
 
 
 def test_show_default_makes_every_report_sensitive(tmp_path, gazetteer) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fieldreports.catalog import serialise
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.transcription import formats as transcripts
@@ -473,8 +474,9 @@ def test_empty_transcript_renders_valid_files() -> None:
         transcripts.render(empty, "docx")
 
 
-def test_transcript_round_trips_through_a_dict(jfk_tiny: Transcript) -> None:
-    again = Transcript.from_dict(json.loads(json.dumps(jfk_tiny.to_dict())))
+def test_transcript_round_trips_through_the_catalog_codec(jfk_tiny: Transcript) -> None:
+    """Transcripts are cached as JSON: what comes back must be the same, words and all."""
+    again = serialise.loads(Transcript, serialise.dumps(jfk_tiny))
     assert again == jfk_tiny
 
 

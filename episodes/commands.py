@@ -1,0 +1,75 @@
+"""Commands for what is published: `serve` the site, `partners` with expiring links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from fieldreports.cli.console import load
+from fieldreports.errors import FieldReportsError
+
+
+@click.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 for the whole network).",
+)
+@click.pass_obj
+def serve(console: Console, show_dir: Path, port: int, host: str) -> None:
+    """Serve SHOW_DIR's published folder over HTTP (with byte ranges, as podcast apps need)."""
+    from episodes.site.serve import serve as serve_directory
+
+    config = load(show_dir)
+    if not config.public_dir.is_dir():
+        raise click.ClickException(
+            f"{config.public_dir} does not exist yet: run `fieldreports run {show_dir}` first."
+        )
+    console.print(f"Serving {config.public_dir} at http://{host}:{port}/ (Ctrl+C stops)")
+    try:
+        serve_directory(config.public_dir, host=host, port=port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? "
+            "Try --port with another number."
+        ) from exc
+
+
+@click.command()
+@click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--expires",
+    default="7d",
+    show_default=True,
+    help="How long the master links work: 90m, 12h, 7d (S3 allows at most 7 days).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON to this file instead of printing it.",
+)
+@click.pass_obj
+def partners(console: Console, show_dir: Path, expires: str, output: Path | None) -> None:
+    """Print partners.json with presigned links to the broadcast masters.
+
+    For a radio partner without access to the bucket: each master URL is signed and expires.
+    With local storage the URLs are the plain public ones.
+    """
+    from episodes.pages.partners import parse_expiry, presign_masters
+
+    config = load(show_dir)
+    try:
+        data = presign_masters(config, expires_s=parse_expiry(expires))
+    except FieldReportsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        output.write_bytes(data)
+        console.print(f"Wrote {output}")

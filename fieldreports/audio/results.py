@@ -1,0 +1,47 @@
+"""What mastering measures and makes: plain data, cheap to import (no numpy, no scipy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Loudness:
+    """A BS.1770 measurement: integrated loudness, loudness range, true peak."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+    range_lu: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasteredAudio:
+    """A recording mastered twice: a podcast MP3 and a broadcast WAV master, measured after encoding."""
+
+    source: Path
+    source_sha256: str
+    duration_s: float
+    podcast_mp3: Path
+    master_wav: Path
+    before: Loudness
+    podcast: Loudness
+    master: Loudness
+    podcast_gain_db: float
+    master_gain_db: float
+    source_format: str = ""
+    source_sample_rate_hz: int = 0
+    source_channels: int = 0
+    source_duration_s: float = 0.0
+    trimmed_start_s: float = 0.0
+    trimmed_end_s: float = 0.0
+    # The most each limiter stage turned any moment down (dB): planned, then sample-level.
+    podcast_limiter_db: float = 0.0
+    master_limiter_db: float = 0.0
+    podcast_peak_limiter_db: float = 0.0
+    master_peak_limiter_db: float = 0.0
+    # Fingerprints of the outputs, taken once here so later stages never hash them again.
+    podcast_sha256: str = ""
+    podcast_size_bytes: int = 0
+    master_sha256: str = ""
+    master_size_bytes: int = 0

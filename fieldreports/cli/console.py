@@ -1,0 +1,55 @@
+"""The command line's skin: the console, logging through it, progress bars, plain errors.
+
+Library code never prints; commands use these so that logs never tear a progress bar and every
+library error reaches the user as one sentence, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from fieldreports.config import ShowConfig, load_config
+from fieldreports.errors import SetupError
+
+
+def console_setup(verbose: bool) -> Console:
+    """A console on stderr, with every log record drawn through it."""
+    console = Console(stderr=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False, markup=False)],
+        force=True,
+    )
+    # Third-party libraries are chatty at INFO; their debug output is there with --verbose.
+    for name in ("faster_whisper", "botocore", "boto3", "urllib3", "numba", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    return console
+
+
+def load(show_dir: Path) -> ShowConfig:
+    """The show's config, or a plain error naming the file and key."""
+    try:
+        return load_config(show_dir)
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def stage_bars(console: Console) -> Progress:
+    """Bars for long work: one for the reports, one per stage, in seconds of audio."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )

@@ -1,0 +1,45 @@
+"""What Whisper heard: plain data, cheap to import, cached in the catalog as it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Word:
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Segment:
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript:
+    """What Whisper heard, and how it was asked: engine, model, task, language."""
+
+    engine: str
+    model: str
+    task: str  # "transcribe" or "translate"
+    language: str
+    language_probability: float
+    duration_s: float
+    segments: tuple[Segment, ...]
+    warnings: tuple[str, ...] = ()
+    language_source: str = ""  # "hint", "detected", "english-only model" or "" (no speech)
+    speech_s: float = 0.0  # seconds that voice-activity detection kept
+    model_identity: str = ""  # which weights exactly, e.g. the model package and its version
+    options: tuple[tuple[str, str], ...] = ()  # the decoding options, as text, for the record
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
