@@ -3,9 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium
-SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium
+SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium node npm
+SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium nodejs npm
 SHOW ?= examples/border-reached
 
 .PHONY: demo test install system lint clean-demo
@@ -26,7 +27,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy fieldreports episodes maps pipeline.py
 
-install: system $(STAMP)
+install: system $(STAMP) $(NODE_STAMP)
 
 system:
 	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
@@ -44,6 +45,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# tus-js-client, the browser upload client the upload server is tested against (package.json).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 clean-demo:
 	rm -rf $(SHOW)/public $(SHOW)/.fieldreports $(SHOW)/quarantine

@@ -169,6 +169,33 @@ class MapSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UploadSettings:
+    """The `[uploads]` table: limits of the tus upload server (docs/uploads.md)."""
+
+    max_size_mb: int = 4096  # MiB; 4 GiB is hours of WAV from a field recorder
+    # Unfinished uploads untouched this long are deleted; finished ones are remembered as long.
+    expire_partial_hours: float = 168.0
+    # A client that sends nothing for this long (headers or body) is cut off; what arrived is kept.
+    read_timeout_s: float = 60.0
+    max_connections: int = 200  # more at once are answered 503 "busy", never queued forever
+    cors_origins: str = "*"  # "*" or web pages allowed to upload: "https://a.org, https://b.org"
+
+    @property
+    def max_size_bytes(self) -> int:
+        return self.max_size_mb * 1024 * 1024
+
+    @property
+    def expire_s(self) -> float:
+        return self.expire_partial_hours * 3600
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """`cors_origins` as a tuple: ("*",) or the origins without trailing slashes."""
+        origins = (o.strip().rstrip("/") for o in self.cors_origins.split(","))
+        return tuple(o for o in origins if o)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShowConfig:
     """A whole show folder's settings; paths are absolute."""
 
@@ -179,6 +206,7 @@ class ShowConfig:
     storage: StorageSettings = field(default_factory=StorageSettings)
     geotag: GeotagSettings = field(default_factory=GeotagSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    uploads: UploadSettings = field(default_factory=UploadSettings)
 
     @property
     def inbox_dir(self) -> Path:
@@ -209,6 +237,7 @@ _TABLES: dict[str, type] = {
     "storage": StorageSettings,
     "geotag": GeotagSettings,
     "map": MapSettings,
+    "uploads": UploadSettings,
 }
 
 
@@ -307,6 +336,10 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("map", "max_zoom"): 1,
     ("map", "area_radius_km"): 0.1,
     ("map", "popup_width_px"): 100,
+    ("uploads", "max_size_mb"): 1,
+    ("uploads", "expire_partial_hours"): 0.1,
+    ("uploads", "read_timeout_s"): 0.1,
+    ("uploads", "max_connections"): 1,
 }
 
 
@@ -335,6 +368,7 @@ def _check(config: ShowConfig, source: Path) -> None:
             f"{source}: [geotag] coarsen_km = {config.geotag.coarsen_km:g} is too fine to protect "
             "anyone; use 1 or more (default 10)."
         )
+    _check_uploads(config.uploads, source)
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
@@ -356,6 +390,23 @@ def _check_public_dir(config: ShowConfig, source: Path) -> None:
             'inside the show folder, like "public": the published site must not hold the '
             "catalog, the inbox, quarantine/ or tracks/, nor sit inside them."
         )
+
+
+def _check_uploads(uploads: UploadSettings, source: Path) -> None:
+    origins = uploads.allowed_origins
+    if not origins or ("*" in origins and len(origins) > 1):
+        raise SetupError(
+            f'{source}: [uploads] cors_origins must be "*" or a list of web origins like '
+            '"https://newsroom.example.org, https://desk.example.org".'
+        )
+    for origin in origins:
+        if origin != "*" and (
+            not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]
+        ):
+            raise SetupError(
+                f'{source}: [uploads] cors_origins: "{origin}" is not a web origin; write '
+                'scheme and host only, like "https://newsroom.example.org".'
+            )
 
 
 def check_audio_settings(settings: AudioSettings) -> None:

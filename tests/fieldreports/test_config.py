@@ -103,3 +103,27 @@ def test_a_huge_value_is_not_repeated_whole_in_the_error(tmp_path: Path) -> None
     with pytest.raises(SetupError) as refused:
         load_config(show)
     assert len(str(refused.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("uploads", "expected"),
+    [
+        ("read_timeout_s = 0", "read_timeout_s = 0 must be at least 0.1"),
+        ("max_connections = -5", "max_connections = -5 must be at least 1"),
+        ('cors_origins = "newsroom.org"', "not a web origin"),
+        ('cors_origins = "https://a.org/uploads"', "scheme and host only"),
+        ('cors_origins = "*, https://a.org"', "or a list of web origins"),
+    ],
+)
+def test_upload_settings_are_checked(tmp_path: Path, uploads: str, expected: str) -> None:
+    base = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[uploads]\n'
+    with pytest.raises(SetupError, match=expected):
+        load_config(write(tmp_path / "s", base + uploads + "\n"))
+
+
+def test_upload_settings_read_origins_and_sizes(tmp_path: Path) -> None:
+    text = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[uploads]\n'
+    text += 'max_size_mb = 2\ncors_origins = "https://a.org/, https://b.org"\n'
+    uploads = load_config(write(tmp_path / "s", text)).uploads
+    assert uploads.max_size_bytes == 2 * 1024 * 1024
+    assert uploads.allowed_origins == ("https://a.org", "https://b.org")
