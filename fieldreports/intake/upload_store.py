@@ -33,8 +33,10 @@ from typing import Any
 
 from fieldreports.config import UploadSettings
 from fieldreports.digest import file_sha256
-from fieldreports.errors import FieldReportsError
+from fieldreports.errors import FieldReportsError, ReportError
 from fieldreports.intake.identity import Identity
+from fieldreports.intake.inbox import NOTES_SUFFIX
+from fieldreports.intake.notes import read_notes
 from fieldreports.naming import slugify
 
 log = logging.getLogger(__name__)
@@ -389,6 +391,8 @@ class UploadStore:
             self._save(replace(upload, state="conflict"))
             log.warning("%s arrived twice with different content; kept as %s", upload.name, kept)
             raise _name_taken(upload.name)
+        if replaced:
+            self._check_may_replace(target, part, upload)
         os.replace(part, target)
         _fsync_dir(self.inbox)
         self._save(replace(upload, state="finished", landed_as=target.name))
@@ -486,6 +490,24 @@ class UploadStore:
         tmp.write_text(json.dumps(receipt, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, path)
 
+    def _check_may_replace(self, target: Path, part: Path, upload: Upload) -> None:
+        """Notes that would lift a report's `sensitive: true` come only from the reporter who
+        sent the notes, or from an editor: anyone else with an upload key could otherwise
+        publish the exact place of someone else's source."""
+        if target.suffix.lower() != NOTES_SUFFIX or upload.sender.is_editor:
+            return
+        if not _says_sensitive(target) or _says_sensitive(part):
+            return
+        sender = self.sender_of(target.name)
+        if sender is not None and sender.name == upload.sender.name:
+            return
+        self.cancel(upload)
+        raise TusError(
+            403,
+            f"{target.name} marks its report sensitive, and these notes would publish its exact "
+            "place: only the reporter who sent those notes, or an editor, may replace them",
+        )
+
     def sender_of(self, inbox_name: str) -> Identity | None:
         """Who sent the inbox file `inbox_name` last, if it came through this server."""
         try:
@@ -511,3 +533,11 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _says_sensitive(notes: Path) -> bool:
+    """Whether a notes file marks its report sensitive; unreadable notes count as if they did."""
+    try:
+        return read_notes(notes, default_title="").sensitive is True
+    except ReportError:
+        return True

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fieldreports.errors import FieldReportsError
+from fieldreports.intake.identity import Identity
 from fieldreports.intake.inbox import discover
 from fieldreports.intake.upload_client import upload_file
 from tests.support.uploads import TOKEN, RunningServer
@@ -204,3 +205,28 @@ def test_receive_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Try --port with another number" in result.output
     open_net = CliRunner().invoke(cli, ["receive", str(show), "--host", "0.0.0.0"])
     assert open_net.exit_code == 1 and "without a token" in open_net.output
+
+
+def test_only_the_sender_or_an_editor_may_lift_sensitive_notes(
+    start_server, tmp_path: Path
+) -> None:
+    """Anyone with an upload key could otherwise publish another reporter's source's place."""
+    keys = {"ana-key": Identity(name="ana", is_editor=False),
+            "ben-key": Identity(name="ben", is_editor=False),
+            "desk-key": Identity(name="desk", is_editor=True)}  # fmt: skip
+    running = start_server(authenticate=keys.get)
+    url, inbox = running.url.removesuffix("/files/"), running.inbox
+    notes = tmp_path / "camp.md"
+    notes.write_text("---\ntitle: Camp\nsensitive: true\n---\n", encoding="utf-8")
+    upload_file(notes, url, token="ana-key")
+    notes.write_text("---\ntitle: Camp\nsensitive: false\nlat: 45.1\nlon: 19.2\n---\n")
+    with pytest.raises(FieldReportsError, match="403.*only the reporter who sent"):
+        upload_file(notes, url, token="ben-key", replace=True)
+    assert "sensitive: true" in (inbox / "camp.md").read_text(encoding="utf-8")
+    upload_file(notes, url, token="ana-key", replace=True)  # the reporter herself may
+    assert "sensitive: false" in (inbox / "camp.md").read_text(encoding="utf-8")
+    notes.write_text("---\ntitle: Camp\nsensitive: true\n---\n")
+    upload_file(notes, url, token="ben-key", replace=True)  # making it sensitive: anyone
+    notes.write_text("---\ntitle: Camp, edited\n---\n")
+    upload_file(notes, url, token="desk-key", replace=True)  # an editor may lift it
+    assert "edited" in (inbox / "camp.md").read_text(encoding="utf-8")
