@@ -271,6 +271,11 @@ def episode_jobs(
     artwork = _local_artwork(config)
     jobs = {k: replace(j, numbering=numbers[k]) for k, j in kept.items()}
     for report_id, (item, when) in fresh.items():
+        image = (
+            item.report.audio_path.parent / item.report.notes.image
+            if item.report.notes.image
+            else None
+        )
         jobs[report_id] = EpisodeJob(
             guid=catalog.guid_for(report_id, feed_url=feed_url(config)),
             notes=item.report.notes,
@@ -282,6 +287,8 @@ def episode_jobs(
             show=config.show,
             artwork=artwork,
             artwork_sha256=file_sha256(artwork)[0] if artwork else "",
+            image=image,
+            image_sha256=file_sha256(image)[0] if image else "",
         )
     return jobs
 

@@ -67,7 +67,9 @@ class AudioSettings:
     master_true_peak_dbtp: float = -1.0
     master_sample_rate_hz: int = 48000
     master_bit_depth: int = 24
-    master_channels: int = 0  # 0: as the source (more than two are folded to stereo); 1 or 2
+    # One layout for every master of the show, so a partner's playout never gets a mix of mono
+    # and stereo files: 1 (mono, for speech) or 2 (stereo; a mono source is copied to both).
+    master_channels: int = 1
     highpass_hz: float = 80.0  # 0 turns the high-pass off
     noise_reduction: bool = False
     noise_reduction_strength: float = 0.8  # 0..1: how far noise is turned down (noisereduce)
@@ -415,10 +417,12 @@ def check_audio_settings(settings: AudioSettings) -> None:
         raise SetupError(
             f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}."
         )
-    if settings.master_channels not in (0, 1, 2):
+    if settings.master_channels not in (1, 2):
+        # 0 once meant "as the source": a show then sent partners a mix of mono and stereo.
         raise SetupError(
-            "[audio] master_channels must be 0 (as the source), 1 or 2, "
-            f"not {settings.master_channels}."
+            f"[audio] master_channels must be 1 (mono, for speech) or 2 (stereo), not "
+            f"{settings.master_channels}: every master of a show has one layout, so a radio "
+            "partner's playout never gets a mix."
         )
     if settings.master_bit_depth not in (16, 24, 32):
         raise SetupError(

@@ -1,7 +1,7 @@
 """A feedgen extension for the Podcasting 2.0 namespace, and the iTunes tags feedgen gets wrong.
 
 Spec: https://podcastindex.org/namespace/1.0 (github.com/Podcastindex-org/podcast-namespace).
-Channel tags: podcast:guid, podcast:locked, podcast:location, podcast:person.
+Channel tags: podcast:guid, podcast:locked, podcast:location, podcast:person, podcast:podroll.
 Item tags: podcast:transcript, podcast:chapters, podcast:location, podcast:person,
 podcast:season, podcast:episode.
 
@@ -48,6 +48,14 @@ class PodcastLocation:
     geo: str = ""  # RFC 5870 geo: URI
     country: str = ""  # ISO 3166-1 alpha-2, written lower-case as in the spec's examples
     rel: str = "creator"  # where the content was made
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteFeed:
+    """A feed named in podcast:podroll (a podcast:remoteItem): its podcast:guid and URL."""
+
+    feed_guid: str
+    feed_url: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +131,7 @@ class PodcastIndexExtension(BaseExtension):
         self.location: PodcastLocation | None = None
         self.people: tuple[PodcastPerson, ...] = ()
         self.explicit: bool | None = None
+        self.podroll: tuple[RemoteFeed, ...] = ()
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS, "fieldreports": FIELDREPORTS_NS}
@@ -136,6 +145,10 @@ class PodcastIndexExtension(BaseExtension):
             _el(channel, "guid", self.guid)
         _write_location(channel, self.location)
         _write_people(channel, self.people)
+        if self.podroll:
+            podroll = _el(channel, "podroll")
+            for remote in self.podroll:
+                _el(podroll, "remoteItem", feedGuid=remote.feed_guid, feedUrl=remote.feed_url)
         return feed
 
 

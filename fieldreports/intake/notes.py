@@ -32,7 +32,10 @@ FRONT_MATTER_KEYS = (
     "tags",
     "explicit",
     "sensitive",
+    "image",
 )
+# Episode artwork beside the recording: a photo the reporter chose, published re-encoded.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +55,7 @@ class Notes:
     explicit: bool = False
     # None: the notes do not say, and the show's `sensitive_by_default` decides (geo).
     sensitive: bool | None = None
+    image: str = ""  # a JPEG or PNG file name beside the notes in inbox/
 
 
 def split_front_matter(text: str) -> tuple[str, str]:
@@ -187,6 +191,7 @@ def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_t
         sensitive=None
         if meta.get("sensitive") is None
         else _flag(meta["sensitive"], "sensitive", path),
+        image=_image(meta.get("image"), path),
     )
 
 
@@ -196,6 +201,27 @@ def _text(value: Any, key: str, path: Path) -> str:
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return str(value).strip()
     raise ReportError(f"{key} must be text, not {clip(repr(value))}.", path=path)
+
+
+def _image(value: Any, path: Path) -> str:
+    """A JPEG or PNG named by its file name, lying beside the notes."""
+    name = _text(value, "image", path)
+    if not name:
+        return ""
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ReportError(
+            f'image = "{name}" must be the name of a photo beside the notes, like harbour.jpg.',
+            path=path,
+        )
+    if not name.lower().endswith(IMAGE_SUFFIXES):
+        raise ReportError(f'image = "{name}" must be a .jpg or .png file.', path=path)
+    if not (path.parent / name).is_file():
+        raise ReportError(
+            f'image = "{name}": no such file beside the notes; copy the photo into '
+            f"{path.parent.name}/ or remove the image line.",
+            path=path,
+        )
+    return name
 
 
 def _flag(value: Any, key: str, path: Path) -> bool:
