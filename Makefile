@@ -46,7 +46,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# tus-js-client, the browser upload client the upload server is tested against (package.json).
+# Node packages for the tests only (package.json): tus-js-client, the browser upload client the
+# upload server is tested against; podcast-partytime, a Podcasting 2.0 parser; axe-core.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)

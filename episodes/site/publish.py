@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from episodes.episode import Episode, join_url, rebase
-from episodes.feed.chapters import CHAPTERS_TYPE, render_chapters
+from episodes.feed.chapters import render_chapters
 from episodes.feed.rss import FEED_KEY, render_feed
 from episodes.pages.artwork import Artwork, artwork_job, prepare_artwork
 from episodes.pages.home import HOME_KEY, render_home
 from episodes.pages.partners import PARTNERS_KEY, render_partners
-from episodes.site.files import CACHE_PAGE, MAP_PAGE_KEY, Site, SiteFile
+from episodes.site.files import CACHE_PAGE, CHAPTERS_TYPE, MAP_PAGE_KEY, Site, SiteFile
 from episodes.site.storage import Storage, public_base_url
 from fieldreports.config import ShowConfig
 from fieldreports.digest import file_sha256
