@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from feedgen.feed import FeedGenerator
@@ -255,12 +255,14 @@ def render_feed(
     base_url: str = "",
     chapters: bool = True,
     podroll: Sequence[RemoteFeed] = (),
+    links: Mapping[str, str] | None = None,
 ) -> bytes:
     """The whole feed.xml, newest episode first.
 
     `base_url` is where the site is served (default: the show's base_url); `feed_url` is
     `base_url` + feed.xml unless given. `chapters` says whether chapters/<slug>.json is published.
     `podroll` lists other feeds (the journeys' feeds, in the main feed) in podcast:podroll.
+    `links` gives each episode's page by slug (`home.episode_pages`); default index.html#slug.
     """
     base_url = base_url or show.site_url
     feed_url = feed_url or join_url(base_url, FEED_KEY)
@@ -303,7 +305,9 @@ def render_feed(
 
     ordered = sorted(episodes, key=lambda e: (e.published_at, e.slug), reverse=True)
     for episode in ordered:
-        _add_item(fg, episode, show, artwork_url=artwork_url, base_url=base_url, chapters=chapters)
+        link = (links or {}).get(episode.slug, f"index.html#{episode.slug}")
+        _add_item(fg, episode, show, artwork_url=artwork_url, base_url=base_url,
+                  chapters=chapters, link=link)  # fmt: skip
     if ordered:
         fg.lastBuildDate(ordered[0].published_at)
         fg.pubDate(ordered[0].published_at)
@@ -321,11 +325,12 @@ def _add_item(
     artwork_url: str,
     base_url: str,
     chapters: bool,
+    link: str,
 ) -> None:
     fe = fg.add_entry(order="append")
     fe.title(episode.title)
     fe.guid(episode.guid, permalink=False)
-    fe.link(href=join_url(base_url, f"index.html#{episode.slug}"))
+    fe.link(href=join_url(base_url, link))
     fe.description(episode_description(episode))
     fe.enclosure(episode.audio.url, str(episode.audio.size_bytes), episode.audio.content_type)
     fe.pubDate(episode.published_at)

@@ -26,7 +26,7 @@ from html import escape
 from typing import Any
 
 from episodes.episode import Episode, join_url
-from episodes.markdown import markdown_html, plain_text
+from episodes.markdown import markdown_html, markdown_text
 from episodes.site.storage import MAX_PRESIGN_S, Storage, open_storage, public_base_url
 from fieldreports.config import ShowConfig
 from fieldreports.errors import SetupError
@@ -84,16 +84,6 @@ def parse_expiry(text: str) -> int:
     if not match:
         raise SetupError(f'expiry "{text}" not understood; write it like 12h, 7d or 3600.')
     return int(match.group(1)) * _UNITS_S[match.group(2) or "s"]
-
-
-def notes_text(markdown: str) -> str:
-    """The reporter's Markdown as plain text, one paragraph a line, for an intro to be read out.
-
-    >>> notes_text("Boats arrive at **dawn**.\\n\\nSee [UNHCR](https://www.unhcr.org/).")
-    'Boats arrive at dawn.\\nSee UNHCR.'
-    """
-    blocks = re.split(r"\n\s*\n", markdown.strip())
-    return "\n".join(t for t in (plain_text(markdown_html(b)) for b in blocks) if t)
 
 
 def _loudness(value: float | None) -> float | None:
@@ -154,7 +144,7 @@ def _entry(episode: Episode, base_url: str) -> dict[str, Any]:
         "master_url": join_url(base_url, episode.master.key),
         "mp3_url": join_url(base_url, episode.audio.key),
         "image_url": join_url(base_url, episode.image.key) if episode.image else None,
-        "notes": notes_text(episode.notes_markdown),
+        "notes": markdown_text(episode.notes_markdown),
         "transcripts": [
             {
                 "language": t.language,
@@ -229,8 +219,12 @@ def _article(episode: Episode) -> str:
         (TEXT["duration"], escape(format_duration(episode.duration_s))),
         (
             TEXT["layout"],
-            escape(f"{layout}, {episode.master_sample_rate_hz / 1000:g} kHz, "
-                   f"{episode.master_bit_depth}-bit") if layout else "",
+            escape(
+                f"{layout}, {episode.master_sample_rate_hz / 1000:g} kHz, "
+                f"{episode.master_bit_depth}-bit"
+            )
+            if layout
+            else "",
         ),  # fmt: skip
         (
             TEXT["loudness"],
@@ -253,14 +247,17 @@ def _article(episode: Episode) -> str:
         for t in episode.transcripts
     )
     notes = markdown_html(episode.notes_markdown)
+    transcripts_label, notes_label = escape(TEXT["transcripts"]), escape(TEXT["notes"])
+    transcripts_line = f"<p>{transcripts_label}: {transcripts}</p>" if transcripts else ""
+    notes_block = f"<h3>{notes_label}</h3>{notes}" if notes else ""
     heading_id = f"p-{episode.slug}"
     return f"""<article id="{escape(episode.slug)}" aria-labelledby="{escape(heading_id)}">
 <h2 id="{escape(heading_id)}">{escape(episode.title)}</h2>
 <dl aria-label="{escape(TEXT["facts"])}">{facts}</dl>
 <p><a href="../{escape(episode.master.key)}" download>{escape(TEXT["master"].format(size=size))}</a>
 · <a href="../{escape(episode.audio.key)}">{escape(TEXT["mp3"])}</a></p>
-{f'<p>{escape(TEXT["transcripts"])}: {transcripts}</p>' if transcripts else ""}
-{f'<h3>{escape(TEXT["notes"])}</h3>{notes}' if notes else ""}
+{transcripts_line}
+{notes_block}
 </article>"""
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import time
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -196,7 +196,9 @@ class LocalStorage:
         from episodes.site.signing import MAX_EXPIRY_S, load_secret, signed_url
 
         if not 1 <= expires_s <= MAX_EXPIRY_S:
-            raise StorageError(f"a signed link lives between 1 second and 7 days; {expires_s} s asked.")
+            raise StorageError(
+                f"a signed link lives between 1 second and 7 days; {expires_s} s asked."
+            )
         expires_at = int(time.time()) + expires_s
         return signed_url(url, key, load_secret(self.secret_dir), expires_at)
 

@@ -135,7 +135,7 @@ def test_s3_server_stopped_mid_publish_keeps_old_feed_and_next_run_completes(
     finished = publish(new_site, storage)
     assert new_mp3 in finished.unchanged  # uploaded before the crash, not again
     assert "feed.xml" in finished.uploaded
-    assert storage.get("feed.xml") == new_site.feed[0].data
+    assert storage.get("feed.xml") == new_site.feed[-1].data
     assert storage.get("feed.xml") != old_feed
 
 
