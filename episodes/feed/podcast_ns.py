@@ -18,7 +18,13 @@ from typing import Any
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
+from episodes.site.files import CHAPTERS_TYPE
+
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+# The namespace's first URI. The spec asks clients to take both as one; gPodder's podcastparser
+# (0.6.11) knows only this one, so one transcript and the chapters of each item are written in it
+# (see `PodcastTranscript.legacy_ns`): apps that follow the spec see no difference.
+PODCAST_LEGACY_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
 # Our own attributes on podcast:transcript: how its language was found. Apps ignore what they
 # do not know; editors and archives can tell a detected language from a reporter's hint.
 FIELDREPORTS_NS = "urn:fieldreports:1.0"
@@ -75,10 +81,18 @@ class PodcastTranscript:
     rel: str = ""  # "captions" for time-coded formats
     language_source: str = ""  # "hint", "detected", "translated"...
     language_probability: float | None = None
+    legacy_ns: bool = False  # written under PODCAST_LEGACY_NS, for parsers that know only it
 
 
-def _el(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
-    element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}")
+def _el(
+    parent: Any, tag: str, text: str | None = None, *, legacy: bool = False, **attrs: str
+) -> Any:
+    if legacy:  # the same "podcast" prefix, declared on the element for the first URI
+        element = etree.SubElement(
+            parent, f"{{{PODCAST_LEGACY_NS}}}{tag}", nsmap={"podcast": PODCAST_LEGACY_NS}
+        )
+    else:
+        element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}")
     for name, value in attrs.items():
         if value:
             element.set(name, value)
@@ -174,6 +188,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
             element = _el(
                 entry,
                 "transcript",
+                legacy=transcript.legacy_ns,
                 url=transcript.url,
                 type=transcript.type,
                 language=transcript.language,
@@ -187,7 +202,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
                     f"{transcript.language_probability:.2f}",
                 )
         if self.chapters_url:
-            _el(entry, "chapters", url=self.chapters_url, type="application/json+chapters")
+            _el(entry, "chapters", legacy=True, url=self.chapters_url, type=CHAPTERS_TYPE)
         _write_location(entry, self.location)
         _write_people(entry, self.people)
         if self.season is not None:

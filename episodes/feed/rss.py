@@ -349,6 +349,7 @@ def _add_item(
 
     p20: PodcastIndexEntryExtension = fe.podcastindex
     p20.explicit = episode.explicit
+    ordered = transcript_order(episode.transcripts)
     p20.transcripts = tuple(
         PodcastTranscript(
             url=t.url,
@@ -357,8 +358,10 @@ def _add_item(
             rel="captions" if t.fmt in _CAPTION_FORMATS else "",
             language_source=t.language_source,
             language_probability=t.language_probability,
+            # The last (a timed one) also reaches parsers that know only the first URI.
+            legacy_ns=t is ordered[-1],
         )
-        for t in transcript_order(episode.transcripts)
+        for t in ordered
     )
     if chapters:
         p20.chapters_url = join_url(base_url, chapters_key(episode.slug))

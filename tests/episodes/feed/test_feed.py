@@ -17,7 +17,7 @@ from lxml import etree
 
 from episodes.episode import Episode
 from episodes.feed.check import apple_problems
-from episodes.feed.podcast_ns import PODCAST_NS
+from episodes.feed.podcast_ns import PODCAST_LEGACY_NS, PODCAST_NS
 from episodes.feed.rss import MAX_DESCRIPTION_BYTES, render_feed
 from episodes.pages.artwork import default_artwork
 from fieldreports.config import ShowConfig
@@ -28,6 +28,8 @@ from tests.support.episodes import BASE_URL, REPORT_IDS, make_show_episodes, sho
 FEED_URL = BASE_URL + "feed.xml"
 ARTWORK_URL = BASE_URL + "artwork.png"
 NS = {"podcast": PODCAST_NS, "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd"}
+# Tags also written under the namespace's first URI, which the spec takes as the same.
+LEGACY = {"podcast": PODCAST_LEGACY_NS}
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,8 @@ def test_channel_podcast_guid_locked_and_apple_tags(feed: bytes) -> None:
 def test_item_transcripts_one_per_format_and_language(feed: bytes, show) -> None:
     _config, episodes = show
     lampedusa = next(e for e in episodes if e.slug.endswith("lampedusa-harbour"))
-    tags = _item(feed, lampedusa.guid).findall("podcast:transcript", NS)
+    item = _item(feed, lampedusa.guid)
+    tags = item.findall("podcast:transcript", NS) + item.findall("podcast:transcript", LEGACY)
     found = {(t.get("language"), t.get("type"), t.get("rel")) for t in tags}
     for language in ("it", "en"):  # Italian original and its English translation
         assert (language, "text/vtt", "captions") in found
@@ -159,7 +162,7 @@ def test_item_people_season_episode_chapters(feed: bytes, show) -> None:
     assert (season.text, season.get("name")) == ("1", "Border Reached! 2022")
     assert item.findtext("podcast:episode", namespaces=NS) == "2"
     assert item.findtext("itunes:season", namespaces=NS) == "1"
-    chapters = item.find("podcast:chapters", NS)
+    chapters = item.find("podcast:chapters", LEGACY)
     assert chapters.get("url") == BASE_URL + "chapters/2022-04-02-roszke-fence.json"
     assert chapters.get("type") == "application/json+chapters"
     studio = _item(feed, next(e.guid for e in episodes if e.slug == "studio-wrap-up"))
