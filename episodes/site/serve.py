@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from episodes.site.files import content_type_for
+from episodes.site.signing import allowed
 from fieldreports.errors import SetupError
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
-    """Static files with HEAD, single byte ranges and our content types."""
+    """Static files with HEAD, single byte ranges and our content types; with a
+    `signing_secret`, the masters only through signed, unexpired links (403 otherwise)."""
 
     server_version = "fieldreports"
+    signing_secret: bytes | None = None
     _range: tuple[int, int] | None = None
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
@@ -107,6 +110,9 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
 
     def send_head(self) -> Any:
         self._range = None
+        if self.signing_secret is not None and not allowed(self.path, self.signing_secret):
+            self.send_error(HTTPStatus.FORBIDDEN, "This link is not signed or has expired")
+            return None
         path = self.translate_path(self.path)
         if not path:
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
@@ -175,18 +181,34 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
 
 
 def make_server(
-    directory: Path, *, host: str = "127.0.0.1", port: int = 8000
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    signing_secret: bytes | None = None,
 ) -> ThreadingHTTPServer:
-    """A server for `directory`, bound but not yet serving (port 0 picks a free port)."""
+    """A server for `directory`, bound but not yet serving (port 0 picks a free port). With
+    `signing_secret`, masters are served only through links signed with it."""
     if not directory.is_dir():
         raise SetupError(f"{directory} does not exist yet; run `fieldreports run` first.")
-    handler = partial(RangeRequestHandler, directory=str(directory))
+    handler_class = RangeRequestHandler
+    if signing_secret is not None:
+        handler_class = type(
+            "SignedRangeRequestHandler", (RangeRequestHandler,), {"signing_secret": signing_secret}
+        )
+    handler = partial(handler_class, directory=str(directory))
     return ThreadingHTTPServer((host, port), handler)
 
 
-def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    signing_secret: bytes | None = None,
+) -> None:
     """Serve `directory` until interrupted (Ctrl-C)."""
-    server = make_server(directory, host=host, port=port)
+    server = make_server(directory, host=host, port=port, signing_secret=signing_secret)
     log.info("serving %s at http://%s:%d/", directory, host, server.server_address[1])
     with server:
         try:
@@ -196,9 +218,15 @@ def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None
 
 
 @contextlib.contextmanager
-def running(directory: Path, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running(
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    signing_secret: bytes | None = None,
+) -> Iterator[str]:
     """Serve `directory` in a background thread; yields the base URL ("http://host:port/")."""
-    server = make_server(directory, host=host, port=port)
+    server = make_server(directory, host=host, port=port, signing_secret=signing_secret)
     thread = threading.Thread(target=server.serve_forever, name="fieldreports-serve", daemon=True)
     thread.start()
     try:

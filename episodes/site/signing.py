@@ -111,3 +111,30 @@ def load_secret(state_dir: Path, *, create: bool = True) -> bytes:
         "made a signing key in %s (keep it; links signed with it stop working without it)", path
     )
     return secret
+
+
+# What a signed link protects: the broadcast masters.
+SIGNED_PREFIXES = ("masters/",)
+
+
+def allowed(
+    target: str,
+    secret: bytes,
+    *,
+    prefixes: tuple[str, ...] = SIGNED_PREFIXES,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Whether a server may answer `target` (an HTTP request's path and query): anything
+    outside `prefixes`, or a file inside them with a valid, unexpired signature.
+
+    >>> query = sign("masters/a.wav", b"k", 2000000000)
+    >>> allowed("/masters/a.wav?" + query, b"k"), allowed("/masters/a.wav", b"k")
+    (True, False)
+    >>> allowed("/episodes/a.mp3", b"k"), allowed("/masters/../masters/b.wav?" + query, b"k")
+    (True, False)
+    """
+    path, _, query = target.partition("?")
+    key = unquote(path).lstrip("/")
+    if not any(key.startswith(p) or f"/{p}" in f"/{key}" for p in prefixes):
+        return True
+    return ".." not in key.split("/") and verify(key, query, secret, now=now)
