@@ -350,7 +350,10 @@ def _check(config: ShowConfig, source: Path) -> None:
         value = getattr(getattr(config, table), key)
         if value < minimum:
             raise SetupError(f"{source}: [{table}] {key} = {value:g} must be at least {minimum:g}.")
-    check_audio_settings(config.audio)
+    try:
+        check_audio_settings(config.audio)
+    except SetupError as exc:
+        raise SetupError(f"{source}: {exc}") from None
     zone(config.show.timezone)
     _check_public_dir(config, source)
     if not config.show.base_url.startswith(("http://", "https://")):

@@ -25,6 +25,7 @@ def test_defaults_fill_everything_but_title_and_base_url(tmp_path: Path) -> None
     assert config.audio.podcast_lufs == -16.0 and config.audio.master_lufs == -23.0
     assert config.transcription.engine == "faster-whisper" and config.transcription.model == "base"
     assert config.storage.kind == "local"
+    assert config.audio.master_channels == 1  # one layout for the whole show: mono speech
     assert config.public_dir == show.resolve() / "public"
 
 
@@ -55,6 +56,10 @@ def test_integers_are_accepted_for_float_settings(tmp_path: Path) -> None:
             "needs a bucket",
         ),
         ("[show\n", "not valid TOML"),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\nmaster_channels = 0\n',
+            "master_channels must be 1 (mono, for speech) or 2",
+        ),
     ],
 )
 def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -134,7 +134,17 @@ def test_partners_json_describes_each_master(published) -> None:
         assert entry["master_url"] == BASE_URL + f"masters/{episode.slug}.wav"
         assert entry["integrated_lufs"] == -23.0 and entry["true_peak_dbtp"] == -2.5
         assert entry["duration_s"] == 1.5
-    assert entries[episodes[0].guid]["date"] == "2022-03-14"
+        assert (entry["channels"], entry["sample_rate_hz"], entry["bit_depth"]) == (1, 48000, 24)
+        assert entry["mp3_url"] == BASE_URL + episode.audio.key
+        assert {t["url"] for t in entry["transcripts"]} == {
+            BASE_URL + t.key for t in episode.transcripts
+        }
+    harbour = entries[episodes[0].guid]
+    assert harbour["date"] == "2022-03-14" and harbour["place"] == "Lampedusa"
+    assert harbour["notes"] == "Boats arrive at dawn. See UNHCR."
+    assert {t["language"] for t in harbour["transcripts"] if t["translated"]} == {"en"}
+    # Only the public point's name: never coordinates, exact or not.
+    assert "35.5" not in json.dumps(document) and "lat" not in harbour
 
 
 def test_chapters_trace_public_coordinates_only(published) -> None:
