@@ -193,9 +193,12 @@ def make_server(
         raise SetupError(f"{directory} does not exist yet; run `fieldreports run` first.")
     handler_class = RangeRequestHandler
     if signing_secret is not None:
-        handler_class = type(
-            "SignedRangeRequestHandler", (RangeRequestHandler,), {"signing_secret": signing_secret}
-        )
+
+        class SignedRangeRequestHandler(RangeRequestHandler):
+            pass
+
+        SignedRangeRequestHandler.signing_secret = signing_secret
+        handler_class = SignedRangeRequestHandler
     handler = partial(handler_class, directory=str(directory))
     return ThreadingHTTPServer((host, port), handler)
 
