@@ -22,8 +22,9 @@ from episodes.site.files import CHAPTERS_TYPE
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 # The namespace's first URI. The spec asks clients to take both as one; gPodder's podcastparser
-# (0.6.11) knows only this one, so one transcript and the chapters of each item are written in it
-# (see `PodcastTranscript.legacy_ns`): apps that follow the spec see no difference.
+# (0.6.11) knows only this one, so one transcript and the chapters of each item are written once
+# more under it (see `PodcastTranscript.also_legacy`): apps that know only the current URI miss
+# nothing, and apps that merge both see that one URL twice.
 PODCAST_LEGACY_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
 # Our own attributes on podcast:transcript: how its language was found. Apps ignore what they
 # do not know; editors and archives can tell a detected language from a reporter's hint.
@@ -81,7 +82,7 @@ class PodcastTranscript:
     rel: str = ""  # "captions" for time-coded formats
     language_source: str = ""  # "hint", "detected", "translated"...
     language_probability: float | None = None
-    legacy_ns: bool = False  # written under PODCAST_LEGACY_NS, for parsers that know only it
+    also_legacy: bool = False  # written again under PODCAST_LEGACY_NS, for parsers knowing only it
 
 
 def _el(
@@ -124,6 +125,24 @@ def _write_people(parent: Any, people: tuple[PodcastPerson, ...]) -> None:
             group=person.group,
             href=person.href,
             img=person.img,
+        )
+
+
+def _write_transcript(parent: Any, transcript: PodcastTranscript, *, legacy: bool) -> None:
+    element = _el(
+        parent,
+        "transcript",
+        legacy=legacy,
+        url=transcript.url,
+        type=transcript.type,
+        language=transcript.language,
+        rel=transcript.rel,
+    )
+    if transcript.language_source:
+        element.set(f"{{{FIELDREPORTS_NS}}}languageSource", transcript.language_source)
+    if transcript.language_probability is not None:
+        element.set(
+            f"{{{FIELDREPORTS_NS}}}languageProbability", f"{transcript.language_probability:.2f}"
         )
 
 
@@ -185,22 +204,13 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
     def extend_rss(self, entry: Any) -> Any:
         _write_explicit(entry, self.explicit)
         for transcript in self.transcripts:
-            element = _el(
-                entry,
-                "transcript",
-                legacy=transcript.legacy_ns,
-                url=transcript.url,
-                type=transcript.type,
-                language=transcript.language,
-                rel=transcript.rel,
-            )
-            if transcript.language_source:
-                element.set(f"{{{FIELDREPORTS_NS}}}languageSource", transcript.language_source)
-            if transcript.language_probability is not None:
-                element.set(
-                    f"{{{FIELDREPORTS_NS}}}languageProbability",
-                    f"{transcript.language_probability:.2f}",
-                )
+            _write_transcript(entry, transcript, legacy=False)
+        if self.chapters_url:
+            _el(entry, "chapters", url=self.chapters_url, type=CHAPTERS_TYPE)
+        # The same again under the first URI, last, for parsers that know only it.
+        for transcript in self.transcripts:
+            if transcript.also_legacy:
+                _write_transcript(entry, transcript, legacy=True)
         if self.chapters_url:
             _el(entry, "chapters", legacy=True, url=self.chapters_url, type=CHAPTERS_TYPE)
         _write_location(entry, self.location)

@@ -359,7 +359,7 @@ def _add_item(
             language_source=t.language_source,
             language_probability=t.language_probability,
             # The last (a timed one) also reaches parsers that know only the first URI.
-            legacy_ns=t is ordered[-1],
+            also_legacy=t is ordered[-1],
         )
         for t in ordered
     )

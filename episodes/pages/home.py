@@ -56,6 +56,7 @@ TEXT = {
     "search_hint": "Type at least two letters.",
     "search_none": "No episode matches.",
     "search_found": "{count} episodes match.",
+    "search_found_one": "1 episode matches.",
     "search_offline": "Search works when the site is served over the web, not opened from disk.",
     "episode": "Episode {label}",
     "duration": "Duration {duration}",
@@ -134,8 +135,8 @@ SEARCH_JS = """\
     var found = entries.filter(function (e) {
       return words.every(function (w) { return e.haystack.indexOf(w) >= 0; });
     });
-    status.textContent = found.length
-      ? form.getAttribute("data-found").replace("{count}", found.length)
+    status.textContent = found.length === 1 ? form.getAttribute("data-found-one")
+      : found.length ? form.getAttribute("data-found").replace("{count}", found.length)
       : form.getAttribute("data-none");
     found.slice(0, 50).forEach(function (e) {
       var item = document.createElement("li");
@@ -278,7 +279,8 @@ def _page(
     )
     search = f"""<form id="search" role="search" data-root="{root}"
  data-hint="{escape(TEXT["search_hint"])}" data-none="{escape(TEXT["search_none"])}"
- data-found="{escape(TEXT["search_found"])}" data-offline="{escape(TEXT["search_offline"])}">
+ data-found="{escape(TEXT["search_found"])}" data-found-one="{escape(TEXT["search_found_one"])}"
+ data-offline="{escape(TEXT["search_offline"])}">
 <label for="search-q">{escape(TEXT["search"])}</label>
 <input type="search" id="search-q" name="q" autocomplete="off">
 <button type="submit">{escape(TEXT["search_button"])}</button>

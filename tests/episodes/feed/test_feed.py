@@ -123,7 +123,7 @@ def test_item_transcripts_one_per_format_and_language(feed: bytes, show) -> None
     _config, episodes = show
     lampedusa = next(e for e in episodes if e.slug.endswith("lampedusa-harbour"))
     item = _item(feed, lampedusa.guid)
-    tags = item.findall("podcast:transcript", NS) + item.findall("podcast:transcript", LEGACY)
+    tags = item.findall("podcast:transcript", NS)
     found = {(t.get("language"), t.get("type"), t.get("rel")) for t in tags}
     for language in ("it", "en"):  # Italian original and its English translation
         assert (language, "text/vtt", "captions") in found
@@ -134,6 +134,10 @@ def test_item_transcripts_one_per_format_and_language(feed: bytes, show) -> None
     urls = {t.get("url") for t in tags}
     assert BASE_URL + "transcripts/2022-03-14-lampedusa-harbour.it.vtt" in urls
     assert {t.url for t in lampedusa.transcripts} == urls
+    # Once more under the namespace's first URI, last: the spoken language's WebVTT.
+    (legacy,) = item.findall("podcast:transcript", LEGACY)
+    assert legacy.get("url") == BASE_URL + "transcripts/2022-03-14-lampedusa-harbour.it.vtt"
+    assert list(item.iter("{*}transcript"))[-1] is legacy
 
 
 def test_item_location_uses_public_coordinates_only(feed: bytes, show) -> None:
@@ -162,7 +166,8 @@ def test_item_people_season_episode_chapters(feed: bytes, show) -> None:
     assert (season.text, season.get("name")) == ("1", "Border Reached! 2022")
     assert item.findtext("podcast:episode", namespaces=NS) == "2"
     assert item.findtext("itunes:season", namespaces=NS) == "1"
-    chapters = item.find("podcast:chapters", LEGACY)
+    chapters = item.find("podcast:chapters", NS)
+    assert item.find("podcast:chapters", LEGACY).attrib == chapters.attrib
     assert chapters.get("url") == BASE_URL + "chapters/2022-04-02-roszke-fence.json"
     assert chapters.get("type") == "application/json+chapters"
     studio = _item(feed, next(e.guid for e in episodes if e.slug == "studio-wrap-up"))

@@ -136,6 +136,7 @@ def test_search_finds_episodes_without_a_server_side(
     page = open_page(browser, base, "pages/2.html", errors)  # from the archive: paths from ../
     page.fill("#search-q", query)
     page.wait_for_selector("#search-results li")
+    assert "match" in page.inner_text("#search-status")
     results = page.locator("#search-results li a")
     assert expected in results.all_inner_texts()
     link = results.filter(has_text=expected).first
