@@ -3,11 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium node npm
 SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium nodejs npm
-# npm's packages (package-lock.json): axe-core, which the browser tests inject into Chromium.
-NODE_STAMP := node_modules/.package-lock.json
 SHOW ?= examples/border-reached
 
 .PHONY: demo test install system lint messages clean-demo
@@ -30,10 +29,6 @@ lint: install
 
 install: system $(STAMP) $(NODE_STAMP)
 
-$(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $(NODE_STAMP)
-
 # After changing interface text in the code: re-extract it into episodes/locale/ (every
 # catalog gets the new messages to translate; see docs/map.md, "Adding a language").
 messages: install
@@ -55,6 +50,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# Node packages for the tests only (package.json): tus-js-client, the browser upload client the
+# upload server is tested against; podcast-partytime, a Podcasting 2.0 parser; axe-core.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 clean-demo:
 	rm -rf $(SHOW)/public $(SHOW)/.fieldreports $(SHOW)/quarantine

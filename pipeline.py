@@ -131,6 +131,10 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             storage = open_storage(config, hash_file=hash_file)
             prune = False if failures else None
             published = publish(site, storage, prune=prune, hash_file=hash_file)
+            if not failures:
+                executor.prune(
+                    keep=(p for j in jobs.values() for p in NORMALISE.outputs(j.mastered))
+                )
         finally:
             executor.close()
         for failure in failures:
@@ -267,6 +271,11 @@ def episode_jobs(
     artwork = _local_artwork(config)
     jobs = {k: replace(j, numbering=numbers[k]) for k, j in kept.items()}
     for report_id, (item, when) in fresh.items():
+        image = (
+            item.report.audio_path.parent / item.report.notes.image
+            if item.report.notes.image
+            else None
+        )
         jobs[report_id] = EpisodeJob(
             guid=catalog.guid_for(report_id, feed_url=feed_url(config)),
             notes=item.report.notes,
@@ -278,6 +287,8 @@ def episode_jobs(
             show=config.show,
             artwork=artwork,
             artwork_sha256=file_sha256(artwork)[0] if artwork else "",
+            image=image,
+            image_sha256=file_sha256(image)[0] if image else "",
         )
     return jobs
 
@@ -299,6 +310,7 @@ def _locate_job(config: ShowConfig, heard: Iterable[Heard]) -> LocateJob:
         tracks_dir=config.tracks_dir,
         settings=config.geotag,
         timezone=config.show.timezone,
+        sensitive_by_default=config.show.sensitive_by_default,
     )
 
 

@@ -7,13 +7,15 @@ file name or the report id, so no consumer can publish them by mistake. Its GUID
 catalog, stored once per report, and never changes; its slug (see `numbering`) names its files:
 
     episodes/<slug>.mp3               the podcast MP3 with clean ID3 tags
-    masters/<slug>.wav                the broadcast master for radio partners
+    masters/<slug>.wav                the broadcast master (BWF: bext and iXML) for radio partners
     transcripts/<slug>.<lang>.<fmt>   each transcript format (and an English translation)
     chapters/<slug>.json              Podcasting 2.0 chapters, written by publish.build_site
 
 `make_episode` is a stage (`EPISODE`): its job holds every input, private ones included (the
 catalog keeps the last job of each report, so an episode can be made again while its report
 fails), and its result is cached, so an unchanged show tags no MP3 and renders no transcript.
+It tags copies, never the cached masters: the MP3 gets ID3 tags, the WAV master `bext` and
+`iXML` chunks written from the public episode (`episodes.broadcast`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fieldreports.catalog.serialise import NOT_IN_KEY
 from fieldreports.catalog.summary import ReportSummary
 from fieldreports.config import ShowInfo
 from fieldreports.digest import file_sha256
+from fieldreports.errors import ReportError
 from fieldreports.geo import Placement, PublicLocation
 from fieldreports.intake.notes import Notes
 from fieldreports.naming import excerpt
@@ -95,6 +98,11 @@ class Episode:
     location: PublicLocation | None  # None: published off the map
     podcast_loudness: Loudness
     master_loudness: Loudness
+    # The master's layout: one per show ([audio] master_channels), stated for partners.
+    master_channels: int = 0
+    master_sample_rate_hz: int = 0
+    master_bit_depth: int = 0
+    image: MediaFile | None = None  # the episode's artwork; None: the show's
     # Transcript segments as (start_s, end_s, text), kept for chapters; empty when untranscribed.
     segments: tuple[tuple[float, float, str], ...] = ()
     # Publishable (start_s, lat, lon) along the route while recording, for chapter waypoints;
@@ -120,6 +128,9 @@ class EpisodeJob:
     show: ShowInfo
     artwork: Path | None = field(default=None, metadata=NOT_IN_KEY)  # embedded in the MP3
     artwork_sha256: str = ""
+    # The notes' `image`: the episode's own artwork, re-encoded before it is published.
+    image: Path | None = field(default=None, metadata=NOT_IN_KEY)
+    image_sha256: str = ""
 
 
 def audio_key(slug: str) -> str:
@@ -128,6 +139,10 @@ def audio_key(slug: str) -> str:
 
 def master_key(slug: str) -> str:
     return f"masters/{slug}.wav"
+
+
+def image_key(slug: str, suffix: str) -> str:
+    return f"images/{slug}{suffix}"
 
 
 def chapters_key(slug: str) -> str:
@@ -186,6 +201,7 @@ def make_episode(
     base_url = show.site_url
 
     work_dir.mkdir(parents=True, exist_ok=True)
+    image = _episode_image(job, work_dir)
     tagged = work_dir / "podcast.mp3"
     tmp = tagged.with_name(tagged.name + ".tmp")
     shutil.copyfile(mastered.podcast_mp3, tmp)
@@ -198,7 +214,7 @@ def make_episode(
             episode=numbering.number,
             season=numbering.season,
             year=(recorded_at or job.published_at).year,
-            artwork=job.artwork,
+            artwork=image.source if image else job.artwork,
         ),
     )
     tmp.replace(tagged)
@@ -206,7 +222,7 @@ def make_episode(
     spoken = next((t for t in job.transcripts if t.task != "translate"), None)
     language = (spoken.language if spoken else "") or notes.language or show.language
     location = job.placement.location.public() if job.placement.location else None
-    return Episode(
+    episode = Episode(
         guid=job.guid,
         slug=slug,
         title=notes.title,
@@ -233,6 +249,7 @@ def make_episode(
         transcripts=render_transcripts(slug, job.transcripts, base_url=base_url, fallback=language),
         transcript_excerpt=excerpt(spoken.text) if spoken else "",
         location=location,
+        image=image,
         podcast_loudness=mastered.podcast,
         master_loudness=mastered.master,
         segments=tuple((s.start_s, s.end_s, s.text.strip()) for s in spoken.segments)
@@ -241,6 +258,57 @@ def make_episode(
         # Waypoints only for a located report: they are public points, or the public point.
         waypoints=job.placement.waypoints if location else (),
     )
+    return with_broadcast_master(episode, job, work_dir / "master.wav")
+
+
+def with_broadcast_master(episode: Episode, job: EpisodeJob, out: Path) -> Episode:
+    """The episode with its master replaced by a BWF copy whose chunks say what the public
+    episode says (the cached master stays untouched)."""
+    from episodes.broadcast import broadcast_info
+    from fieldreports.audio.bwf import read_format, write_bwf
+
+    fmt = read_format(job.mastered.master_wav)
+    info = broadcast_info(episode, show_title=job.show.title, mastered=job.mastered, fmt=fmt)
+    sha256, size = write_bwf(job.mastered.master_wav, out, info)
+    master = media_file(
+        out,
+        key=episode.master.key,
+        base_url=job.show.site_url,
+        content_type="audio/wav",
+        sha256=sha256,
+        size=size,
+    )
+    return replace(
+        episode,
+        master=master,
+        master_channels=fmt.channels,
+        master_sample_rate_hz=fmt.sample_rate_hz,
+        master_bit_depth=fmt.bits,
+    )
+
+
+def _episode_image(job: EpisodeJob, work_dir: Path) -> MediaFile | None:
+    """The notes' photo, checked and re-encoded (no EXIF, no GPS), or None."""
+    if job.image is None:
+        return None
+    if not job.image.is_file():  # a kept episode whose photo was since removed from inbox/
+        log.warning("%s: the episode's image is gone; the show's artwork stands in", job.image)
+        return None
+    from episodes.pages.artwork import conform_photo
+
+    try:
+        data, suffix = conform_photo(job.image.read_bytes())
+    except OSError as exc:
+        raise ReportError(
+            f"{job.image.name} is not a JPEG or PNG that can be read ({exc}); export the photo "
+            "again or remove the image line from the notes.",
+            path=job.image,
+        ) from exc
+    out = work_dir / f"image{suffix}"
+    out.write_bytes(data)
+    content_type = "image/png" if suffix == ".png" else "image/jpeg"
+    key = image_key(job.numbering.slug, suffix)
+    return media_file(out, key=key, base_url=job.show.site_url, content_type=content_type)
 
 
 def render_transcripts(
@@ -284,16 +352,19 @@ def rebase(episode: Episode, base_url: str) -> Episode:
         audio=replace(episode.audio, url=join_url(base_url, episode.audio.key)),
         master=replace(episode.master, url=join_url(base_url, episode.master.key)),
         transcripts=tuple(replace(t, url=join_url(base_url, t.key)) for t in episode.transcripts),
+        image=replace(episode.image, url=join_url(base_url, episode.image.key))
+        if episode.image
+        else None,
     )
 
 
 EPISODE: Stage[EpisodeJob, Episode] = Stage(
     name="episode",
-    version=1,
+    version=2,
     job=EpisodeJob,
     result=Episode,
     run=make_episode,
-    outputs=lambda e: (e.audio.source, e.master.source),
+    outputs=lambda e: (e.audio.source, e.master.source, *((e.image.source,) if e.image else ())),
 )
 
 

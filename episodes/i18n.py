@@ -220,7 +220,9 @@ def catalog_messages(language: str) -> Iterator[tuple[str, str, bool]]:
 
 
 def _joined(value: object) -> str:
-    return "\n".join(value) if isinstance(value, (tuple, list)) else str(value or "")
+    if isinstance(value, (tuple, list)):
+        return "\n".join(value) if all(value) else ""  # a plural counts when all its forms do
+    return str(value or "")
 
 
 def update_catalogs() -> list[Path]:
@@ -238,7 +240,7 @@ def update_catalogs() -> list[Path]:
         catalog.obsolete.clear()
         if language == SOURCE_LANGUAGE:
             for message in catalog:
-                if message.id and not message.string:
+                if message.id and not _joined(message.string):
                     message.string = message.id
         path = catalog_path(language)
         _write(path, catalog)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -68,3 +69,13 @@ def plain_text(markup: str) -> str:
     'One two three'
     """
     return " ".join(nh3.clean(markup, tags=set()).split())
+
+
+def markdown_text(markdown: str) -> str:
+    """Markdown as plain text, one paragraph a line: for an intro read out, or a search index.
+
+    >>> markdown_text("Boats arrive at **dawn**.\\n\\nSee [UNHCR](https://www.unhcr.org/).")
+    'Boats arrive at dawn.\\nSee UNHCR.'
+    """
+    blocks = re.split(r"\n\s*\n", markdown.strip())
+    return "\n".join(t for t in (plain_text(markdown_html(b)) for b in blocks) if t)

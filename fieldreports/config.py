@@ -7,6 +7,7 @@ because a misspelt setting that is silently ignored costs a reporter a whole re-
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from fieldreports.errors import SetupError
-from fieldreports.naming import did_you_mean
+from fieldreports.naming import clip, did_you_mean
+from fieldreports.times import zone
 
 CONFIG_NAME = "show.toml"
 # A setting that changes how fast a stage runs, not its result (catalog.serialise.NOT_IN_KEY,
@@ -43,6 +45,8 @@ class ShowInfo:
     link: str = ""
     timezone: str = "UTC"
     locked: bool = True
+    # true: a report is published only approximately unless its notes say `sensitive: false`.
+    sensitive_by_default: bool = False
 
     @property
     def site_url(self) -> str:
@@ -63,7 +67,9 @@ class AudioSettings:
     master_true_peak_dbtp: float = -1.0
     master_sample_rate_hz: int = 48000
     master_bit_depth: int = 24
-    master_channels: int = 0  # 0: as the source (more than two are folded to stereo); 1 or 2
+    # One layout for every master of the show, so a partner's playout never gets a mix of mono
+    # and stereo files: 1 (mono, for speech) or 2 (stereo; a mono source is copied to both).
+    master_channels: int = 1
     highpass_hz: float = 80.0  # 0 turns the high-pass off
     noise_reduction: bool = False
     noise_reduction_strength: float = 0.8  # 0..1: how far noise is turned down (noisereduce)
@@ -165,6 +171,33 @@ class MapSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UploadSettings:
+    """The `[uploads]` table: limits of the tus upload server (docs/uploads.md)."""
+
+    max_size_mb: int = 4096  # MiB; 4 GiB is hours of WAV from a field recorder
+    # Unfinished uploads untouched this long are deleted; finished ones are remembered as long.
+    expire_partial_hours: float = 168.0
+    # A client that sends nothing for this long (headers or body) is cut off; what arrived is kept.
+    read_timeout_s: float = 60.0
+    max_connections: int = 200  # more at once are answered 503 "busy", never queued forever
+    cors_origins: str = "*"  # "*" or web pages allowed to upload: "https://a.org, https://b.org"
+
+    @property
+    def max_size_bytes(self) -> int:
+        return self.max_size_mb * 1024 * 1024
+
+    @property
+    def expire_s(self) -> float:
+        return self.expire_partial_hours * 3600
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """`cors_origins` as a tuple: ("*",) or the origins without trailing slashes."""
+        origins = (o.strip().rstrip("/") for o in self.cors_origins.split(","))
+        return tuple(o for o in origins if o)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShowConfig:
     """A whole show folder's settings; paths are absolute."""
 
@@ -175,6 +208,7 @@ class ShowConfig:
     storage: StorageSettings = field(default_factory=StorageSettings)
     geotag: GeotagSettings = field(default_factory=GeotagSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    uploads: UploadSettings = field(default_factory=UploadSettings)
 
     @property
     def inbox_dir(self) -> Path:
@@ -205,6 +239,7 @@ _TABLES: dict[str, type] = {
     "storage": StorageSettings,
     "geotag": GeotagSettings,
     "map": MapSettings,
+    "uploads": UploadSettings,
 }
 
 
@@ -259,9 +294,13 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
         )
         if float in ok_types and isinstance(value, int) and not isinstance(value, bool):
             values = {**values, key: float(value)}
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise SetupError(f"{source}: [{table}] {key} = {value} must be a finite number.")
         elif not isinstance(value, ok_types) or (isinstance(value, bool) and bool not in ok_types):
             names = " or ".join(t.__name__ for t in ok_types)
-            raise SetupError(f"{source}: [{table}] {key} = {value!r} should be a {names}.")
+            raise SetupError(
+                f"{source}: [{table}] {key} = {clip(repr(value))} should be a {names}."
+            )
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -274,8 +313,49 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
     return cls(**values)
 
 
+# Numbers that must be at least this, or nothing sensible can happen ((table, key): minimum).
+_MINIMUMS: dict[tuple[str, str], float] = {
+    ("storage", "workers"): 1,
+    ("storage", "max_attempts"): 1,
+    ("storage", "multipart_threshold_mb"): 5,  # S3 refuses smaller parts
+    ("storage", "connect_timeout_s"): 0.1,
+    ("storage", "read_timeout_s"): 0.1,
+    ("storage", "feed_max_age_s"): 0,
+    ("storage", "media_max_age_s"): 0,
+    ("audio", "podcast_bitrate_kbps"): 32,
+    ("audio", "podcast_sample_rate_hz"): 8000,
+    ("audio", "master_sample_rate_hz"): 8000,
+    ("audio", "highpass_hz"): 0,
+    ("audio", "trim_keep_s"): 0,
+    ("transcription", "beam_size"): 1,
+    ("transcription", "batch_size"): 1,
+    ("transcription", "window_minutes"): 1,
+    ("transcription", "cpu_threads"): 0,
+    ("geotag", "max_gap_minutes"): 0,
+    ("geotag", "coarsen_town_population"): 0,
+    ("map", "excerpt_chars"): 0,
+    ("map", "cluster_min_stops"): 0,
+    ("map", "max_zoom"): 1,
+    ("map", "area_radius_km"): 0.1,
+    ("map", "popup_width_px"): 100,
+    ("uploads", "max_size_mb"): 1,
+    ("uploads", "expire_partial_hours"): 0.1,
+    ("uploads", "read_timeout_s"): 0.1,
+    ("uploads", "max_connections"): 1,
+}
+
+
 def _check(config: ShowConfig, source: Path) -> None:
-    check_audio_settings(config.audio)
+    for (table, key), minimum in _MINIMUMS.items():
+        value = getattr(getattr(config, table), key)
+        if value < minimum:
+            raise SetupError(f"{source}: [{table}] {key} = {value:g} must be at least {minimum:g}.")
+    try:
+        check_audio_settings(config.audio)
+    except SetupError as exc:
+        raise SetupError(f"{source}: {exc}") from None
+    zone(config.show.timezone)
+    _check_public_dir(config, source)
     if not config.show.base_url.startswith(("http://", "https://")):
         raise SetupError(
             f'{source}: [show] base_url = "{config.show.base_url}" must be an absolute http(s) URL, '
@@ -293,11 +373,45 @@ def _check(config: ShowConfig, source: Path) -> None:
             f"{source}: [geotag] coarsen_km = {config.geotag.coarsen_km:g} is too fine to protect "
             "anyone; use 1 or more (default 10)."
         )
+    _check_uploads(config.uploads, source)
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
             f'not "{config.transcription.engine}".'
         )
+
+
+def _check_public_dir(config: ShowConfig, source: Path) -> None:
+    """The published folder is a folder of its own inside the show: served or copied whole, it
+    must never hold the catalog (exact places), the inbox (originals), quarantine or show.toml."""
+    if config.storage.kind != "local":
+        return
+    public = config.public_dir.resolve()
+    private = (config.state_dir, config.inbox_dir, config.quarantine_dir, config.tracks_dir)
+    inside = public.is_relative_to(config.show_dir) and public != config.show_dir
+    if not inside or any(public.is_relative_to(p) or p.is_relative_to(public) for p in private):
+        raise SetupError(
+            f'{source}: [storage] path = "{config.storage.path}" must name a folder of its own '
+            'inside the show folder, like "public": the published site must not hold the '
+            "catalog, the inbox, quarantine/ or tracks/, nor sit inside them."
+        )
+
+
+def _check_uploads(uploads: UploadSettings, source: Path) -> None:
+    origins = uploads.allowed_origins
+    if not origins or ("*" in origins and len(origins) > 1):
+        raise SetupError(
+            f'{source}: [uploads] cors_origins must be "*" or a list of web origins like '
+            '"https://newsroom.example.org, https://desk.example.org".'
+        )
+    for origin in origins:
+        if origin != "*" and (
+            not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]
+        ):
+            raise SetupError(
+                f'{source}: [uploads] cors_origins: "{origin}" is not a web origin; write '
+                'scheme and host only, like "https://newsroom.example.org".'
+            )
 
 
 def check_audio_settings(settings: AudioSettings) -> None:
@@ -306,10 +420,12 @@ def check_audio_settings(settings: AudioSettings) -> None:
         raise SetupError(
             f"[audio] podcast_channels must be 1 or 2, not {settings.podcast_channels}."
         )
-    if settings.master_channels not in (0, 1, 2):
+    if settings.master_channels not in (1, 2):
+        # 0 once meant "as the source": a show then sent partners a mix of mono and stereo.
         raise SetupError(
-            "[audio] master_channels must be 0 (as the source), 1 or 2, "
-            f"not {settings.master_channels}."
+            f"[audio] master_channels must be 1 (mono, for speech) or 2 (stereo), not "
+            f"{settings.master_channels}: every master of a show has one layout, so a radio "
+            "partner's playout never gets a mix."
         )
     if settings.master_bit_depth not in (16, 24, 32):
         raise SetupError(

@@ -11,8 +11,9 @@ calling thread (SQLite connections are not shared between threads).
 from __future__ import annotations
 
 import logging
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -68,6 +69,7 @@ class LocalExecutor:
         self.run_id = run_id
         self.cache_dir = cache_dir
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
+        self._used: set[Path] = set()  # work folders of the jobs this run asked for
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -88,6 +90,7 @@ class LocalExecutor:
         on_progress: ProgressFn | None = None,
     ) -> R:
         """The result of `job`: from the catalog, or made now and stored."""
+        self._used.add(self._work_dir(stage, job))
         found = self.cached(stage, job)
         if found is not None:
             return found
@@ -104,6 +107,7 @@ class LocalExecutor:
         on_progress: ProgressFn | None = None,
     ) -> Pending[R]:
         """Like `run`, in a background thread when the result is not cached."""
+        self._used.add(self._work_dir(stage, job))
         found = self.cached(stage, job)
         if found is not None:
             return Pending(done=found)
@@ -115,6 +119,22 @@ class LocalExecutor:
 
     def _work_dir(self, stage: Stage[J, R], job: J) -> Path:
         return self.cache_dir / stage.name / stage.key(job)
+
+    def prune(self, *, keep: Iterable[Path] = ()) -> tuple[Path, ...]:
+        """Delete every work folder this run did not use, nor holds a file of `keep`: masters
+        and tagged copies of reports that left the show, half-written files of a killed run.
+        Private data must not outlive its report. Call it only after a run where nothing failed
+        (a failing report's cached work is what its fix will reuse)."""
+        keep_dirs = self._used | {p.parent for p in keep}
+        removed = []
+        for stage_dir in sorted(self.cache_dir.iterdir()) if self.cache_dir.is_dir() else ():
+            for work_dir in sorted(stage_dir.iterdir()) if stage_dir.is_dir() else ():
+                if work_dir.is_dir() and work_dir not in keep_dirs:
+                    shutil.rmtree(work_dir, ignore_errors=True)
+                    removed.append(work_dir)
+        if removed:
+            log.info("removed %d unused cache folder(s)", len(removed))
+        return tuple(removed)
 
     def _store(self, stage: Stage[J, R], job: J, report_id: str, made: R, seconds: float) -> None:
         self.catalog.put(stage.name, stage.key(job), made)

@@ -58,3 +58,16 @@ def excerpt(text: str, max_chars: int = 280) -> str:
     if " " in cut:
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip(" ,;:.") + "…"
+
+
+def clip(value: object, limit: int = 40) -> str:
+    """A value for an error message, never longer than `limit` characters: a hostile file must
+    not turn one error into megabytes of log.
+
+    >>> clip("x" * 100)
+    'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'
+    >>> clip(3.5), clip("Lampedusa")
+    ('3.5', 'Lampedusa')
+    """
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

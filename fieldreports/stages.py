@@ -72,7 +72,7 @@ class Stage(Generic[J, R]):
 
 NORMALISE: Stage[MasterJob, MasteredAudio] = Stage(
     name="normalise",
-    version=3,
+    version=4,
     job=MasterJob,
     result=MasteredAudio,
     run=master,

@@ -19,7 +19,6 @@ from fieldreports.geo.coordinates import geo_uri
 from fieldreports.transcription.chapters import chapter_starts
 
 CHAPTERS_VERSION = "1.2.0"
-CHAPTERS_TYPE = "application/json+chapters"
 
 
 def render_chapters(

@@ -1,7 +1,7 @@
 """A feedgen extension for the Podcasting 2.0 namespace, and the iTunes tags feedgen gets wrong.
 
 Spec: https://podcastindex.org/namespace/1.0 (github.com/Podcastindex-org/podcast-namespace).
-Channel tags: podcast:guid, podcast:locked, podcast:location, podcast:person.
+Channel tags: podcast:guid, podcast:locked, podcast:location, podcast:person, podcast:podroll.
 Item tags: podcast:transcript, podcast:chapters, podcast:location, podcast:person,
 podcast:season, podcast:episode.
 
@@ -18,7 +18,14 @@ from typing import Any
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
+from episodes.site.files import CHAPTERS_TYPE
+
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+# The namespace's first URI. The spec asks clients to take both as one; gPodder's podcastparser
+# (0.6.11) knows only this one, so one transcript and the chapters of each item are written once
+# more under it (see `PodcastTranscript.also_legacy`): apps that know only the current URI miss
+# nothing, and apps that merge both see that one URL twice.
+PODCAST_LEGACY_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
 # Our own attributes on podcast:transcript: how its language was found. Apps ignore what they
 # do not know; editors and archives can tell a detected language from a reporter's hint.
 FIELDREPORTS_NS = "urn:fieldreports:1.0"
@@ -51,6 +58,14 @@ class PodcastLocation:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteFeed:
+    """A feed named in podcast:podroll (a podcast:remoteItem): its podcast:guid and URL."""
+
+    feed_guid: str
+    feed_url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PodcastPerson:
     name: str
     role: str = "reporter"
@@ -67,10 +82,18 @@ class PodcastTranscript:
     rel: str = ""  # "captions" for time-coded formats
     language_source: str = ""  # "hint", "detected", "translated"...
     language_probability: float | None = None
+    also_legacy: bool = False  # written again under PODCAST_LEGACY_NS, for parsers knowing only it
 
 
-def _el(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
-    element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}")
+def _el(
+    parent: Any, tag: str, text: str | None = None, *, legacy: bool = False, **attrs: str
+) -> Any:
+    if legacy:  # the same "podcast" prefix, declared on the element for the first URI
+        element = etree.SubElement(
+            parent, f"{{{PODCAST_LEGACY_NS}}}{tag}", nsmap={"podcast": PODCAST_LEGACY_NS}
+        )
+    else:
+        element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}")
     for name, value in attrs.items():
         if value:
             element.set(name, value)
@@ -105,6 +128,24 @@ def _write_people(parent: Any, people: tuple[PodcastPerson, ...]) -> None:
         )
 
 
+def _write_transcript(parent: Any, transcript: PodcastTranscript, *, legacy: bool) -> None:
+    element = _el(
+        parent,
+        "transcript",
+        legacy=legacy,
+        url=transcript.url,
+        type=transcript.type,
+        language=transcript.language,
+        rel=transcript.rel,
+    )
+    if transcript.language_source:
+        element.set(f"{{{FIELDREPORTS_NS}}}languageSource", transcript.language_source)
+    if transcript.language_probability is not None:
+        element.set(
+            f"{{{FIELDREPORTS_NS}}}languageProbability", f"{transcript.language_probability:.2f}"
+        )
+
+
 def _write_explicit(parent: Any, explicit: bool | None) -> None:
     if explicit is not None:
         etree.SubElement(parent, f"{{{ITUNES_NS}}}explicit").text = "true" if explicit else "false"
@@ -123,6 +164,7 @@ class PodcastIndexExtension(BaseExtension):
         self.location: PodcastLocation | None = None
         self.people: tuple[PodcastPerson, ...] = ()
         self.explicit: bool | None = None
+        self.podroll: tuple[RemoteFeed, ...] = ()
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS, "fieldreports": FIELDREPORTS_NS}
@@ -136,6 +178,10 @@ class PodcastIndexExtension(BaseExtension):
             _el(channel, "guid", self.guid)
         _write_location(channel, self.location)
         _write_people(channel, self.people)
+        if self.podroll:
+            podroll = _el(channel, "podroll")
+            for remote in self.podroll:
+                _el(podroll, "remoteItem", feedGuid=remote.feed_guid, feedUrl=remote.feed_url)
         return feed
 
 
@@ -158,23 +204,15 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
     def extend_rss(self, entry: Any) -> Any:
         _write_explicit(entry, self.explicit)
         for transcript in self.transcripts:
-            element = _el(
-                entry,
-                "transcript",
-                url=transcript.url,
-                type=transcript.type,
-                language=transcript.language,
-                rel=transcript.rel,
-            )
-            if transcript.language_source:
-                element.set(f"{{{FIELDREPORTS_NS}}}languageSource", transcript.language_source)
-            if transcript.language_probability is not None:
-                element.set(
-                    f"{{{FIELDREPORTS_NS}}}languageProbability",
-                    f"{transcript.language_probability:.2f}",
-                )
+            _write_transcript(entry, transcript, legacy=False)
         if self.chapters_url:
-            _el(entry, "chapters", url=self.chapters_url, type="application/json+chapters")
+            _el(entry, "chapters", url=self.chapters_url, type=CHAPTERS_TYPE)
+        # The same again under the first URI, last, for parsers that know only it.
+        for transcript in self.transcripts:
+            if transcript.also_legacy:
+                _write_transcript(entry, transcript, legacy=True)
+        if self.chapters_url:
+            _el(entry, "chapters", legacy=True, url=self.chapters_url, type=CHAPTERS_TYPE)
         _write_location(entry, self.location)
         _write_people(entry, self.people)
         if self.season is not None:

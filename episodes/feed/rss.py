@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from feedgen.feed import FeedGenerator
 
-from episodes.episode import Episode, chapters_key, join_url
+from episodes.episode import Episode, TranscriptFile, chapters_key, join_url
 from episodes.feed.podcast_ns import (
     PodcastIndexEntryExtension,
     PodcastIndexExtension,
     PodcastLocation,
     PodcastPerson,
     PodcastTranscript,
+    RemoteFeed,
     podcast_guid,
 )
 from episodes.links import map_link
@@ -141,6 +142,8 @@ APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
 
 # Time-coded formats are captions (podcast:transcript rel="captions").
 _CAPTION_FORMATS = {"vtt", "srt"}
+# Where each format goes among an episode's podcast:transcript tags (see transcript_order).
+_FIRST, _LAST = "json", "vtt"
 
 
 def check_category(category: str, subcategory: str = "") -> None:
@@ -221,6 +224,29 @@ def episode_description(episode: Episode) -> str:
     return fit_bytes(plain)
 
 
+def transcript_order(transcripts: Sequence[TranscriptFile]) -> tuple[TranscriptFile, ...]:
+    """The podcast:transcript tags in the order that leaves every parser a timed transcript.
+
+    Podcasting 2.0 apps read them all, but parsers that keep one keep the last (podcastparser,
+    as gPodder uses it; feedparser) or the first. So the spoken language's JSON (timed, with
+    words when Whisper gave them) goes first and its WebVTT last; the plain text, SRT and the
+    translations go between.
+
+    >>> t = lambda fmt, lang="it", tr=False: TranscriptFile(key=f"{lang}.{fmt}", url="",
+    ...     fmt=fmt, content_type="", language=lang, translated=tr, data=b"")
+    >>> [x.key for x in transcript_order([t("vtt"), t("srt"), t("json"), t("txt"),
+    ...                                   t("vtt", "en", True), t("txt", "en", True)])]
+    ['it.json', 'en.vtt', 'en.txt', 'it.srt', 'it.txt', 'it.vtt']
+    """
+
+    def place(item: TranscriptFile) -> int:
+        if item.translated:
+            return 1
+        return {_FIRST: 0, _LAST: 3}.get(item.fmt, 2)
+
+    return tuple(sorted(transcripts, key=place))
+
+
 def render_feed(
     episodes: Sequence[Episode],
     show: ShowInfo,
@@ -229,11 +255,17 @@ def render_feed(
     feed_url: str = "",
     base_url: str = "",
     chapters: bool = True,
+    podroll: Sequence[RemoteFeed] = (),
+    links: Mapping[str, str] | None = None,
 ) -> bytes:
     """The whole feed.xml, newest episode first.
 
     `base_url` is where the site is served (default: the show's base_url); `feed_url` is
     `base_url` + feed.xml unless given. `chapters` says whether chapters/<slug>.json is published.
+    `podroll` lists other feeds (the journeys' feeds, in the main feed) in podcast:podroll.
+    `links` gives each episode's page by slug (`home.episode_pages`), the `<link>` of an episode
+    that is not on the map (default index.html#slug); one on the map links its stop there
+    (`episodes.links.map_link`).
     """
     base_url = base_url or show.site_url
     feed_url = feed_url or join_url(base_url, FEED_KEY)
@@ -272,10 +304,13 @@ def render_feed(
     p20.locked = show.locked
     p20.locked_owner = show.owner_email
     p20.explicit = show.explicit
+    p20.podroll = tuple(podroll)
 
     ordered = sorted(episodes, key=lambda e: (e.published_at, e.slug), reverse=True)
     for episode in ordered:
-        _add_item(fg, episode, show, artwork_url=artwork_url, base_url=base_url, chapters=chapters)
+        link = (links or {}).get(episode.slug, f"index.html#{episode.slug}")
+        _add_item(fg, episode, show, artwork_url=artwork_url, base_url=base_url,
+                  chapters=chapters, link=link)  # fmt: skip
     if ordered:
         fg.lastBuildDate(ordered[0].published_at)
         fg.pubDate(ordered[0].published_at)
@@ -293,15 +328,13 @@ def _add_item(
     artwork_url: str,
     base_url: str,
     chapters: bool,
+    link: str,
 ) -> None:
     fe = fg.add_entry(order="append")
     fe.title(episode.title)
     fe.guid(episode.guid, permalink=False)
-    # The episode's stop on the route map; its entry on the home page when it is off the map.
-    fe.link(
-        href=map_link(episode, base_url=base_url)
-        or join_url(base_url, f"index.html#{episode.slug}")
-    )
+    # The episode's stop on the route map; its page in the archive when it is off the map.
+    fe.link(href=join_url(base_url, map_link(episode) or link))
     fe.description(episode_description(episode))
     fe.enclosure(episode.audio.url, str(episode.audio.size_bytes), episode.audio.content_type)
     fe.pubDate(episode.published_at)
@@ -311,7 +344,7 @@ def _add_item(
     itunes = fe.podcast
     itunes.itunes_duration(max(1, round(episode.duration_s)))
     itunes.itunes_author(episode.reporter or show.author)
-    itunes.itunes_image(artwork_url)
+    itunes.itunes_image(episode.image.url if episode.image else artwork_url)
     itunes.itunes_episode_type("full")
     if episode.number is not None:
         itunes.itunes_episode(episode.number)
@@ -320,6 +353,7 @@ def _add_item(
 
     p20: PodcastIndexEntryExtension = fe.podcastindex
     p20.explicit = episode.explicit
+    ordered = transcript_order(episode.transcripts)
     p20.transcripts = tuple(
         PodcastTranscript(
             url=t.url,
@@ -328,8 +362,10 @@ def _add_item(
             rel="captions" if t.fmt in _CAPTION_FORMATS else "",
             language_source=t.language_source,
             language_probability=t.language_probability,
+            # The last (a timed one) also reaches parsers that know only the first URI.
+            also_legacy=t is ordered[-1],
         )
-        for t in episode.transcripts
+        for t in ordered
     )
     if chapters:
         p20.chapters_url = join_url(base_url, chapters_key(episode.slug))

@@ -142,6 +142,32 @@ def conform(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def conform_photo(data: bytes) -> tuple[bytes, str]:
+    """A reporter's photo as episode artwork: turned upright, centre-cropped square, scaled into
+    1400–3000 px and re-encoded, so nothing of the camera's file survives (EXIF, GPS, maker
+    notes, ICC, PNG text chunks). A PNG stays PNG; anything else becomes a JPEG.
+
+    Returns the bytes and their suffix; OSError when Pillow cannot read the image.
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        png = image.format == "PNG"
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+    side = min(upright.size)
+    left, top = (upright.width - side) // 2, (upright.height - side) // 2
+    square = upright.crop((left, top, left + side, top + side))
+    target = min(max(side, MIN_PX), MAX_PX)
+    if target != side:
+        square = square.resize((target, target), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if png:
+        square.save(out, format="PNG", optimize=True)
+        return out.getvalue(), ".png"
+    square.save(out, format="JPEG", quality=88, optimize=True)
+    return out.getvalue(), ".jpg"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArtworkJob:
     """The show's artwork setting and, for a local file, its content."""

@@ -14,6 +14,9 @@ from fieldreports.digest import file_sha256
 CACHE_PAGE = "public, max-age=300"
 CACHE_MEDIA = "public, max-age=86400"
 
+# Podcasting 2.0 JSON chapters' own type (podcast:chapters type=, and the Content-Type served).
+CHAPTERS_TYPE = "application/json+chapters"
+
 # The route map's page (maps/ renders it; the home page links it).
 MAP_PAGE_KEY = "map/index.html"
 
@@ -55,10 +58,16 @@ def content_type_for(key: str) -> str:
     'text/css; charset=utf-8'
     >>> content_type_for("map/vendor/leaflet-1.9.3/LICENSE")
     'text/plain; charset=utf-8'
+    >>> content_type_for("chapters/2022-03-14-harbour.json")  # Podcasting 2.0 asks for its own
+    'application/json+chapters'
+    >>> content_type_for("/srv/show/public/chapters/a.json"), content_type_for("search.json")
+    ('application/json+chapters', 'application/json')
     >>> content_type_for("archive.7z")
     'application/octet-stream'
     """
     suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
+    if suffix == ".json" and key.replace("\\", "/").split("/")[-2:-1] == ["chapters"]:
+        return CHAPTERS_TYPE
     return CONTENT_TYPES.get(suffix, "application/octet-stream")
 
 

@@ -16,21 +16,40 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from episodes.episode import Episode, join_url, rebase
-from episodes.feed.chapters import CHAPTERS_TYPE, render_chapters
+from episodes.feed.chapters import render_chapters
+from episodes.feed.journeys import JOURNEYS_PREFIX, Journey, group_journeys
+from episodes.feed.podcast_ns import RemoteFeed, podcast_guid
 from episodes.feed.rss import FEED_KEY, render_feed
 from episodes.pages.artwork import Artwork, artwork_job, prepare_artwork
-from episodes.pages.home import HOME_KEY, render_home
-from episodes.pages.partners import PARTNERS_KEY, render_partners
-from episodes.site.files import CACHE_PAGE, MAP_PAGE_KEY, Site, SiteFile
+from episodes.pages.home import (
+    PAGES_PREFIX,
+    SEARCH_INDEX_KEY,
+    SEARCH_JS,
+    SEARCH_SCRIPT_KEY,
+    HomeLinks,
+    episode_pages,
+    render_home_pages,
+    search_index,
+)
+from episodes.pages.partners import (
+    PARTNERS_KEY,
+    PARTNERS_PAGE_KEY,
+    render_partners,
+    render_partners_page,
+)
+from episodes.site.files import CACHE_PAGE, CHAPTERS_TYPE, MAP_PAGE_KEY, Site, SiteFile
 from episodes.site.storage import Storage, public_base_url
-from fieldreports.config import ShowConfig
+from fieldreports.config import ShowConfig, ShowInfo
 from fieldreports.digest import file_sha256
 
 log = logging.getLogger(__name__)
 
 
 # Folders publish manages; pruning never touches anything else the bucket or folder holds.
-MANAGED_PREFIXES = ("episodes/", "masters/", "transcripts/", "chapters/", "map/")
+MANAGED_PREFIXES = (
+    "episodes/", "masters/", "images/", "transcripts/", "chapters/", "map/",
+    JOURNEYS_PREFIX, PAGES_PREFIX,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,11 +94,12 @@ def build_site(
         artwork = prepare_artwork(artwork_job(config), work_dir=config.state_dir / "artwork")
     artwork_url = join_url(base_url, artwork.url) if artwork.file else artwork.url
     feed_url = join_url(base_url, FEED_KEY)
+    addresses = episode_pages(episodes)
 
     media_cache = f"public, max-age={config.storage.media_max_age_s}"
     media: list[SiteFile] = []
     for episode in episodes:
-        for item in (episode.audio, episode.master):
+        for item in (episode.audio, episode.master, *((episode.image,) if episode.image else ())):
             media.append(
                 SiteFile(
                     key=item.key,
@@ -110,25 +130,44 @@ def build_site(
                 data=render_chapters(
                     episode,
                     podcast_name=show.title,
-                    url=join_url(base_url, f"{HOME_KEY}#{episode.slug}"),
+                    url=join_url(base_url, addresses[episode.slug]),
                 ),
             )
         )
 
+    journeys = group_journeys(episodes)
+    journey_urls = tuple((j, join_url(base_url, j.feed_key)) for j in journeys)
     has_map = any(f.key == MAP_PAGE_KEY for f in map_files)
+    links = HomeLinks(
+        feed_url=feed_url,
+        # Relative when we publish the artwork, so the pages also work from `serve`.
+        artwork_url=artwork.file.key if artwork.file else artwork.url,
+        map_url=MAP_PAGE_KEY if has_map else "",
+        journeys=journey_urls,
+    )
+    html = "text/html; charset=utf-8"
     pages = (
+        *(
+            SiteFile(key=key, content_type=html, cache_control=CACHE_PAGE, data=data)
+            for key, data in render_home_pages(episodes, show, links).items()
+        ),
         SiteFile(
-            key=HOME_KEY,
-            content_type="text/html; charset=utf-8",
+            key=SEARCH_INDEX_KEY,
+            content_type="application/json",
             cache_control=CACHE_PAGE,
-            # Relative when we publish the artwork, so the page also works from `serve`.
-            data=render_home(
-                episodes,
-                show,
-                feed_url=feed_url,
-                artwork_url=artwork.file.key if artwork.file else artwork.url,
-                map_url=MAP_PAGE_KEY if has_map else "",
-            ),
+            data=search_index(episodes),
+        ),
+        SiteFile(
+            key=SEARCH_SCRIPT_KEY,
+            content_type="text/javascript; charset=utf-8",
+            cache_control=CACHE_PAGE,
+            data=SEARCH_JS.encode("utf-8"),
+        ),
+        SiteFile(
+            key=PARTNERS_PAGE_KEY,
+            content_type=html,
+            cache_control=CACHE_PAGE,
+            data=render_partners_page(episodes, config),
         ),
         SiteFile(
             key=PARTNERS_KEY,
@@ -137,20 +176,63 @@ def build_site(
             data=render_partners(episodes, config),
         ),
     )
-    feed = SiteFile(
-        key=FEED_KEY,
-        content_type="application/rss+xml; charset=utf-8",
-        cache_control=f"public, max-age={config.storage.feed_max_age_s}",
-        data=render_feed(
-            episodes, show, artwork_url=artwork_url, feed_url=feed_url, base_url=base_url
-        ),
+
+    def feed_file(key: str, data: bytes) -> SiteFile:
+        return SiteFile(
+            key=key,
+            content_type="application/rss+xml; charset=utf-8",
+            cache_control=f"public, max-age={config.storage.feed_max_age_s}",
+            data=data,
+        )
+
+    # Journey feeds before the main feed, whose podroll names them.
+    feeds = [
+        feed_file(
+            journey.feed_key,
+            render_feed(
+                journey.episodes,
+                journey_show(show, journey),
+                artwork_url=artwork_url,
+                feed_url=url,
+                base_url=base_url,
+                links=addresses,
+            ),
+        )
+        for journey, url in journey_urls
+    ]
+    feeds.append(
+        feed_file(
+            FEED_KEY,
+            render_feed(
+                episodes,
+                show,
+                artwork_url=artwork_url,
+                feed_url=feed_url,
+                base_url=base_url,
+                links=addresses,
+                podroll=tuple(
+                    RemoteFeed(feed_guid=podcast_guid(url), feed_url=url)
+                    for _j, url in journey_urls
+                ),
+            ),
+        )
     )
     return Site(
         media=tuple(media),
         transcripts=tuple(transcripts),
         map=tuple(map_files),
         pages=pages,
-        feed=(feed,),
+        feed=tuple(feeds),
+    )
+
+
+def journey_show(show: ShowInfo, journey: Journey) -> ShowInfo:
+    """The show as one journey's feed presents it: its own title and description."""
+    return replace(
+        show,
+        title=f"{show.title}: {journey.name}",
+        description=f"{journey.name}: the reports of one journey from {show.title}. "
+        + show.description.strip(),
     )
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from episodes.site.files import content_type_for
+from episodes.site.signing import allowed
 from fieldreports.errors import SetupError
 
 log = logging.getLogger(__name__)
@@ -78,18 +79,44 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
-    """Static files with HEAD, single byte ranges and our content types."""
+    """Static files with HEAD, single byte ranges and our content types; with a
+    `signing_secret`, the masters only through signed, unexpired links (403 otherwise)."""
 
     server_version = "fieldreports"
+    signing_secret: bytes | None = None
     _range: tuple[int, int] | None = None
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         found = content_type_for(os.fspath(path))
         return found if found != "application/octet-stream" else super().guess_type(path)
 
+    def translate_path(self, path: str) -> str:
+        """The file for a URL path, or "" for anything outside the published folder: a
+        hidden file or folder (".git", ".env"), or a symlink that leads out of it."""
+        translated = super().translate_path(path)
+        root = os.path.realpath(self.directory)
+        relative = os.path.relpath(translated, self.directory)
+        if any(part.startswith(".") for part in Path(relative).parts if part != "."):
+            return ""
+        real = os.path.realpath(translated)
+        if real != root and not real.startswith(root + os.sep):
+            return ""
+        return translated
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        """No folder listings: a site has its index.html, and a listing shows what it does not link."""
+        self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+        return None
+
     def send_head(self) -> Any:
         self._range = None
+        if self.signing_secret is not None and not allowed(self.path, self.signing_secret):
+            self.send_error(HTTPStatus.FORBIDDEN, "This link is not signed or has expired")
+            return None
         path = self.translate_path(self.path)
+        if not path:
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
         if os.path.isdir(path):
             index = os.path.join(path, "index.html")
             if not self.path.split("?", 1)[0].endswith("/") or not os.path.isfile(index):
@@ -154,18 +181,37 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
 
 
 def make_server(
-    directory: Path, *, host: str = "127.0.0.1", port: int = 8000
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    signing_secret: bytes | None = None,
 ) -> ThreadingHTTPServer:
-    """A server for `directory`, bound but not yet serving (port 0 picks a free port)."""
+    """A server for `directory`, bound but not yet serving (port 0 picks a free port). With
+    `signing_secret`, masters are served only through links signed with it."""
     if not directory.is_dir():
         raise SetupError(f"{directory} does not exist yet; run `fieldreports run` first.")
-    handler = partial(RangeRequestHandler, directory=str(directory))
+    handler_class = RangeRequestHandler
+    if signing_secret is not None:
+
+        class SignedRangeRequestHandler(RangeRequestHandler):
+            pass
+
+        SignedRangeRequestHandler.signing_secret = signing_secret
+        handler_class = SignedRangeRequestHandler
+    handler = partial(handler_class, directory=str(directory))
     return ThreadingHTTPServer((host, port), handler)
 
 
-def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    signing_secret: bytes | None = None,
+) -> None:
     """Serve `directory` until interrupted (Ctrl-C)."""
-    server = make_server(directory, host=host, port=port)
+    server = make_server(directory, host=host, port=port, signing_secret=signing_secret)
     log.info("serving %s at http://%s:%d/", directory, host, server.server_address[1])
     with server:
         try:
@@ -175,9 +221,15 @@ def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None
 
 
 @contextlib.contextmanager
-def running(directory: Path, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running(
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    signing_secret: bytes | None = None,
+) -> Iterator[str]:
     """Serve `directory` in a background thread; yields the base URL ("http://host:port/")."""
-    server = make_server(directory, host=host, port=port)
+    server = make_server(directory, host=host, port=port, signing_secret=signing_secret)
     thread = threading.Thread(target=server.serve_forever, name="fieldreports-serve", daemon=True)
     thread.start()
     try:

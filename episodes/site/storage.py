@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,6 +97,7 @@ def open_storage(
         base_url=public_base_url(config),
         prune=config.storage.prune,
         hash_file=hash_file,
+        secret_dir=config.state_dir,
     )
 
 
@@ -112,11 +114,15 @@ class LocalStorage:
         base_url: str,
         prune: bool = False,
         hash_file: Callable[[Path], tuple[str, int]] = file_sha256,
+        secret_dir: Path | None = None,
     ) -> None:
         self.root = root
         self.base_url = base_url
         self.prune = prune
         self.hash_file = hash_file
+        # Where the show's signing key lives (never inside `root`): links from `presign` then
+        # carry an HMAC that `fieldreports serve --signed` and the station check.
+        self.secret_dir = secret_dir
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -181,8 +187,20 @@ class LocalStorage:
                 break
 
     def presign(self, key: str, *, expires_s: int) -> str:
-        log.debug("local storage has no presigned URLs; %s is served as a plain URL", key)
-        return self.url(check_key(key))
+        """The URL with an HMAC signature valid for `expires_s` (episodes.site.signing), or the
+        plain URL when this storage has no signing key."""
+        url = self.url(check_key(key))
+        if self.secret_dir is None:
+            log.debug("no signing key for local storage; %s is served as a plain URL", key)
+            return url
+        from episodes.site.signing import MAX_EXPIRY_S, load_secret, signed_url
+
+        if not 1 <= expires_s <= MAX_EXPIRY_S:
+            raise StorageError(
+                f"a signed link lives between 1 second and 7 days; {expires_s} s asked."
+            )
+        expires_at = int(time.time()) + expires_s
+        return signed_url(url, key, load_secret(self.secret_dir), expires_at)
 
 
 class S3Storage:

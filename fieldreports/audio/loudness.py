@@ -1,5 +1,5 @@
-"""A streaming loudness meter: ITU-R BS.1770-4 integrated loudness, EBU Tech 3342 loudness range
-and BS.1770-4 Annex 2 true peak, fed block by block so a three-hour recording needs no more memory
+"""A streaming loudness meter: ITU-R BS.1770-4 integrated loudness, EBU Tech 3342 loudness range,
+EBU Tech 3341 maximum momentary and short-term loudness and BS.1770-4 Annex 2 true peak, fed block by block so a three-hour recording needs no more memory
 than a three-second one.
 
 The meter keeps only small per-hop statistics (the K-weighted energy and the 4x-oversampled peak of
@@ -345,6 +345,8 @@ class HopStats:
             integrated_lufs=integrated_loudness(steps, step_frames),
             true_peak_dbtp=peak,
             range_lu=loudness_range(steps, step_frames, self.rate_hz),
+            max_momentary_lufs=max_loudness(steps, step_frames, BLOCK_S),
+            max_short_term_lufs=max_loudness(steps, step_frames, SHORT_TERM_S),
         )
 
     def peak_dbtp(
@@ -400,6 +402,22 @@ def integrated_loudness(steps: np.ndarray, step_frames: int) -> float:
         return -math.inf
     relative_gate = _gated_mean_lufs(above) + RELATIVE_GATE_LU
     return _gated_mean_lufs(above[above > relative_gate])
+
+
+def max_loudness(steps: np.ndarray, step_frames: int, window_s: float) -> float:
+    """The loudest ungated window of `window_s` (LUFS), sliding by 100 ms: EBU Tech 3341 §2.2's
+    maximum momentary loudness for 0.4 s, maximum short-term loudness for 3 s; -inf when the
+    programme is shorter than one window.
+
+    >>> import numpy as np
+    >>> steps = np.full(50, 4800 * 10 ** ((-23 + 0.691) / 10))  # 5 s steady at -23 LUFS
+    >>> round(max_loudness(steps, 4800, 0.4), 2), round(max_loudness(steps, 4800, 3.0), 2)
+    (-23.0, -23.0)
+    >>> max_loudness(steps[:20], 4800, 3.0)
+    -inf
+    """
+    blocks = _block_loudness(steps, round(window_s / STEP_S), step_frames)
+    return float(blocks.max()) if len(blocks) else -math.inf
 
 
 def loudness_range(steps: np.ndarray, step_frames: int, rate_hz: int) -> float:

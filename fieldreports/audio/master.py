@@ -117,7 +117,7 @@ def normalise(
         )
     layout = _Layout(
         rate_hz=settings.master_sample_rate_hz,
-        master_channels=settings.master_channels or min(info.channels, 2),
+        master_channels=settings.master_channels,
         podcast_channels=settings.podcast_channels,
     )
     progress = _monotone(on_progress)
@@ -134,6 +134,14 @@ def normalise(
             path=source,
         )
     before = master_stats.loudness()
+    mono_of_stereo = info.channels > 1 and layout.master_channels == 1
+    if not math.isfinite(before.integrated_lufs) and mono_of_stereo:
+        raise ReportError(
+            "the mono mix is silent: the channels cancel out (one microphone is wired in "
+            "reverse polarity); set master_channels = 2 and podcast_channels = 2 in [audio] or "
+            "fix the recording",
+            path=source,
+        )
     if not math.isfinite(before.integrated_lufs):
         raise ReportError(
             "the recording is silent: nothing in it is louder than -70 LUFS; check the "

@@ -8,11 +8,15 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Loudness:
-    """A BS.1770 measurement: integrated loudness, loudness range, true peak."""
+    """A BS.1770 measurement: integrated loudness, loudness range, true peak, and the loudest
+    momentary (400 ms) and short-term (3 s) loudness EBU Tech 3341 defines (None: not measured;
+    -inf: nothing to measure, such as a short-term maximum of a recording under 3 s)."""
 
     integrated_lufs: float
     true_peak_dbtp: float
     range_lu: float
+    max_momentary_lufs: float | None = None
+    max_short_term_lufs: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

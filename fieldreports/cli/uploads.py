@@ -33,9 +33,12 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
     """Take resumable uploads (tus 1.0) from reporters into SHOW_DIR/inbox.
 
     An upload resumes after a dropped connection, each chunk is checksummed, a file enters the
-    inbox only whole, and a file sent twice lands once.
+    inbox only whole, and a file sent twice lands once. Browsers (tus-js-client) may upload
+    too; limits and allowed web pages are in show.toml's [uploads] table.
     """
-    from fieldreports.intake.uploads import make_server
+    from fieldreports.intake.identity import anyone, shared_token
+    from fieldreports.intake.tus import receiving_app
+    from fieldreports.serving import listen, serve
 
     config = load(show_dir)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
@@ -44,21 +47,19 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
             "FIELDREPORTS_UPLOAD_TOKEN."
         )
     config.inbox_dir.mkdir(parents=True, exist_ok=True)
+    app = receiving_app(
+        config.inbox_dir,
+        authenticate=shared_token(token) if token else anyone,
+        settings=config.uploads,
+    )
     try:
-        server = make_server(config.inbox_dir, host=host, port=port, token=token)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port} ({exc.strerror}); try --port with another number."
-        ) from exc
+        sock = listen(host, port)
+    except FieldReportsError as exc:
+        raise click.ClickException(str(exc)) from exc
     console.print(
         f"Taking uploads into {config.inbox_dir} at http://{host}:{port}/files/ (Ctrl+C stops)"
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(app, sock, settings=config.uploads)
 
 
 @click.command()
@@ -69,7 +70,7 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
     "--to",
     "server_url",
     required=True,
-    help="The upload server, e.g. https://desk.example.org:8001/",
+    help="The upload server, e.g. https://desk.example.org:8001/ (uploads go to its /files/).",
 )
 @click.option(
     "--token",
@@ -89,7 +90,7 @@ def upload(
     Run the same command again after a failure: finished files are not sent twice and a half-sent
     file continues from the last byte the server holds.
     """
-    from fieldreports.intake.uploads import upload_file
+    from fieldreports.intake.upload_client import upload_file
 
     if not server_url.startswith(("http://", "https://")):
         raise click.ClickException(

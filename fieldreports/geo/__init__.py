@@ -48,6 +48,7 @@ class LocateJob:
     settings: GeotagSettings
     timezone: str
     gazetteer: str  # which places the gazetteer holds (gazetteer.identity)
+    sensitive_by_default: bool = False  # [show] sensitive_by_default
 
 
 def locate_job(
@@ -56,6 +57,7 @@ def locate_job(
     tracks_dir: Path,
     settings: GeotagSettings,
     timezone: str,
+    sensitive_by_default: bool = False,
 ) -> LocateJob:
     from fieldreports.geo import gazetteer
     from fieldreports.geo.gpx import tracks_fingerprint
@@ -67,6 +69,7 @@ def locate_job(
         settings=settings,
         timezone=timezone,
         gazetteer=gazetteer.identity(),
+        sensitive_by_default=sensitive_by_default,
     )
 
 
@@ -81,7 +84,10 @@ def locate(
     from fieldreports.geo.locate import Geotagger
 
     geotagger = Geotagger(
-        tracks=read_tracks(job.tracks_dir), settings=job.settings, timezone=job.timezone
+        tracks=read_tracks(job.tracks_dir),
+        settings=job.settings,
+        timezone=job.timezone,
+        sensitive_by_default=job.sensitive_by_default,
     )
     reports = [item.report for item in job.reports]
     batch = geotagger.locate_all(

@@ -73,8 +73,10 @@ class Geotagger:
         settings: GeotagSettings,
         timezone: str = "UTC",
         gazetteer: Gazetteer | None = None,
+        sensitive_by_default: bool = False,
     ) -> None:
         self._tracks = TrackIndex(tracks)
+        self._sensitive_by_default = sensitive_by_default
         # ffprobe once per recording, not once per pass and chapter.
         self._tags: dict[Path, dict[str, str]] = {}
         self._settings = settings
@@ -111,7 +113,7 @@ class Geotagger:
     ) -> Location:
         """Resolve one report's location; ReportError for invalid coordinates."""
         countries = self.journey_countries(nearby)
-        sensitive = report.notes.sensitive or self._settings.sensitive
+        sensitive = self.is_sensitive(report)
         misses: list[str] = []  # why each rule gave nothing, for the summary
         found = (
             self._from_notes(report, countries)
@@ -124,6 +126,19 @@ class Geotagger:
             log.info("%s: not located (%s); it is published off the map", report.id, why)
             return Location(source="none", sensitive=sensitive, note=f"not located: {why}")
         return self._publishable(found, sensitive=sensitive)
+
+    def is_sensitive(self, report: FieldReport) -> bool:
+        """Whether only an approximate place may be published for `report`.
+
+        `[geotag] sensitive` makes every report sensitive. Otherwise the notes decide; when they
+        do not say, the show's `sensitive_by_default` does, and a recording whose notes have not
+        arrived (an upload sends them separately) is sensitive until they do.
+        """
+        if self._settings.sensitive:
+            return True
+        if report.notes.sensitive is not None:
+            return report.notes.sensitive
+        return self._sensitive_by_default or report.notes_path is None
 
     def locate_all(
         self, reports: Sequence[FieldReport], *, transcripts: Mapping[str, str] | None = None
@@ -222,9 +237,14 @@ class Geotagger:
         )
 
     def _from_tracks(self, report: FieldReport, misses: list[str]) -> Location | None:
-        """The GPX tracks at the recording time, or else the recording's own GPS tag."""
+        """The GPX tracks at the recording time, or else the recording's own GPS tag.
+
+        Never the tag of a recording whose notes have not arrived: they may say it is sensitive.
+        """
         found = self._on_track(report, misses)
         if found is not None and (found.accuracy_m or 0.0) <= FILE_FIX_ACCURACY_M:
+            return found
+        if report.notes_path is None:
             return found
         tagged = tagged_position(self._file_tags(report))
         if tagged is None:

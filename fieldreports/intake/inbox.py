@@ -16,6 +16,7 @@ from fieldreports.naming import slugify
 log = logging.getLogger(__name__)
 
 NOTES_SUFFIX = ".md"
+UNTITLED = "Untitled report"
 # Files that are never recordings: what upload clients and editors leave behind while they work,
 # and what reporters keep beside a recording (photos, documents, system files). Anything else is
 # tried as audio, whatever its extension: recorders and phones use many.
@@ -68,59 +69,70 @@ def discover(
     """Find every recording in `inbox`, read its notes, and hash its audio with `hash_file`
     (which may remember the hashes of files it has seen unchanged: `digest.remembered`).
 
-    A recording without notes gets a title from its file name and a warning; notes that cannot
-    be read make that report a Failure while the others go on.
+    A recording without notes is published as "Untitled report" with a warning; notes that
+    cannot be read make that report a Failure while the others go on.
     """
     if not inbox.is_dir():
         return Discovery(reports=(), failures=(), warnings=(f"no inbox folder at {inbox}",))
     files = sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
-    # Case-insensitive: "Harbour.md" beside "harbour.wav" must not lose its notes (and with them
-    # a `sensitive: true`) on a phone or a Windows share that changed the case.
-    notes_by_stem = {p.stem.lower(): p for p in files if p.suffix.lower() == NOTES_SUFFIX}
-    recordings = [
-        p
-        for p in files
-        if p.suffix.lower() != NOTES_SUFFIX and p.suffix.lower() not in _IGNORED_SUFFIXES
-    ]
+    # Notes pair with their recording by the report id, the same normalised name that
+    # identifies the report: "Harbour Talk.m4a" and "harbour-talk.md" are one report. Pairing by
+    # any stricter rule would publish a recording as if it had no notes, and so without the
+    # `sensitive: true` they carry.
+    notes_by_id: dict[str, list[Path]] = {}
+    for path in files:
+        if path.suffix.lower() == NOTES_SUFFIX:
+            notes_by_id.setdefault(report_id_of(path), []).append(path)
+    recordings_by_id: dict[str, list[Path]] = {}
+    for path in files:
+        if path.suffix.lower() != NOTES_SUFFIX and path.suffix.lower() not in _IGNORED_SUFFIXES:
+            recordings_by_id.setdefault(report_id_of(path), []).append(path)
     reports: list[FieldReport] = []
     failures: list[Failure] = []
-    warnings: list[str] = []
-    by_id: dict[str, list[Path]] = {}
-    for audio in recordings:
-        by_id.setdefault(slugify(audio.stem), []).append(audio)
-    for report_id, clashing in by_id.items():
-        if len(clashing) > 1:
-            # Neither goes ahead: which recording the notes describe is the reporter's call.
-            names = " and ".join(p.name for p in clashing)
+    for report_id, recordings in recordings_by_id.items():
+        notes = notes_by_id.get(report_id, [])
+        # Which recording, or which notes, a report is, is the reporter's call: neither goes ahead.
+        clash = recordings if len(recordings) > 1 else notes if len(notes) > 1 else []
+        if clash:
+            names = " and ".join(p.name for p in clash)
             failures.append(
                 Failure(
                     report_id=report_id,
-                    path=clashing[0],
+                    path=clash[0],
                     stage="discover",
-                    reason=f"{len(clashing)} recordings share the name {report_id!r} ({names}); "
+                    reason=f"{len(clash)} files share the name {report_id!r} ({names}); "
                     "rename all but one, with their notes.",
                 )
             )
             continue
-        (audio,) = clashing
         try:
             reports.append(
-                _read_report(audio, notes_by_stem.get(audio.stem.lower()), report_id, hash_file)
+                _read_report(recordings[0], notes[0] if notes else None, report_id, hash_file)
             )
         except ReportError as exc:
             failures.append(
                 Failure(
                     report_id=report_id,
-                    path=exc.path or audio,
+                    path=exc.path or recordings[0],
                     stage="discover",
                     reason=exc.message,
                 )
             )
-    stems = {p.stem.lower() for p in recordings}
-    for stem, notes in notes_by_stem.items():
-        if stem not in stems:
-            warnings.append(f"{notes.name}: notes without a recording (is the upload finished?)")
+    warnings = [
+        f"{notes[0].name}: notes without a recording (is the upload finished?)"
+        for report_id, notes in notes_by_id.items()
+        if report_id not in recordings_by_id
+    ]
     return Discovery(reports=tuple(reports), failures=tuple(failures), warnings=tuple(warnings))
+
+
+def report_id_of(path: Path) -> str:
+    """The report a file belongs to: its name without the suffix, as a slug.
+
+    >>> report_id_of(Path("Harbour Talk.m4a")) == report_id_of(Path("harbour-talk.md"))
+    True
+    """
+    return slugify(path.stem)
 
 
 def _read_report(
@@ -130,15 +142,17 @@ def _read_report(
     hash_file: Callable[[Path], tuple[str, int]],
 ) -> FieldReport:
     warnings: tuple[str, ...] = ()
-    default_title = audio.stem.replace("_", " ").replace("-", " ").strip().capitalize()
     if notes_path is None:
-        notes = Notes(title=default_title)
+        # Nothing of the file name is published: it may name the place ("Via Roma 12
+        # safehouse.m4a"). Without notes the report is also treated as sensitive (geo).
+        notes = Notes(title=UNTITLED)
         warnings = (
-            f"{audio.name}: no notes file {audio.stem}{NOTES_SUFFIX}; titled {default_title!r}",
+            f"{audio.name}: no notes file {audio.stem}{NOTES_SUFFIX}; published as "
+            f'"{UNTITLED}" with only an approximate place until its notes arrive',
         )
         log.warning(warnings[0])
     else:
-        notes = read_notes(notes_path, default_title=default_title)
+        notes = read_notes(notes_path, default_title=UNTITLED)
     digest, size = hash_file(audio)
     if size == 0:
         raise ReportError("the recording is empty (0 bytes); upload it again.", path=audio)

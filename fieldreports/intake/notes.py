@@ -15,7 +15,10 @@ from typing import Any
 import yaml
 
 from fieldreports.errors import ReportError
-from fieldreports.naming import did_you_mean
+from fieldreports.naming import clip, did_you_mean
+
+# Notes are typed on a phone: anything larger is not notes, and is refused before it is read.
+MAX_NOTES_BYTES = 256 * 1024
 
 FRONT_MATTER_KEYS = (
     "title",
@@ -29,7 +32,10 @@ FRONT_MATTER_KEYS = (
     "tags",
     "explicit",
     "sensitive",
+    "image",
 )
+# Episode artwork beside the recording: a photo the reporter chose, published re-encoded.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +53,9 @@ class Notes:
     reporter: str = ""
     tags: tuple[str, ...] = ()
     explicit: bool = False
-    sensitive: bool = False
+    # None: the notes do not say, and the show's `sensitive_by_default` decides (geo).
+    sensitive: bool | None = None
+    image: str = ""  # a JPEG or PNG file name beside the notes in inbox/
 
 
 def split_front_matter(text: str) -> tuple[str, str]:
@@ -79,6 +87,13 @@ def split_front_matter(text: str) -> tuple[str, str]:
 
 def read_notes(path: Path, *, default_title: str) -> Notes:
     """Parse a notes file; raise ReportError naming the file and key on any mistake."""
+    size = path.stat().st_size
+    if size > MAX_NOTES_BYTES:
+        raise ReportError(
+            f"notes are {size // 1024} KB; at most {MAX_NOTES_BYTES // 1024} KB are read. "
+            "Keep the notes short and put long documents beside the recording.",
+            path=path,
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -87,13 +102,60 @@ def read_notes(path: Path, *, default_title: str) -> Notes:
         head, body = split_front_matter(text)
     except ValueError as exc:
         raise ReportError(f"{exc}.", path=path) from None
+    # The front matter's first line in the file: after any blank lines and the opening ---.
+    plain = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    first_line = len(plain) - len(plain.lstrip("\n")) + 2
     try:
-        meta = yaml.safe_load(head) if head.strip() else {}
+        meta = yaml.load(head, Loader=_loader(first_line)) if head.strip() else {}
+    except _NotesError as exc:
+        raise ReportError(f"{exc}.", path=path) from None
     except yaml.YAMLError as exc:
-        raise ReportError(f"front matter is not valid YAML ({exc}).", path=path) from exc
+        raise ReportError(
+            f"front matter is not valid YAML ({clip(str(exc), 200)}).", path=path
+        ) from None
     if not isinstance(meta, dict):
         raise ReportError("front matter must be a list of `key: value` lines.", path=path)
     return parse_front_matter(meta, body=body.strip(), path=path, default_title=default_title)
+
+
+class _NotesError(ValueError):
+    """A mistake in the front matter that the YAML parser itself would let through."""
+
+
+def _loader(first_line: int) -> type[yaml.SafeLoader]:
+    """Safe YAML that also refuses what notes never need.
+
+    - Aliases (`*name`): a 350-byte "billion laughs" expands to hundreds of megabytes.
+    - A key given twice: YAML lets the last win, so `sensitive: false` below a
+      `sensitive: true` would silently publish the exact place.
+
+    Line numbers in the errors are the notes file's (`first_line` is the front matter's first).
+    """
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                line = self.peek_event().start_mark.line + first_line
+                raise _NotesError(
+                    f"line {line}: YAML aliases (*name) are not allowed in notes; "
+                    "write the value out"
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + first_line
+                if isinstance(key, str | int | float | bool) and key in seen:
+                    raise _NotesError(
+                        f'"{clip(key)}" is given twice, on lines {seen[key]} and {line}; keep one'
+                    )
+                if isinstance(key, str | int | float | bool):
+                    seen[key] = line
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
 
 
 def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_title: str) -> Notes:
@@ -126,7 +188,10 @@ def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_t
         reporter=_text(meta.get("reporter"), "reporter", path),
         tags=tuple(str(t) for t in tags),
         explicit=_flag(meta.get("explicit"), "explicit", path),
-        sensitive=_flag(meta.get("sensitive"), "sensitive", path),
+        sensitive=None
+        if meta.get("sensitive") is None
+        else _flag(meta["sensitive"], "sensitive", path),
+        image=_image(meta.get("image"), path),
     )
 
 
@@ -135,7 +200,28 @@ def _text(value: Any, key: str, path: Path) -> str:
         return ""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return str(value).strip()
-    raise ReportError(f"{key} must be text, not {value!r}.", path=path)
+    raise ReportError(f"{key} must be text, not {clip(repr(value))}.", path=path)
+
+
+def _image(value: Any, path: Path) -> str:
+    """A JPEG or PNG named by its file name, lying beside the notes."""
+    name = _text(value, "image", path)
+    if not name:
+        return ""
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ReportError(
+            f'image = "{name}" must be the name of a photo beside the notes, like harbour.jpg.',
+            path=path,
+        )
+    if not name.lower().endswith(IMAGE_SUFFIXES):
+        raise ReportError(f'image = "{name}" must be a .jpg or .png file.', path=path)
+    if not (path.parent / name).is_file():
+        raise ReportError(
+            f'image = "{name}": no such file beside the notes; copy the photo into '
+            f"{path.parent.name}/ or remove the image line.",
+            path=path,
+        )
+    return name
 
 
 def _flag(value: Any, key: str, path: Path) -> bool:
@@ -143,7 +229,7 @@ def _flag(value: Any, key: str, path: Path) -> bool:
         return False
     if isinstance(value, bool):
         return value
-    raise ReportError(f"{key} must be true or false, not {value!r}.", path=path)
+    raise ReportError(f"{key} must be true or false, not {clip(repr(value))}.", path=path)
 
 
 def _coordinate(value: Any, key: str, limit: float, path: Path) -> float | None:
@@ -153,7 +239,7 @@ def _coordinate(value: Any, key: str, limit: float, path: Path) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise ReportError(
-            f"{key} must be a number in decimal degrees, not {value!r}.", path=path
+            f"{key} must be a number in decimal degrees, not {clip(repr(value))}.", path=path
         ) from None
     if not math.isfinite(number) or abs(number) > limit:
         hint = " (are lat and lon swapped?)" if key == "lat" and abs(number) <= 180 else ""
@@ -177,6 +263,6 @@ def _datetime(value: Any, path: Path) -> dt.datetime | None:
         except ValueError:
             pass
     raise ReportError(
-        f"recorded_at = {value!r} is not a date and time; write it like 2022-03-14T09:40:00+01:00.",
+        f"recorded_at = {clip(repr(value))} is not a date and time; write it like 2022-03-14T09:40:00+01:00.",
         path=path,
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def test_defaults_fill_everything_but_title_and_base_url(tmp_path: Path) -> None
     assert config.audio.podcast_lufs == -16.0 and config.audio.master_lufs == -23.0
     assert config.transcription.engine == "faster-whisper" and config.transcription.model == "base"
     assert config.storage.kind == "local"
+    assert config.audio.master_channels == 1  # one layout for the whole show: mono speech
     assert config.public_dir == show.resolve() / "public"
 
 
@@ -54,6 +56,10 @@ def test_integers_are_accepted_for_float_settings(tmp_path: Path) -> None:
             "needs a bucket",
         ),
         ("[show\n", "not valid TOML"),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\nmaster_channels = 0\n',
+            "master_channels must be 1 (mono, for speech) or 2",
+        ),
     ],
 )
 def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -72,3 +78,57 @@ def test_missing_show_toml_says_what_to_write(tmp_path: Path) -> None:
 def test_example_show_config_is_valid() -> None:
     config = load_config(ROOT / "examples" / "border-reached")
     assert config.show.title == "Border Reached!"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[audio]\npodcast_lufs = nan\n", "podcast_lufs = nan must be a finite number"),
+        ("[audio]\nmaster_lufs = -inf\n", "master_lufs = -inf must be a finite number"),
+        ("[storage]\nworkers = 0\n", "workers = 0 must be at least 1"),
+        ('[show]\ntimezone = "Mars/Olympus"\n', 'unknown time zone "Mars/Olympus"'),
+        ("[transcription]\nbeam_size = -3\n", "beam_size = -3 must be at least 1"),
+    ],
+)
+def test_values_no_run_could_use_are_refused_on_load(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    text = '[show]\ntitle = "T"\nbase_url = "https://example.org/t"\n' + table
+    if table.startswith("[show]"):
+        text = '[show]\ntitle = "T"\nbase_url = "https://example.org/t"\n' + table.split("\n", 1)[1]
+    with pytest.raises(SetupError, match=re.escape(message)):
+        load_config(write(tmp_path / "s", text))
+
+
+def test_a_huge_value_is_not_repeated_whole_in_the_error(tmp_path: Path) -> None:
+    show = write(
+        tmp_path / "s",
+        f'[show]\ntitle = "T"\nbase_url = "https://e.org"\nlocked = "{"x" * 5000}"\n',
+    )
+    with pytest.raises(SetupError) as refused:
+        load_config(show)
+    assert len(str(refused.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("uploads", "expected"),
+    [
+        ("read_timeout_s = 0", "read_timeout_s = 0 must be at least 0.1"),
+        ("max_connections = -5", "max_connections = -5 must be at least 1"),
+        ('cors_origins = "newsroom.org"', "not a web origin"),
+        ('cors_origins = "https://a.org/uploads"', "scheme and host only"),
+        ('cors_origins = "*, https://a.org"', "or a list of web origins"),
+    ],
+)
+def test_upload_settings_are_checked(tmp_path: Path, uploads: str, expected: str) -> None:
+    base = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[uploads]\n'
+    with pytest.raises(SetupError, match=expected):
+        load_config(write(tmp_path / "s", base + uploads + "\n"))
+
+
+def test_upload_settings_read_origins_and_sizes(tmp_path: Path) -> None:
+    text = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[uploads]\n'
+    text += 'max_size_mb = 2\ncors_origins = "https://a.org/, https://b.org"\n'
+    uploads = load_config(write(tmp_path / "s", text)).uploads
+    assert uploads.max_size_bytes == 2 * 1024 * 1024
+    assert uploads.allowed_origins == ("https://a.org", "https://b.org")

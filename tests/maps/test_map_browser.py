@@ -145,7 +145,7 @@ def test_sensitive_stop_is_an_area_not_a_pin(visit: Visit) -> None:
 def test_stop_has_a_playable_audio_player_and_transcript_links(visit: Visit) -> None:
     popup = visit.open_stop(2)  # Lampedusa, 2nd stop of the first journey
     assert "Lampedusa" in popup.inner_text()
-    assert "Ada Reporter" in popup.inner_text()
+    assert "Ada Rossi" in popup.inner_text()
     assert "14 March 2022" in popup.inner_text()
     assert popup.locator("blockquote.fr-excerpt").inner_text().startswith("Stiamo aspettando")
     assert popup.locator(".fr-notes strong").inner_text() == "wait"

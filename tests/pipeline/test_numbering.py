@@ -74,7 +74,7 @@ def test_feed_tags_map_home_and_status_give_one_number(show: Path) -> None:
 
     home = (public / "index.html").read_text(encoding="utf-8")
     for title, (season, number) in numbers.items():
-        article = re.search(rf"<h3>{title}</h3>\s*<p class=\"meta\">([^<]*)", home)
+        article = re.search(rf"<h3 id=\"[^\"]*\">{title}</h3>\s*<p class=\"meta\">([^<]*)", home)
         assert article and f"Episode {season}.{number}" in article.group(1), title
 
     status = CliRunner().invoke(cli, ["status", str(show)], env={"COLUMNS": "300"})

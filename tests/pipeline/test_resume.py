@@ -129,3 +129,22 @@ def test_a_damaged_recopy_keeps_the_published_episode_and_its_notes(tmp_path: Pa
     (show / "inbox" / "a-first.mp3").write_bytes(good)
     third = run_show(config)
     assert sorted(third.episodes) == ["a-first", "b-second"]
+
+
+def test_private_caches_of_withdrawn_reports_are_removed(tmp_path: Path) -> None:
+    """A report deleted from the inbox leaves no master, tagged copy or half-written file."""
+    show = make_show(tmp_path)
+    config = load_config(show)
+    run_show(config)
+    cache = config.state_dir / "cache"
+    masters = sorted((cache / "normalise").iterdir())
+    assert len(masters) == 2
+    stray = cache / "episode" / "killed-run" / "podcast.mp3.tmp"  # a run killed mid-tagging
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half")
+    (show / "inbox" / "b-second.mp3").unlink()
+    (show / "inbox" / "b-second.md").unlink()
+    run_show(config)
+    assert len(list((cache / "normalise").iterdir())) == 1
+    assert len(list((cache / "episode").iterdir())) == 1
+    assert not stray.parent.exists()

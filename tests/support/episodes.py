@@ -184,6 +184,7 @@ def build_episode(
     recorded_at: dt.datetime | None = None,
     waypoints: Sequence[tuple[float, float, float]] = (),
     artwork: Path | None = None,
+    image: Path | None = None,
 ) -> Episode:
     """An Episode through the real episode stage, from parts a test chooses."""
     when = recorded_at or notes.recorded_at or published_at
@@ -204,6 +205,8 @@ def build_episode(
         published_at=published_at,
         show=show,
         artwork=artwork,
+        image=image,
+        image_sha256=hashlib.sha256(image.read_bytes()).hexdigest() if image else "",
     )
     return make_episode(job, work_dir=work_dir / EPISODE.key(job))
 

@@ -77,7 +77,7 @@ def episode(
     when: dt.datetime | None = None,
     notes: str = "",
     place: str = "Lampedusa",
-    reporter: str = "Ada Reporter",
+    reporter: str = "Ada Rossi",
     sensitive: bool = False,
     accuracy_m: float | None = None,
     language: str = "it",
@@ -360,7 +360,8 @@ def english_words() -> set[str]:
     """Words of our English interface text that the Dutch catalog never uses."""
     from episodes.i18n import catalog_messages
 
-    dutch = " ".join(str(s) for _, s, _ in catalog_messages("nl")).casefold()
+    dutch = " ".join(s for _, s, _ in catalog_messages("nl"))
+    dutch = re.sub(r"\{\w*\}", " ", dutch).casefold()
     words: set[str] = set()
     for msgid, _, _ in catalog_messages("en"):
         for word in re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w*\}", " ", str(msgid))):

@@ -17,7 +17,7 @@ from lxml import etree
 
 from episodes.episode import Episode
 from episodes.feed.check import apple_problems
-from episodes.feed.podcast_ns import PODCAST_NS
+from episodes.feed.podcast_ns import PODCAST_LEGACY_NS, PODCAST_NS
 from episodes.feed.rss import MAX_DESCRIPTION_BYTES, render_feed
 from episodes.pages.artwork import default_artwork
 from fieldreports.config import ShowConfig
@@ -28,6 +28,8 @@ from tests.support.episodes import BASE_URL, REPORT_IDS, make_show_episodes, sho
 FEED_URL = BASE_URL + "feed.xml"
 ARTWORK_URL = BASE_URL + "artwork.png"
 NS = {"podcast": PODCAST_NS, "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd"}
+# Tags also written under the namespace's first URI, which the spec takes as the same.
+LEGACY = {"podcast": PODCAST_LEGACY_NS}
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,8 @@ def test_channel_podcast_guid_locked_and_apple_tags(feed: bytes) -> None:
 def test_item_transcripts_one_per_format_and_language(feed: bytes, show) -> None:
     _config, episodes = show
     lampedusa = next(e for e in episodes if e.slug.endswith("lampedusa-harbour"))
-    tags = _item(feed, lampedusa.guid).findall("podcast:transcript", NS)
+    item = _item(feed, lampedusa.guid)
+    tags = item.findall("podcast:transcript", NS)
     found = {(t.get("language"), t.get("type"), t.get("rel")) for t in tags}
     for language in ("it", "en"):  # Italian original and its English translation
         assert (language, "text/vtt", "captions") in found
@@ -131,6 +134,10 @@ def test_item_transcripts_one_per_format_and_language(feed: bytes, show) -> None
     urls = {t.get("url") for t in tags}
     assert BASE_URL + "transcripts/2022-03-14-lampedusa-harbour.it.vtt" in urls
     assert {t.url for t in lampedusa.transcripts} == urls
+    # Once more under the namespace's first URI, last: the spoken language's WebVTT.
+    (legacy,) = item.findall("podcast:transcript", LEGACY)
+    assert legacy.get("url") == BASE_URL + "transcripts/2022-03-14-lampedusa-harbour.it.vtt"
+    assert list(item.iter("{*}transcript"))[-1] is legacy
 
 
 def test_item_location_uses_public_coordinates_only(feed: bytes, show) -> None:
@@ -160,6 +167,7 @@ def test_item_people_season_episode_chapters(feed: bytes, show) -> None:
     assert item.findtext("podcast:episode", namespaces=NS) == "2"
     assert item.findtext("itunes:season", namespaces=NS) == "1"
     chapters = item.find("podcast:chapters", NS)
+    assert item.find("podcast:chapters", LEGACY).attrib == chapters.attrib
     assert chapters.get("url") == BASE_URL + "chapters/2022-04-02-roszke-fence.json"
     assert chapters.get("type") == "application/json+chapters"
     studio = _item(feed, next(e.guid for e in episodes if e.slug == "studio-wrap-up"))

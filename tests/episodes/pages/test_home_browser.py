@@ -1,4 +1,7 @@
-"""The home page in real Chromium: axe-core, the show's language, and its links onto the map."""
+"""The home page in real Chromium: axe-core, the show's language, and its links onto the map.
+
+tests/episodes/site/test_pages_browser.py checks the published pages (archive, search,
+partners) as a whole."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from episodes.pages.home import render_home
+from episodes.pages.home import SEARCH_JS, SEARCH_SCRIPT_KEY, HomeLinks, render_home_pages
 from fieldreports.config import MapSettings, ShowInfo
 from tests.support import mapkit
 from tests.support.mapkit import Visit, assert_no_english, page_text, render_map
@@ -31,14 +34,15 @@ def _site(root: Path, mp3: Path, show: ShowInfo, journey: str) -> list:
     from PIL import Image
 
     Image.new("RGB", (64, 64), "#1d3557").save(root / "artwork.png")
-    home = render_home(
-        episodes,
-        show,
-        artwork_url="artwork.png",
-        feed_url=show.site_url + "feed.xml",
-        map_url="map/index.html",
+    links = HomeLinks(
+        feed_url=show.site_url + "feed.xml", artwork_url="artwork.png", map_url="map/index.html"
     )
-    (root / "index.html").write_bytes(home)
+    for key, page in render_home_pages(episodes, show, links).items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(page)
+    (root / SEARCH_SCRIPT_KEY).write_text(SEARCH_JS, encoding="utf-8")
+    (root / "partners").mkdir()
+    (root / "partners" / "index.html").write_text("<!doctype html><title>p</title>")
     return episodes
 
 
@@ -59,7 +63,8 @@ def test_home_page_passes_axe_and_its_links_open_the_stops(
         try:
             assert v.page.evaluate("document.documentElement.lang") == "en"
             assert v.axe() == []
-            assert v.page.locator("audio[aria-label='Listen: Sfax']").count() == 1
+            heading = v.page.locator("#sfax audio").get_attribute("aria-labelledby")
+            assert v.page.locator(f"#{heading}").inner_text() == "Sfax"  # a named player
             # the report off the map has no map link; the others open their stop
             assert v.page.locator("#studio a", has_text="On the map").count() == 0
             v.page.locator("#lampedusa a", has_text="On the map").click()

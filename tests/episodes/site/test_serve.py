@@ -24,6 +24,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     (root / "index.html").write_text("<!doctype html><title>home</title>")
     (root / "transcripts").mkdir()
     (root / "transcripts" / "a.en.vtt").write_text("WEBVTT\n")
+    (root / "chapters").mkdir()
+    (root / "chapters" / "a.json").write_text('{"version": "1.2.0", "chapters": []}')
     with running(root) as base_url:
         parts = urlsplit(base_url)
         yield parts.hostname, parts.port
@@ -110,3 +112,10 @@ def test_missing_folder_is_a_setup_error(tmp_path: Path) -> None:
 
     with pytest.raises(SetupError, match="fieldreports run"), running(tmp_path / "nope"):
         pass
+
+
+def test_chapters_are_served_with_their_own_type(server) -> None:
+    """Podcasting 2.0 asks for application/json+chapters; plain JSON stays application/json."""
+    response, _body = request(server, "GET", "/chapters/a.json")
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "application/json+chapters"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -19,10 +17,8 @@ from episodes.site.files import SiteFile
 from episodes.site.publish import build_site, publish
 from episodes.site.storage import LocalStorage, S3Storage, StorageError, check_key, open_storage
 from fieldreports.config import ShowConfig
-from tests.support.episodes import free_port, make_show_episodes, show_config
-
-BUCKET = "border-reached"
-
+from tests.support.episodes import make_show_episodes, show_config
+from tests.support.s3 import BUCKET, Moto, moto_server
 
 # ---------------------------------------------------------------- local folder
 
@@ -50,46 +46,7 @@ def test_unsafe_keys_are_refused(key: str) -> None:
 
 # ---------------------------------------------------------------- S3 (moto server)
 
-
-class Moto:
-    """moto's standalone S3 server on a fixed free port, stoppable and restartable."""
-
-    def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self._cls = ThreadedMotoServer
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.server = None
-
-    def start(self) -> None:
-        self.server = self._cls(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with pytest.MonkeyPatch.context() as mp:
-        # Fake credentials through boto3's usual chain; never a real profile.
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.setenv("AWS_CONFIG_FILE", os.devnull)
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        mp.delenv("AWS_PROFILE", raising=False)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-        server = Moto()
-        server.start()
-        boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1").create_bucket(
-            Bucket=BUCKET
-        )
-        yield server
-        server.stop()
+moto = moto_server  # the fixture, under the name these tests use
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +135,7 @@ def test_s3_server_stopped_mid_publish_keeps_old_feed_and_next_run_completes(
     finished = publish(new_site, storage)
     assert new_mp3 in finished.unchanged  # uploaded before the crash, not again
     assert "feed.xml" in finished.uploaded
-    assert storage.get("feed.xml") == new_site.feed[0].data
+    assert storage.get("feed.xml") == new_site.feed[-1].data
     assert storage.get("feed.xml") != old_feed
 
 

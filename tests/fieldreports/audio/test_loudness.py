@@ -153,3 +153,44 @@ def test_file_measurement_agrees_with_ffmpeg_ebur128(tmp_path: Path, rate: int) 
     assert ours.integrated_lufs == pytest.approx(-23.0, abs=0.1)
     assert ours.integrated_lufs == pytest.approx(theirs, abs=0.1)
     assert ours.true_peak_dbtp == pytest.approx(theirs_peak, abs=0.15)
+
+
+# EBU Tech 3341 (2016) table 1, cases 9 and 12: bursts whose period is the window, so every
+# window holds the same energy and the short-term (case 9) or momentary (case 12) loudness stays
+# at -23.0 LUFS +-0.1 once the first window is full: its maximum is -23.0 too.
+def test_max_short_term_matches_tech_3341_case_9() -> None:
+    signal = sequence(*[part for _ in range(20) for part in ((-20, 1.34), (-30, 1.66))])
+    assert measure_samples(signal, RATE).max_short_term_lufs == pytest.approx(-23.0, abs=0.1)
+
+
+def test_max_momentary_matches_tech_3341_case_12() -> None:
+    signal = sequence(*[part for _ in range(25) for part in ((-20, 0.18), (-30, 0.22))])
+    assert measure_samples(signal, RATE).max_momentary_lufs == pytest.approx(-23.0, abs=0.1)
+
+
+def test_max_momentary_and_short_term_agree_with_ffmpeg(tmp_path: Path) -> None:
+    """A 1 s burst 10 LU over a -30 LUFS bed: the burst fills a 400 ms window (-20) but only a
+    third of a 3 s one. ffmpeg's ebur128 filter prints M and S every 100 ms: the maxima agree."""
+    import subprocess
+
+    signal = sequence((-30, 6), (-20, 1), (-30, 6))
+    ours = measure_samples(signal, RATE)
+    assert ours.max_momentary_lufs == pytest.approx(-20.0, abs=0.1)
+    path = write_wav(tmp_path / "burst.wav", signal)
+    log = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-af", "ebur128", "-f", "null", "-"],
+        check=True, capture_output=True, text=True,
+    ).stderr  # fmt: skip
+    frames = [line for line in log.splitlines() if " M:" in line and " S:" in line]
+    momentary = max(float(line.split(" M:")[1].split()[0]) for line in frames)
+    short_term = max(float(line.split(" S:")[1].split()[0]) for line in frames)
+    assert ours.max_momentary_lufs == pytest.approx(momentary, abs=0.1)
+    assert ours.max_short_term_lufs == pytest.approx(short_term, abs=0.1)
+    # The loudest 3 s: the burst and 2 s of bed, 10 log10((1 x 0.01 + 2 x 0.001) / 3).
+    assert ours.max_short_term_lufs == pytest.approx(-23.98, abs=0.1)
+
+
+def test_under_three_seconds_has_no_short_term_maximum() -> None:
+    result = measure_samples(sine(-23, 2), RATE)
+    assert result.max_momentary_lufs == pytest.approx(-23.0, abs=0.1)
+    assert result.max_short_term_lufs == -np.inf

@@ -171,7 +171,7 @@ def test_every_kind_of_recording_reaches_its_targets(
         assert result.source_duration_s == pytest.approx(spoken_s, abs=0.1)
     if kind.startswith("96 kHz"):
         assert result.source_channels == 4 and result.source_sample_rate_hz == 96000
-        assert probe_stream(result.master_wav)["channels"] == "2"  # folded to stereo
+        assert probe_stream(result.master_wav)["channels"] == "1"  # the show's layout: mono
         assert probe_stream(result.master_wav)["sample_rate"] == "48000"
 
 
@@ -452,6 +452,8 @@ def test_stereo_that_cancels_in_mono_is_refused_with_the_fix(speech: Path, tmp_p
     with pytest.raises(ReportError, match="channels cancel out.*podcast_channels = 2"):
         normalise(reversed_mic, tmp_path / "out", SETTINGS)
     stereo = master(
-        reversed_mic, tmp_path / "stereo", dataclasses.replace(SETTINGS, podcast_channels=2)
+        reversed_mic,
+        tmp_path / "stereo",
+        dataclasses.replace(SETTINGS, podcast_channels=2, master_channels=2),
     )
     assert_on_target(stereo)

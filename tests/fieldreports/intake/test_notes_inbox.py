@@ -80,7 +80,7 @@ def test_discover_pairs_recordings_with_notes(tmp_path: Path) -> None:
     by_id = {r.id: r for r in found.reports}
     assert set(by_id) == {"2022-03-14-lampedusa", "no-notes"}
     assert by_id["2022-03-14-lampedusa"].notes.title == "Harbour"
-    assert by_id["no-notes"].notes.title == "No notes"
+    assert by_id["no-notes"].notes.title == "Untitled report"  # nothing of the file name
     assert any("no notes file" in w for w in by_id["no-notes"].warnings)
     assert len(by_id["no-notes"].audio_sha256) == 64
     reasons = {f.report_id: f.reason for f in found.failures}
@@ -135,3 +135,40 @@ def test_two_recordings_with_one_name_both_wait(tmp_path: Path) -> None:
     assert found.reports == ()
     (failure,) = found.failures
     assert "a.mp3 and a.wav" in failure.reason
+
+
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path: Path) -> None:
+    notes = tmp_path / "a.md"
+    notes.write_text("---\ntitle: A\nsensitive: true\nplace: Röszke\nsensitive: false\n---\n")
+    with pytest.raises(ReportError, match=r'"sensitive" is given twice, on lines 3 and 5'):
+        read_notes(notes, default_title="A")
+
+
+def test_an_alias_bomb_is_refused_small_and_fast(tmp_path: Path) -> None:
+    """A 350-byte "billion laughs" made a 254 MB error message and stopped every run."""
+    rows = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for name, prev in zip("bcdefgh", "abcdefg", strict=True):
+        rows.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    notes = tmp_path / "bomb.md"
+    notes.write_text("---\n" + "\n".join(rows) + "\n---\n")
+    assert notes.stat().st_size < 600
+    with pytest.raises(ReportError) as refused:
+        read_notes(notes, default_title="bomb")
+    assert "aliases" in str(refused.value) and len(str(refused.value)) < 200
+
+
+def test_notes_over_256_kb_are_refused_unread(tmp_path: Path) -> None:
+    notes = tmp_path / "big.md"
+    notes.write_text("---\ntitle: Big\n---\n" + "x" * (300 * 1024))
+    with pytest.raises(ReportError, match="at most 256 KB"):
+        read_notes(notes, default_title="big")
+
+
+def test_notes_pair_by_report_id_whatever_the_spelling(tmp_path: Path) -> None:
+    """`Harbour Talk.m4a` and `harbour-talk.md` are one report; its `sensitive` is not lost."""
+    (tmp_path / "Harbour Talk.m4a").write_bytes(b"\x00" * 100)
+    (tmp_path / "harbour-talk.md").write_text("---\ntitle: At the water\nsensitive: true\n---\n")
+    (report,) = discover(tmp_path).reports
+    assert report.id == "harbour-talk"
+    assert report.notes_path == tmp_path / "harbour-talk.md"
+    assert report.notes.sensitive is True

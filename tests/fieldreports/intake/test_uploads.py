@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fieldreports.errors import FieldReportsError
+from fieldreports.intake.identity import Identity
 from fieldreports.intake.inbox import discover
-from fieldreports.intake.uploads import make_server, upload_file
-
-TOKEN = "s3cret"
+from fieldreports.intake.upload_client import upload_file
+from tests.support.uploads import TOKEN, RunningServer
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    httpd = make_server(inbox, port=0, token=TOKEN)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", inbox
-    httpd.shutdown()
-    httpd.server_close()
+def server(server: RunningServer) -> tuple[str, Path]:
+    """The server's address as `fieldreports upload --to` takes it, and its inbox."""
+    return server.url.removesuffix("/files/"), server.inbox
 
 
 def recording(tmp_path: Path, size: int = 300_000, name: str = "2022-09-20 Röszke.flac") -> Path:
@@ -145,7 +137,8 @@ def test_a_request_without_tus_headers_gets_a_plain_400(server) -> None:
 
 def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> None:
     url, inbox = server
-    created = request("POST", f"{url}/files/", {"Upload-Length": "10"})
+    meta = "filename " + base64.b64encode(b"a.md").decode()
+    created = request("POST", f"{url}/files/", {"Upload-Length": "10", "Upload-Metadata": meta})
     location = url + created.headers["Location"]
     wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
     with pytest.raises(urllib.error.HTTPError) as damaged:
@@ -174,6 +167,66 @@ def test_damaged_chunk_and_wrong_offset_are_refused(server, tmp_path: Path) -> N
 
 def test_wrong_token_is_refused_with_a_plain_error(server, tmp_path: Path) -> None:
     url, inbox = server
-    with pytest.raises(FieldReportsError, match="refused the upload"):
+    with pytest.raises(FieldReportsError, match="refused the upload key .401.: check --token"):
         upload_file(recording(tmp_path), url, token="guess")
     assert not any(p.is_file() for p in inbox.iterdir())
+
+
+def test_upload_command_sends_notes_and_recording(server, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipeline import cli
+
+    url, inbox = server
+    notes = tmp_path / "harbour.md"
+    notes.write_text("---\ntitle: Harbour\n---\n", encoding="utf-8")
+    args = ["upload", str(recording(tmp_path, name="harbour.flac")), str(notes), "--to", url]
+    result = CliRunner().invoke(cli, [*args, "--token", TOKEN])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["harbour.flac", "harbour.md"]
+    refused = CliRunner().invoke(cli, [*args, "--token", "guess"])
+    assert refused.exit_code == 1 and "401" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_receive_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from pipeline import cli
+
+    show = tmp_path / "show"
+    init = ["init", str(show), "--title", "T", "--base-url", "https://e.org/"]
+    assert CliRunner().invoke(cli, init).exit_code == 0
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        result = CliRunner().invoke(cli, ["receive", str(show), "--port", port])
+    assert result.exit_code == 1 and "Try --port with another number" in result.output
+    open_net = CliRunner().invoke(cli, ["receive", str(show), "--host", "0.0.0.0"])
+    assert open_net.exit_code == 1 and "without a token" in open_net.output
+
+
+def test_only_the_sender_or_an_editor_may_lift_sensitive_notes(
+    start_server, tmp_path: Path
+) -> None:
+    """Anyone with an upload key could otherwise publish another reporter's source's place."""
+    keys = {"ana-key": Identity(name="ana", is_editor=False),
+            "ben-key": Identity(name="ben", is_editor=False),
+            "desk-key": Identity(name="desk", is_editor=True)}  # fmt: skip
+    running = start_server(authenticate=keys.get)
+    url, inbox = running.url.removesuffix("/files/"), running.inbox
+    notes = tmp_path / "camp.md"
+    notes.write_text("---\ntitle: Camp\nsensitive: true\n---\n", encoding="utf-8")
+    upload_file(notes, url, token="ana-key")
+    notes.write_text("---\ntitle: Camp\nsensitive: false\nlat: 45.1\nlon: 19.2\n---\n")
+    with pytest.raises(FieldReportsError, match="403.*only the reporter who sent"):
+        upload_file(notes, url, token="ben-key", replace=True)
+    assert "sensitive: true" in (inbox / "camp.md").read_text(encoding="utf-8")
+    upload_file(notes, url, token="ana-key", replace=True)  # the reporter herself may
+    assert "sensitive: false" in (inbox / "camp.md").read_text(encoding="utf-8")
+    notes.write_text("---\ntitle: Camp\nsensitive: true\n---\n")
+    upload_file(notes, url, token="ben-key", replace=True)  # making it sensitive: anyone
+    notes.write_text("---\ntitle: Camp, edited\n---\n")
+    upload_file(notes, url, token="desk-key", replace=True)  # an editor may lift it
+    assert "edited" in (inbox / "camp.md").read_text(encoding="utf-8")
