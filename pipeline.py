@@ -19,10 +19,9 @@ stops the run before anything is published. Below the pipeline, the thin click c
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -32,12 +31,13 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from episodes.commands import partners, serve
-from episodes.episode import EPISODE, Episode, EpisodeJob, summarise
-from episodes.numbering import Entry, number_episodes, number_label
+from episodes.episode import EPISODE, Episode, summarise
+from episodes.jobs import episode_jobs
+from episodes.numbering import number_label
 from episodes.pages.artwork import ARTWORK, artwork_job
 from episodes.site.publish import PublishReport, build_site, publish
-from episodes.site.storage import open_storage, public_base_url
-from fieldreports.audio import MasteredAudio, master_job
+from episodes.site.storage import feed_url, open_storage
+from fieldreports.audio import master_job
 from fieldreports.catalog import serialise
 from fieldreports.catalog.lock import run_lock
 from fieldreports.catalog.sqlite import Catalog, open_catalog
@@ -47,14 +47,14 @@ from fieldreports.cli.files import normalise_command, transcribe_command
 from fieldreports.cli.show import init
 from fieldreports.cli.uploads import receive, upload
 from fieldreports.config import ShowConfig
-from fieldreports.digest import file_sha256, remembered
+from fieldreports.digest import remembered
 from fieldreports.errors import FieldReportsError, ReportError, SetupError
 from fieldreports.executor import LocalExecutor
-from fieldreports.geo import LocateJob, Placement, ReportToLocate, locate_job
+from fieldreports.geo import LocateJob, ReportToLocate, locate_job
 from fieldreports.geo.gpx import tracks_fingerprint
 from fieldreports.intake.inbox import Failure, FieldReport, discover
 from fieldreports.intake.quarantine import quarantined, set_aside
-from fieldreports.stages import LOCATE, NORMALISE, TRANSCRIBE
+from fieldreports.stages import LOCATE, NORMALISE, TRANSCRIBE, Heard
 from fieldreports.times import format_duration
 from fieldreports.transcription import Transcript, transcription_job
 from fieldreports.transcription.chapters import chapter_starts
@@ -76,15 +76,6 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Heard:
-    """A report mastered and transcribed: what `locate` and `episode` take."""
-
-    report: FieldReport
-    mastered: MasteredAudio
-    transcripts: tuple[Transcript, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,67 +223,6 @@ def transcribe_report(
     )
 
 
-def episode_jobs(
-    catalog: Catalog,
-    config: ShowConfig,
-    heard: Iterable[Heard],
-    placements: Mapping[str, Placement],
-    failures: list[Failure],
-) -> dict[str, EpisodeJob]:
-    """Every episode to publish, numbered together: this run's reports, and the last published
-    job of each report that fails now or sits in quarantine (a typo in edited notes or a damaged
-    re-copy must not withdraw an episode listeners have). Deleting a recording withdraws it."""
-    fresh: dict[str, tuple[Heard, dt.datetime]] = {}
-    for item in heard:
-        report, placement = item.report, placements[item.report.id]
-        if placement.error:
-            path = placement.error_path or report.audio_path
-            failures.append(Failure(report_id=report.id, path=path, stage="locate",
-                                    reason=placement.error))  # fmt: skip
-            continue
-        # Listeners follow the journey: an episode is dated when it was recorded.
-        first_seen = catalog.first_seen(report.id) or dt.datetime.now(dt.UTC)
-        fresh[report.id] = (item, placement.recorded_at or first_seen)
-    held = {f.report_id for f in failures} | {
-        r.id for r in catalog.reports() if r.status == "quarantined"
-    }
-    kept = {
-        report_id: previous
-        for report_id in sorted(held - set(fresh))
-        if (previous := catalog.get("episode-job", report_id, EpisodeJob)) is not None
-        and all(p.is_file() for p in NORMALISE.outputs(previous.mastered))
-    }
-    numbers = number_episodes(
-        [Entry(key=k, journey=h.report.notes.journey, when=when, title=h.report.notes.title)
-         for k, (h, when) in fresh.items()]
-        + [Entry(key=k, journey=j.notes.journey, when=j.published_at, title=j.notes.title)
-           for k, j in kept.items()]
-    )  # fmt: skip
-    artwork = _local_artwork(config)
-    jobs = {k: replace(j, numbering=numbers[k]) for k, j in kept.items()}
-    for report_id, (item, when) in fresh.items():
-        image = (
-            item.report.audio_path.parent / item.report.notes.image
-            if item.report.notes.image
-            else None
-        )
-        jobs[report_id] = EpisodeJob(
-            guid=catalog.guid_for(report_id, feed_url=feed_url(config)),
-            notes=item.report.notes,
-            mastered=item.mastered,
-            transcripts=item.transcripts,
-            placement=placements[report_id],
-            numbering=numbers[report_id],
-            published_at=when,
-            show=config.show,
-            artwork=artwork,
-            artwork_sha256=file_sha256(artwork)[0] if artwork else "",
-            image=image,
-            image_sha256=file_sha256(image)[0] if image else "",
-        )
-    return jobs
-
-
 def _locate_job(config: ShowConfig, heard: Iterable[Heard]) -> LocateJob:
     items = []
     for item in heard:
@@ -337,19 +267,6 @@ def _ticker(
         return tick
 
     return for_stage
-
-
-def feed_url(config: ShowConfig) -> str:
-    return public_base_url(config) + "feed.xml"
-
-
-def _local_artwork(config: ShowConfig) -> Path | None:
-    """The show's artwork file, to embed in each MP3, when it is a local file."""
-    artwork = config.show.artwork
-    if not artwork or artwork.startswith(("http://", "https://")):
-        return None
-    path = config.show_dir / artwork
-    return path if path.is_file() else None
 
 
 def _record_failure(catalog: Catalog, config: ShowConfig, failure: Failure) -> None:

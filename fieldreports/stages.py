@@ -28,6 +28,7 @@ from fieldreports.audio import MasterJob, master
 from fieldreports.audio.results import MasteredAudio
 from fieldreports.catalog.serialise import key_data
 from fieldreports.geo import LocateJob, Placements, locate
+from fieldreports.intake.inbox import FieldReport
 from fieldreports.transcription import TranscribeJob, transcribe
 from fieldreports.transcription.results import Transcript
 
@@ -91,3 +92,12 @@ TRANSCRIBE: Stage[TranscribeJob, Transcript] = Stage(
 LOCATE: Stage[LocateJob, Placements] = Stage(
     name="locate", version=1, job=LocateJob, result=Placements, run=locate
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heard:
+    """A report mastered and transcribed: what `locate` and `episode` take of it."""
+
+    report: FieldReport
+    mastered: MasteredAudio
+    transcripts: tuple[Transcript, ...]

@@ -85,6 +85,11 @@ def public_base_url(config: ShowConfig) -> str:
     return (config.storage.public_base_url or config.show.base_url).rstrip("/") + "/"
 
 
+def feed_url(config: ShowConfig) -> str:
+    """The main feed's address, which also names each report's GUID (derived once, kept)."""
+    return join_url(public_base_url(config), "feed.xml")
+
+
 def open_storage(
     config: ShowConfig, *, hash_file: Callable[[Path], tuple[str, int]] = file_sha256
 ) -> Storage:
