@@ -91,7 +91,7 @@ class RunSummary:
 
 def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
     """The whole pipeline on one show folder, in the order of the module docstring."""
-    with run_lock(config.state_dir), open_catalog(config.state_dir) as catalog:
+    with run_lock(config.state_dir), open_catalog(config.state_dir, config.catalog) as catalog:
         run_id = catalog.start_run()
         executor = LocalExecutor(catalog, run_id=run_id, cache_dir=config.state_dir / "cache")
         try:
@@ -365,7 +365,7 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
 def status(console: Console, show_dir: Path) -> None:
     """Show each report's state, number, loudness, language and place from the catalog."""
     config = load(show_dir)
-    with open_catalog(config.state_dir) as catalog:
+    with open_catalog(config.state_dir, config.catalog) as catalog:
         records = catalog.reports()
     table = Table("report", "#", "status", "length", "source LUFS / dBTP / LRA",
                   "gain podcast / master", "podcast / master LUFS, dBTP", "language", "place",

@@ -198,6 +198,21 @@ class UploadSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogSettings:
+    """The `[catalog]` table: where the catalog lives (docs/catalog.md).
+
+    `url = ""` keeps it in SHOW_DIR/.fieldreports/catalog.sqlite3, nothing to install; a
+    "postgresql://user@host:port/db" URL shares one PostgreSQL database between machines. Keep its
+    password out of this file: libpq reads PGPASSWORD and ~/.pgpass.
+    """
+
+    url: str = ""
+    pool_size: int = 4  # PostgreSQL connections one process may hold at once
+    # How long to wait for the database (a connection, or SQLite's lock) before giving up.
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShowConfig:
     """A whole show folder's settings; paths are absolute."""
 
@@ -209,6 +224,7 @@ class ShowConfig:
     geotag: GeotagSettings = field(default_factory=GeotagSettings)
     map: MapSettings = field(default_factory=MapSettings)
     uploads: UploadSettings = field(default_factory=UploadSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
 
     @property
     def inbox_dir(self) -> Path:
@@ -240,7 +256,11 @@ _TABLES: dict[str, type] = {
     "geotag": GeotagSettings,
     "map": MapSettings,
     "uploads": UploadSettings,
+    "catalog": CatalogSettings,
 }
+
+# The URL schemes libpq accepts; "" is the embedded SQLite file.
+CATALOG_SCHEMES = ("postgresql://", "postgres://")
 
 
 def load_config(show_dir: Path) -> ShowConfig:
@@ -374,6 +394,18 @@ def _check(config: ShowConfig, source: Path) -> None:
             "anyone; use 1 or more (default 10)."
         )
     _check_uploads(config.uploads, source)
+    url = config.catalog.url
+    if url and not url.startswith(CATALOG_SCHEMES):
+        scheme = url.split("://", 1)[0] if "://" in url else url
+        raise SetupError(
+            f'{source}: [catalog] url must be "" (the SQLite file in .fieldreports/) or a '
+            f'PostgreSQL URL like "postgresql://user@host:5432/db", not one starting "{scheme}".'
+        )
+    if config.catalog.pool_size < 1 or config.catalog.timeout_s <= 0:
+        raise SetupError(
+            f"{source}: [catalog] pool_size must be 1 or more and timeout_s above 0 "
+            "(defaults 4 and 30)."
+        )
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
