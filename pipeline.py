@@ -365,8 +365,11 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
 def status(console: Console, show_dir: Path) -> None:
     """Show each report's state, number, loudness, language and place from the catalog."""
     config = load(show_dir)
-    with open_catalog(config.state_dir, config.catalog) as catalog:
-        records = catalog.reports()
+    try:
+        with open_catalog(config.state_dir, config.catalog) as catalog:
+            records = catalog.reports()
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
     table = Table("report", "#", "status", "length", "source LUFS / dBTP / LRA",
                   "gain podcast / master", "podcast / master LUFS, dBTP", "language", "place",
                   "reason")  # fmt: skip

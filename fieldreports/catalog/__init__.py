@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fieldreports.catalog.base import Catalog, ReportRecord, Reporter, Upload, cache_key
+from fieldreports.catalog.base import Catalog, Reporter, ReportRecord, Upload, cache_key
 from fieldreports.config import CatalogSettings
 from fieldreports.errors import SetupError
 

@@ -200,9 +200,7 @@ class Catalog(ABC):
     # -- cached stage results -------------------------------------------------------------
 
     def get(self, stage: str, key: str, cls: type[T]) -> T | None:
-        rows = self._read(
-            "SELECT value FROM results WHERE stage = %s AND key = %s", (stage, key)
-        )
+        rows = self._read("SELECT value FROM results WHERE stage = %s AND key = %s", (stage, key))
         return codec.loads(cls, rows[0][0]) if rows else None
 
     def get_many(self, stage: str, keys: Iterable[str], cls: type[T]) -> dict[str, T]:
@@ -284,7 +282,7 @@ class Catalog(ABC):
         """
         name = name.strip()
         if not name:
-            raise CatalogError("a reporter needs a name; give one, like add_reporter(\"Amal\").")
+            raise CatalogError('a reporter needs a name; give one, like add_reporter("Amal").')
         key = secrets.token_urlsafe(32)
         with self._session(write=True) as tx:
             rows = tx.execute(

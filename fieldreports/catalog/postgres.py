@@ -38,9 +38,11 @@ class PostgresCatalog(Catalog):
 
     def __init__(self, url: str, *, pool_size: int = 4, timeout_s: float = 30.0) -> None:
         self.where = mask_password(url)
+        self._url = url
+        self._pool_size = pool_size
         self._timeout_s = timeout_s
         # libpq takes whole seconds and treats anything under 2 as 2.
-        connect_args: dict[str, Any] = {
+        self._connect_args: dict[str, Any] = {
             "connect_timeout": max(2, math.ceil(timeout_s)),
             "application_name": "fieldreports",
         }
@@ -48,7 +50,7 @@ class PostgresCatalog(Catalog):
             # Migrate on a connection of its own first: if the server is down or the URL wrong,
             # this says why (refused, unknown database, bad password), where a pool would only
             # time out.
-            with psycopg.connect(url, **connect_args) as connection:
+            with psycopg.connect(url, **self._connect_args) as connection:
                 self._migrate(connection)
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc) from exc
@@ -59,7 +61,7 @@ class PostgresCatalog(Catalog):
             ) from exc
         self._pool: ConnectionPool = ConnectionPool(
             url,
-            kwargs=connect_args,
+            kwargs=self._connect_args,
             min_size=1,
             max_size=pool_size,
             timeout=timeout_s,
@@ -84,11 +86,11 @@ class PostgresCatalog(Catalog):
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                 "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-            row = connection.execute("SELECT COALESCE(MAX(version), 0) FROM catalog_schema")
-            version = int(row.fetchone()[0])  # type: ignore[index]
+            row = connection.execute("SELECT MAX(version) FROM catalog_schema").fetchone()
+            version = int(row[0] or 0) if row else 0
             for number, migration in enumerate(pending(version, where=self.where), version + 1):
                 for statement in migration.postgres:
-                    connection.execute(statement)  # type: ignore[arg-type]
+                    connection.execute(statement)
                 connection.execute(
                     "INSERT INTO catalog_schema (version, name) VALUES (%s, %s)",
                     (number, migration.name),
@@ -106,10 +108,20 @@ class PostgresCatalog(Catalog):
             raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: psycopg.OperationalError) -> CatalogUnavailable:
+        reason = _first_line(exc)
         if isinstance(exc, PoolTimeout):
-            reason = f"no connection could be made within {self._timeout_s:g} s"
-        else:
-            reason = _first_line(exc)
+            # The pool kept retrying in the background for timeout_s (a restart a few seconds
+            # long is simply waited out); one direct attempt now tells why it failed.
+            try:
+                psycopg.connect(self._url, **{**self._connect_args, "connect_timeout": 2}).close()
+            except psycopg.Error as probe:
+                reason = f"{_first_line(probe)}, for {self._timeout_s:g} s"
+            else:
+                return CatalogUnavailable(
+                    f"all {self._pool_size} connections to the catalog database {self.where} "
+                    f"stayed busy for {self._timeout_s:g} s; raise [catalog] pool_size or "
+                    "timeout_s in show.toml, then try again."
+                )
         return CatalogUnavailable(
             f"the catalog database {self.where} is not answering ({reason}). Check that "
             "PostgreSQL is running and reachable from this machine, then try again."
@@ -121,7 +133,7 @@ class _Transaction:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(sql, params)  # type: ignore[arg-type]
+        self._cursor.execute(sql, params)
         # Statements without rows (INSERT, UPDATE) have no description to fetch from.
         return list(self._cursor.fetchall()) if self._cursor.description else []
 
