@@ -396,10 +396,11 @@ def _check(config: ShowConfig, source: Path) -> None:
     _check_uploads(config.uploads, source)
     url = config.catalog.url
     if url and not url.startswith(CATALOG_SCHEMES):
-        scheme = url.split("://", 1)[0] if "://" in url else url
+        # Only the scheme is echoed: the rest may hold a password.
+        shown = f'"{url.split("://", 1)[0]}://..."' if "://" in url else "a path or name"
         raise SetupError(
             f'{source}: [catalog] url must be "" (the SQLite file in .fieldreports/) or a '
-            f'PostgreSQL URL like "postgresql://user@host:5432/db", not one starting "{scheme}".'
+            f'PostgreSQL URL like "postgresql://user@host:5432/db", not {shown}.'
         )
     if config.catalog.pool_size < 1 or config.catalog.timeout_s <= 0:
         raise SetupError(

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,10 +51,7 @@ class SQLiteCatalog(Catalog):
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
-            try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
+            self._use_wal()
             self._migrate()
         except BaseException:
             self._db.close()
@@ -65,6 +63,19 @@ class SQLiteCatalog(Catalog):
 
     def schema_version(self) -> int:
         return int(self._read("PRAGMA user_version")[0][0])
+
+    def _use_wal(self) -> None:
+        # Switching a new file to WAL does not wait out the busy timeout: while another process
+        # switches the same file, SQLite answers SQLITE_BUSY at once. So wait here instead.
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.Error as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise self._error(exc) from exc
+            time.sleep(0.02)
 
     def _migrate(self) -> None:
         # BEGIN IMMEDIATE takes the write lock first, so a second process opening the same new
@@ -95,7 +106,7 @@ class SQLiteCatalog(Catalog):
                 raise self._error(exc) from exc
 
     def _error(self, exc: sqlite3.Error) -> SetupError:
-        if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        if _busy(exc):
             return CatalogUnavailable(
                 f"the catalog {self.where} stayed locked by another process for "
                 f"{self._timeout_s:g} s; wait for that run or worker to finish, or raise "
@@ -117,6 +128,10 @@ class _Transaction:
         # backend converts the same way). No query holds a literal %.
         values = [_adapt(p) for p in params]
         return self._db.execute(sql.replace("%s", "?"), values).fetchall()
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
 def _adapt(value: Any) -> Any:

@@ -26,7 +26,9 @@ class Backend:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    url = request.getfixturevalue("postgres").create_database() if request.param == "postgres" else ""
+    url = ""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres").create_database()
     return Backend(
         name=request.param,
         state_dir=tmp_path / ".fieldreports",

@@ -125,7 +125,8 @@ def test_threads_share_one_catalog(catalog: Catalog) -> None:
     assert errors == []
     assert len(catalog.reports()) == 20
     assert catalog.work_done(run) == {f"stage{n}": 20 for n in range(8)}
-    assert len(catalog.get_many("notes", [f"t{n}-{i}" for n in range(8) for i in range(20)], Notes)) == 160
+    written = [f"t{n}-{i}" for n in range(8) for i in range(20)]
+    assert len(catalog.get_many("notes", written, Notes)) == 160
 
 
 # -- SQLite: shared between processes on one machine -------------------------------------

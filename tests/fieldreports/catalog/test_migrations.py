@@ -95,7 +95,9 @@ def test_a_catalog_made_by_a_newer_fieldreports_is_refused(tmp_path: Path) -> No
 
 
 def test_a_file_that_is_not_a_catalog_says_what_to_do(tmp_path: Path) -> None:
-    (tmp_path / "catalog.sqlite3").write_bytes(b"this is not a database, it is a shopping list" * 40)
+    (tmp_path / "catalog.sqlite3").write_bytes(
+        b"this is not a database, it is a shopping list" * 40
+    )
     with pytest.raises(SetupError, match="catalog.sqlite3.*move it aside"):
         open_catalog(tmp_path)
 

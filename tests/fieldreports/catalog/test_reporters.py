@@ -67,9 +67,7 @@ def test_a_key_is_checked_by_its_hash_in_constant_time(
     assert compared == [(digest, digest)]
 
 
-def test_only_the_hash_of_a_key_is_stored(
-    backend: Backend, request: pytest.FixtureRequest
-) -> None:
+def test_only_the_hash_of_a_key_is_stored(backend: Backend, request: pytest.FixtureRequest) -> None:
     with backend.open() as catalog:
         key = catalog.add_reporter("Amal")
     digest = hashlib.sha256(key.encode()).hexdigest()
@@ -77,7 +75,8 @@ def test_only_the_hash_of_a_key_is_stored(
         files = list(backend.state_dir.iterdir())  # the database, its WAL and shared memory
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
-        rows = server.psql("SELECT * FROM reporters", database=backend.settings.url.rsplit("/", 1)[1])
+        database = backend.settings.url.rsplit("/", 1)[1]
+        rows = server.psql("SELECT * FROM reporters", database=database)
         assert digest in rows and key not in rows
         server.psql("CHECKPOINT")
         files = [p for p in server.data_dir.rglob("*") if p.is_file()]
@@ -109,9 +108,7 @@ def test_uploads_say_who_sent_which_file(catalog: Catalog) -> None:
         sha256="bb" * 32,
         received_at=t0 + dt.timedelta(minutes=5),
     )
-    catalog.record_upload(
-        file_name="sfax.m4a", report_id="sfax", reporter="Amal", sha256="cc" * 32
-    )
+    catalog.record_upload(file_name="sfax.m4a", report_id="sfax", reporter="Amal", sha256="cc" * 32)
     assert catalog.sender_of("2022-03-14-lampedusa-harbour") == "Dana"  # the latest file
     assert catalog.sender_of("sfax") == "Amal"
     assert catalog.sender_of("nobody-sent-this") is None

@@ -107,7 +107,10 @@ def test_a_stopped_server_is_a_named_transient_error_and_a_restart_heals(tmp_pat
             assert catalog.get("notes", "k", Notes) == Notes(title="T")
     for error in (in_use.value, opening.value):
         message = str(error)
-        assert f"catalog database postgresql://fieldreports:***@127.0.0.1:{server.port}/restart" in message
+        assert (
+            f"catalog database postgresql://fieldreports:***@127.0.0.1:{server.port}/restart"
+            in message
+        )
         assert "s3cret" not in message
         assert "Connection refused" in message and "PostgreSQL is running" in message
         assert isinstance(error, SetupError)  # the command line stops with the sentence
