@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fieldreports.catalog import Catalog, open_catalog  # noqa: E402
 from fieldreports.config import CatalogSettings  # noqa: E402
-from fieldreports.transcription.whisper import Segment, Transcript  # noqa: E402
+from fieldreports.transcription import Segment, Transcript  # noqa: E402
 from tests.support.postgres import running_postgres  # noqa: E402
 
 FEED = "https://example.org/feed.xml"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fieldreports.audio.master import Loudness, MasteredAudio
+from fieldreports.audio import Loudness, MasteredAudio
 from fieldreports.catalog import Catalog, cache_key
 from fieldreports.catalog.sqlite import SQLiteCatalog
 from fieldreports.errors import CatalogUnavailable
 from fieldreports.intake.notes import Notes
-from fieldreports.transcription.whisper import Transcript
+from fieldreports.transcription import Transcript
 from tests.fieldreports.catalog.conftest import Backend
 from tests.support.episodes import transcript
 
