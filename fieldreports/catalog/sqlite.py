@@ -103,6 +103,8 @@ class SQLiteCatalog(Catalog):
                 if write:
                     self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if not _busy(exc) and not _setup_problem(exc):
+                    raise  # a mistake in our SQL: let its traceback show
                 raise self._error(exc) from exc
 
     def _error(self, exc: sqlite3.Error) -> SetupError:
@@ -132,6 +134,13 @@ class _Transaction:
 
 def _busy(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _setup_problem(exc: sqlite3.Error) -> bool:
+    """The file or the disk, not the query: unreadable, read-only, full, damaged."""
+    name = getattr(exc, "sqlite_errorname", "")
+    problems = ("IOERR", "READONLY", "CANTOPEN", "FULL", "NOTADB", "CORRUPT", "PERM", "AUTH")
+    return name.startswith(tuple(f"SQLITE_{p}" for p in problems))
 
 
 def _adapt(value: Any) -> Any:
