@@ -362,6 +362,8 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("uploads", "expire_partial_hours"): 0.1,
     ("uploads", "read_timeout_s"): 0.1,
     ("uploads", "max_connections"): 1,
+    ("catalog", "pool_size"): 1,
+    ("catalog", "timeout_s"): 0.1,
 }
 
 
@@ -394,19 +396,7 @@ def _check(config: ShowConfig, source: Path) -> None:
             "anyone; use 1 or more (default 10)."
         )
     _check_uploads(config.uploads, source)
-    url = config.catalog.url
-    if url and not url.startswith(CATALOG_SCHEMES):
-        # Only the scheme is echoed: the rest may hold a password.
-        shown = f'"{url.split("://", 1)[0]}://..."' if "://" in url else "a path or name"
-        raise SetupError(
-            f'{source}: [catalog] url must be "" (the SQLite file in .fieldreports/) or a '
-            f'PostgreSQL URL like "postgresql://user@host:5432/db", not {shown}.'
-        )
-    if config.catalog.pool_size < 1 or config.catalog.timeout_s <= 0:
-        raise SetupError(
-            f"{source}: [catalog] pool_size must be 1 or more and timeout_s above 0 "
-            "(defaults 4 and 30)."
-        )
+    _check_catalog(config.catalog, source)
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
@@ -427,6 +417,17 @@ def _check_public_dir(config: ShowConfig, source: Path) -> None:
             f'{source}: [storage] path = "{config.storage.path}" must name a folder of its own '
             'inside the show folder, like "public": the published site must not hold the '
             "catalog, the inbox, quarantine/ or tracks/, nor sit inside them."
+        )
+
+
+def _check_catalog(catalog: CatalogSettings, source: Path) -> None:
+    url = catalog.url
+    if url and not url.startswith(CATALOG_SCHEMES):
+        # Only the scheme is echoed: the rest may hold a password.
+        shown = f'"{url.split("://", 1)[0]}://..."' if "://" in url else "a path or name"
+        raise SetupError(
+            f'{source}: [catalog] url must be "" (the SQLite file in .fieldreports/) or a '
+            f'PostgreSQL URL like "postgresql://user@host:5432/db", not {shown}.'
         )
 
 

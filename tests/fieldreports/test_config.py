@@ -68,7 +68,7 @@ def test_integers_are_accepted_for_float_settings(tmp_path: Path) -> None:
         ),
         (
             '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[catalog]\npool_size = 0\n',
-            "[catalog] pool_size must be 1 or more",
+            "[catalog] pool_size = 0 must be at least 1",
         ),
     ],
 )
