@@ -316,6 +316,22 @@ class Catalog(ABC):
             listed = ", ".join(f'"{n}"' for n in names) or "none yet"
             raise CatalogError(f'no reporter named "{name}" (reporters: {listed}).')
 
+    def rotate_key(self, name: str) -> str:
+        """A new upload key for an existing reporter (a lost phone), shown once like the first.
+
+        The old key is refused from now on; a revoked reporter is active again with the new one.
+        """
+        key = secrets.token_urlsafe(32)
+        with self._session(write=True) as tx:
+            rows = tx.execute(
+                "UPDATE reporters SET key_hash = %s, revoked_at = NULL WHERE name = %s "
+                "RETURNING name",
+                (_key_hash(key), name),
+            )
+        if not rows:
+            raise CatalogError(f'no reporter named "{name}"; add them first.')
+        return key
+
     def reporter_for_key(self, key: str) -> Reporter | None:
         """Who holds this upload key, or None for a wrong or revoked key."""
         digest = _key_hash(key)

@@ -39,6 +39,21 @@ def test_reporters_are_added_listed_verified_and_revoked(catalog: Catalog) -> No
     assert catalog.reporter_for_key(editor) is not None
 
 
+def test_a_rotated_key_replaces_the_old_one_and_revives_a_revoked_reporter(
+    catalog: Catalog,
+) -> None:
+    first = catalog.add_reporter("Amal", editor=True)
+    second = catalog.rotate_key("Amal")
+    assert catalog.reporter_for_key(first) is None
+    assert catalog.reporter_for_key(second).is_editor  # type: ignore[union-attr]
+    catalog.revoke_reporter("Amal")  # the phone is lost
+    third = catalog.rotate_key("Amal")
+    assert catalog.reporter_for_key(second) is None
+    assert catalog.reporter_for_key(third) is not None
+    with pytest.raises(CatalogError, match='no reporter named "Dana"'):
+        catalog.rotate_key("Dana")
+
+
 def test_a_name_is_never_reused_and_unknown_names_are_named(catalog: Catalog) -> None:
     catalog.add_reporter("Amal")
     catalog.revoke_reporter("Amal")
