@@ -38,9 +38,8 @@ from episodes.pages.artwork import ARTWORK, artwork_job
 from episodes.site.publish import PublishReport, build_site, publish
 from episodes.site.storage import feed_url, open_storage
 from fieldreports.audio import master_job
-from fieldreports.catalog import serialise
+from fieldreports.catalog import Catalog, open_catalog, serialise
 from fieldreports.catalog.lock import run_lock
-from fieldreports.catalog.sqlite import Catalog, open_catalog
 from fieldreports.catalog.summary import ReportSummary
 from fieldreports.cli.console import console_setup, load, stage_bars
 from fieldreports.cli.files import normalise_command, transcribe_command
