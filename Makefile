@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium node npm
-SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium nodejs npm
+SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium node npm redis-server
+SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium nodejs npm postgresql-15 redis-server
+# The tests start their own PostgreSQL from here (tests/support/postgres.py); it is not on PATH.
+PG_BIN := /usr/lib/postgresql/15/bin
 SHOW ?= examples/border-reached
 
 .PHONY: demo test install system lint messages clean-demo
@@ -37,6 +39,7 @@ messages: install
 system:
 	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	command -v sox >/dev/null && ! sox -h 2>/dev/null | grep -q amr-nb && missing="$$missing sox-amr"; \
+	[ -x $(PG_BIN)/initdb ] || missing="$$missing postgresql-15"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages for:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

@@ -38,9 +38,8 @@ from episodes.pages.artwork import ARTWORK, artwork_job
 from episodes.site.publish import PublishReport, build_site, publish
 from episodes.site.storage import feed_url, open_storage
 from fieldreports.audio import master_job
-from fieldreports.catalog import serialise
+from fieldreports.catalog import Catalog, open_catalog, serialise
 from fieldreports.catalog.lock import run_lock
-from fieldreports.catalog.sqlite import Catalog, open_catalog
 from fieldreports.catalog.summary import ReportSummary
 from fieldreports.cli.console import console_setup, load, stage_bars
 from fieldreports.cli.files import normalise_command, transcribe_command
@@ -91,7 +90,7 @@ class RunSummary:
 
 def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
     """The whole pipeline on one show folder, in the order of the module docstring."""
-    with run_lock(config.state_dir), open_catalog(config.state_dir) as catalog:
+    with run_lock(config.state_dir), open_catalog(config.state_dir, config.catalog) as catalog:
         run_id = catalog.start_run()
         executor = LocalExecutor(catalog, run_id=run_id, cache_dir=config.state_dir / "cache")
         try:
@@ -366,8 +365,11 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
 def status(console: Console, show_dir: Path) -> None:
     """Show each report's state, number, loudness, language and place from the catalog."""
     config = load(show_dir)
-    with open_catalog(config.state_dir) as catalog:
-        records = catalog.reports()
+    try:
+        with open_catalog(config.state_dir, config.catalog) as catalog:
+            records = catalog.reports()
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
     table = Table("report", "#", "status", "length", "source LUFS / dBTP / LRA",
                   "gain podcast / master", "podcast / master LUFS, dBTP", "language", "place",
                   "reason")  # fmt: skip

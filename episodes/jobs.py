@@ -16,7 +16,7 @@ from pathlib import Path
 from episodes.episode import EpisodeJob
 from episodes.numbering import Entry, number_episodes
 from episodes.site.storage import feed_url
-from fieldreports.catalog.sqlite import Catalog
+from fieldreports.catalog import Catalog
 from fieldreports.config import ShowConfig
 from fieldreports.digest import file_sha256
 from fieldreports.geo import Placement

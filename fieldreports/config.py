@@ -198,6 +198,21 @@ class UploadSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogSettings:
+    """The `[catalog]` table: where the catalog lives (docs/catalog.md).
+
+    `url = ""` keeps it in SHOW_DIR/.fieldreports/catalog.sqlite3, nothing to install; a
+    "postgresql://user@host:port/db" URL shares one PostgreSQL database between machines. Keep its
+    password out of this file: libpq reads PGPASSWORD and ~/.pgpass.
+    """
+
+    url: str = ""
+    pool_size: int = 4  # PostgreSQL connections one process may hold at once
+    # How long to wait for the database (a connection, or SQLite's lock) before giving up.
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShowConfig:
     """A whole show folder's settings; paths are absolute."""
 
@@ -209,6 +224,7 @@ class ShowConfig:
     geotag: GeotagSettings = field(default_factory=GeotagSettings)
     map: MapSettings = field(default_factory=MapSettings)
     uploads: UploadSettings = field(default_factory=UploadSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
 
     @property
     def inbox_dir(self) -> Path:
@@ -240,7 +256,11 @@ _TABLES: dict[str, type] = {
     "geotag": GeotagSettings,
     "map": MapSettings,
     "uploads": UploadSettings,
+    "catalog": CatalogSettings,
 }
+
+# The URL schemes libpq accepts; "" is the embedded SQLite file.
+CATALOG_SCHEMES = ("postgresql://", "postgres://")
 
 
 def load_config(show_dir: Path) -> ShowConfig:
@@ -342,6 +362,8 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("uploads", "expire_partial_hours"): 0.1,
     ("uploads", "read_timeout_s"): 0.1,
     ("uploads", "max_connections"): 1,
+    ("catalog", "pool_size"): 1,
+    ("catalog", "timeout_s"): 0.1,
 }
 
 
@@ -374,6 +396,7 @@ def _check(config: ShowConfig, source: Path) -> None:
             "anyone; use 1 or more (default 10)."
         )
     _check_uploads(config.uploads, source)
+    _check_catalog(config.catalog, source)
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
@@ -394,6 +417,17 @@ def _check_public_dir(config: ShowConfig, source: Path) -> None:
             f'{source}: [storage] path = "{config.storage.path}" must name a folder of its own '
             'inside the show folder, like "public": the published site must not hold the '
             "catalog, the inbox, quarantine/ or tracks/, nor sit inside them."
+        )
+
+
+def _check_catalog(catalog: CatalogSettings, source: Path) -> None:
+    url = catalog.url
+    if url and not url.startswith(CATALOG_SCHEMES):
+        # Only the scheme is echoed: the rest may hold a password.
+        shown = f'"{url.split("://", 1)[0]}://..."' if "://" in url else "a path or name"
+        raise SetupError(
+            f'{source}: [catalog] url must be "" (the SQLite file in .fieldreports/) or a '
+            f'PostgreSQL URL like "postgresql://user@host:5432/db", not {shown}.'
         )
 
 

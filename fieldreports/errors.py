@@ -27,3 +27,14 @@ class ReportError(FieldReportsError):
 
     def __str__(self) -> str:
         return f"{self.path.name}: {self.message}" if self.path else self.message
+
+
+class CatalogUnavailable(SetupError):
+    """The catalog's database cannot be reached right now (down, restarting, locked too long).
+
+    Transient: the same call may succeed later, so a worker can retry on this class alone.
+    """
+
+
+class CatalogError(FieldReportsError):
+    """A request the catalog cannot honour as asked: a reporter name already taken, an unknown one."""

@@ -17,8 +17,6 @@ beside their functions, and `pipeline.py` lists them all in order.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from fieldreports.audio import MasterJob, master
 from fieldreports.audio.results import MasteredAudio
-from fieldreports.catalog.serialise import key_data
+from fieldreports.catalog.base import cache_key
 from fieldreports.geo import LocateJob, Placements, locate
 from fieldreports.intake.inbox import FieldReport
 from fieldreports.transcription import TranscribeJob, transcribe
@@ -62,10 +60,7 @@ class Stage(Generic[J, R]):
 
     def key(self, job: J) -> str:
         """The cache key: the same job gives the same key on every machine."""
-        text = json.dumps(
-            [self.name, self.version, key_data(job)], sort_keys=True, separators=(",", ":")
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return cache_key(self.name, self.version, job)
 
     def describe(self, job: J) -> str:
         return self.label(job) if self.label is not None else self.name

@@ -1,16 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import DATA
+from tests.support.postgres import PostgresServer, running_postgres
 
 
 @pytest.fixture(scope="session")
 def jfk() -> Path:
     """11 s of J. F. Kennedy's inaugural address (public domain, from openai/whisper's tests)."""
     return DATA / "jfk.flac"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL 15 server for the session (tests.support.postgres); each test makes its own
+    database with `postgres.create_database()`. Skipped locally when not installed; under CI,
+    a failure."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -1,218 +1,148 @@
-"""The catalog: a SQLite file in SHOW_DIR/.fieldreports/ holding what each run learnt.
+"""The default catalog: one SQLite file, SHOW_DIR/.fieldreports/catalog.sqlite3, nothing to install.
 
-It keeps three things a re-run needs: each report's GUID (derived once, never changed), cached
-stage results keyed by the hash of their inputs, and each report's last outcome for `status`.
+Opened in WAL mode with a busy timeout, so a run, a worker and `fieldreports status` on the same
+machine share it: readers never wait for the writer, and a writer waits its turn for up to
+`[catalog] timeout_s` instead of failing at once. WAL needs every process on one machine (not
+a network share); workers on several machines share a PostgreSQL catalog instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+import logging
 import sqlite3
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from fieldreports.catalog import serialise as codec
+from fieldreports.catalog import open_catalog
+from fieldreports.catalog.base import Catalog, Transaction, cache_key
+from fieldreports.catalog.migrations import pending
+from fieldreports.errors import CatalogUnavailable, SetupError
 
-T = TypeVar("T")
+# Catalog, cache_key and open_catalog stay importable from here, for code written when SQLite
+# was the only catalog.
+__all__ = ["FILE_NAME", "Catalog", "SQLiteCatalog", "cache_key", "open_catalog"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reports (
-    id          TEXT PRIMARY KEY,
-    guid        TEXT NOT NULL UNIQUE,
-    first_seen  TEXT NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'new',
-    stage       TEXT NOT NULL DEFAULT '',
-    reason      TEXT NOT NULL DEFAULT '',
-    summary     TEXT NOT NULL DEFAULT '{}',
-    updated_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS results (
-    stage       TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    value       TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    PRIMARY KEY (stage, key)
-);
-CREATE TABLE IF NOT EXISTS work (
-    run_id      INTEGER NOT NULL,
-    report_id   TEXT NOT NULL,
-    stage       TEXT NOT NULL,
-    seconds     REAL NOT NULL,
-    done_at     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    outcome     TEXT NOT NULL DEFAULT ''
-);
-"""
+log = logging.getLogger(__name__)
+
+FILE_NAME = "catalog.sqlite3"
 
 
-def cache_key(*parts: Any) -> str:
-    """A stable hash of a stage's inputs (JSON-encodable parts, in order).
+class SQLiteCatalog(Catalog):
+    """A catalog in one SQLite file; one connection, shared by the threads of one process."""
 
-    >>> cache_key("abc", {"model": "base"}) == cache_key("abc", {"model": "base"})
-    True
-    >>> cache_key("abc", {"model": "base"}) == cache_key("abc", {"model": "small"})
-    False
-    """
-    text = json.dumps([codec.key_data(p) for p in parts], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReportRecord:
-    id: str
-    guid: str
-    first_seen: dt.datetime
-    status: str
-    stage: str
-    reason: str
-    summary: Mapping[str, Any]
-
-
-class Catalog:
-    """One show's catalog. Open it with `Catalog.open(state_dir)`; close it when the run ends."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._db = connection
-
-    @classmethod
-    def open(cls, state_dir: Path) -> Catalog:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(state_dir / "catalog.sqlite3")
-        connection.executescript(_SCHEMA)
-        connection.commit()
-        return cls(connection)
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        self.path = path
+        self.where = str(path)
+        self._timeout_s = timeout_s
+        # One connection for the process's threads, taken in turn: SQLite writes one at a time
+        # anyway, and a transaction is a few statements long.
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Autocommit (isolation_level=None): transactions are begun below, explicitly.
+            self._db = sqlite3.connect(
+                path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        try:
+            self._use_wal()
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def schema_version(self) -> int:
+        return int(self._read("PRAGMA user_version")[0][0])
+
+    def _use_wal(self) -> None:
+        # Switching a new file to WAL does not wait out the busy timeout: while another process
+        # switches the same file, SQLite answers SQLITE_BUSY at once. So wait here instead.
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.Error as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise self._error(exc) from exc
+            time.sleep(0.02)
+
+    def _migrate(self) -> None:
+        # BEGIN IMMEDIATE takes the write lock first, so a second process opening the same new
+        # file waits here, then finds the schema made and has nothing to do.
+        with self._session(write=True) as tx:
+            version = int(tx.execute("PRAGMA user_version")[0][0])
+            for number, migration in enumerate(pending(version, where=self.where), version + 1):
+                for statement in migration.sqlite:
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {number:d}")
+                log.info("catalog %s: migration %d, %s", self.where, number, migration.name)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # Each write commits at once, so a crash loses only the report in flight.
-        with self._db:
-            yield self._db
+    def _session(self, *, write: bool) -> Iterator[Transaction]:
+        with self._lock:
+            try:
+                if write:
+                    self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Transaction(self._db)
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                if write:
+                    self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if not _busy(exc) and not _setup_problem(exc):
+                    raise  # a mistake in our SQL: let its traceback show
+                raise self._error(exc) from exc
 
-    # -- identity -------------------------------------------------------------------------
-
-    def guid_for(self, report_id: str, *, feed_url: str) -> str:
-        """The report's episode GUID: derived the first time it is seen, then read back forever."""
-        row = self._db.execute("SELECT guid FROM reports WHERE id = ?", (report_id,)).fetchone()
-        if row:
-            return str(row[0])
-        guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{feed_url}#{report_id}"))
-        now = _now()
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO reports (id, guid, first_seen, updated_at) VALUES (?, ?, ?, ?)",
-                (report_id, guid, now, now),
+    def _error(self, exc: sqlite3.Error) -> SetupError:
+        if _busy(exc):
+            return CatalogUnavailable(
+                f"the catalog {self.where} stayed locked by another process for "
+                f"{self._timeout_s:g} s; wait for that run or worker to finish, or raise "
+                "[catalog] timeout_s in show.toml, then try again."
             )
-        return guid
-
-    def record(
-        self,
-        report_id: str,
-        *,
-        status: str,
-        stage: str = "",
-        reason: str = "",
-        summary: Any = None,  # a dataclass or a mapping, stored as JSON
-    ) -> None:
-        """Remember a report's latest outcome ("published", "failed", "quarantined")."""
-        summary_json = json.dumps(codec._encode(summary or {}))
-        with self._write() as db:
-            db.execute(
-                # An outcome that has not changed is not written again: a commit costs an fsync.
-                "UPDATE reports SET status = ?, stage = ?, reason = ?, summary = ?, updated_at = ? "
-                "WHERE id = ? AND (status, stage, reason, summary) IS NOT (?, ?, ?, ?)",
-                (status, stage, reason, summary_json, _now(), report_id)
-                + (status, stage, reason, summary_json),
-            )
-
-    def reports(self) -> tuple[ReportRecord, ...]:
-        rows = self._db.execute(
-            "SELECT id, guid, first_seen, status, stage, reason, summary FROM reports ORDER BY first_seen, id"
-        ).fetchall()
-        return tuple(
-            ReportRecord(
-                id=r[0],
-                guid=r[1],
-                first_seen=dt.datetime.fromisoformat(r[2]),
-                status=r[3],
-                stage=r[4],
-                reason=r[5],
-                summary=json.loads(r[6]),
-            )
-            for r in rows
+        return SetupError(
+            f"cannot use the catalog {self.where}: {exc}. Check that the folder is writable and "
+            "the disk has room; if the file is damaged, move it aside and run again to start "
+            "a new catalog (episode GUIDs are then derived afresh)."
         )
 
-    def first_seen(self, report_id: str) -> dt.datetime | None:
-        row = self._db.execute(
-            "SELECT first_seen FROM reports WHERE id = ?", (report_id,)
-        ).fetchone()
-        return dt.datetime.fromisoformat(row[0]) if row else None
 
-    # -- cached stage results -------------------------------------------------------------
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
 
-    def get(self, stage: str, key: str, cls: type[T]) -> T | None:
-        row = self._db.execute(
-            "SELECT value FROM results WHERE stage = ? AND key = ?", (stage, key)
-        ).fetchone()
-        return codec.loads(cls, row[0]) if row else None
-
-    def put(self, stage: str, key: str, value: Any) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO results (stage, key, value, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (stage, key) DO UPDATE SET value = excluded.value, "
-                "created_at = excluded.created_at WHERE value != excluded.value",
-                (stage, key, codec.dumps(value), _now()),
-            )
-
-    # -- work log: what each run really did -----------------------------------------------
-
-    def start_run(self) -> int:
-        with self._write() as db:
-            cursor = db.execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
-        return int(cursor.lastrowid or 0)
-
-    def finish_run(self, run_id: int, outcome: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "UPDATE runs SET finished_at = ?, outcome = ? WHERE id = ?",
-                (_now(), outcome, run_id),
-            )
-
-    def log_work(self, run_id: int, report_id: str, stage: str, seconds: float) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO work (run_id, report_id, stage, seconds, done_at) VALUES (?, ?, ?, ?, ?)",
-                (run_id, report_id, stage, seconds, _now()),
-            )
-
-    def work_done(self, run_id: int | None = None) -> dict[str, int]:
-        """How many times each stage really ran (in one run, or the last run when None)."""
-        if run_id is None:
-            row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
-            run_id = int(row[0] or 0)
-        rows = self._db.execute(
-            "SELECT stage, COUNT(*) FROM work WHERE run_id = ? GROUP BY stage", (run_id,)
-        ).fetchall()
-        return {str(stage): int(count) for stage, count in rows}
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # The shared queries use psycopg's %s; SQLite's own placeholder is ? (Django's SQLite
+        # backend converts the same way). No query holds a literal %.
+        values = [_adapt(p) for p in params]
+        return self._db.execute(sql.replace("%s", "?"), values).fetchall()
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+def _busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
-def open_catalog(state_dir: Path) -> closing[Catalog]:
-    """`with open_catalog(dir) as catalog:` closes the file when the block ends."""
-    return closing(Catalog.open(state_dir))
+def _setup_problem(exc: sqlite3.Error) -> bool:
+    """The file or the disk, not the query: unreadable, read-only, full, damaged."""
+    name = getattr(exc, "sqlite_errorname", "")
+    problems = ("IOERR", "READONLY", "CANTOPEN", "FULL", "NOTADB", "CORRUPT", "PERM", "AUTH")
+    return name.startswith(tuple(f"SQLITE_{p}" for p in problems))
+
+
+def _adapt(value: Any) -> Any:
+    # ISO 8601 text, as catalogs made before PostgreSQL stored times, sorts in time order.
+    return value.isoformat() if isinstance(value, dt.datetime) else value

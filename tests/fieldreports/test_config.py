@@ -26,6 +26,7 @@ def test_defaults_fill_everything_but_title_and_base_url(tmp_path: Path) -> None
     assert config.transcription.engine == "faster-whisper" and config.transcription.model == "base"
     assert config.storage.kind == "local"
     assert config.audio.master_channels == 1  # one layout for the whole show: mono speech
+    assert config.catalog.url == ""  # the SQLite file in .fieldreports/
     assert config.public_dir == show.resolve() / "public"
 
 
@@ -59,6 +60,15 @@ def test_integers_are_accepted_for_float_settings(tmp_path: Path) -> None:
         (
             '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[audio]\nmaster_channels = 0\n',
             "master_channels must be 1 (mono, for speech) or 2",
+        ),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n'
+            '[catalog]\nurl = "mysql://news:s3cret@db/reports"\n',
+            '[catalog] url must be "" (the SQLite file in .fieldreports/) or a PostgreSQL URL',
+        ),
+        (
+            '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[catalog]\npool_size = 0\n',
+            "[catalog] pool_size = 0 must be at least 1",
         ),
     ],
 )
@@ -132,3 +142,14 @@ def test_upload_settings_read_origins_and_sizes(tmp_path: Path) -> None:
     uploads = load_config(write(tmp_path / "s", text)).uploads
     assert uploads.max_size_bytes == 2 * 1024 * 1024
     assert uploads.allowed_origins == ("https://a.org", "https://b.org")
+
+
+def test_a_postgres_catalog_url_is_accepted_and_a_wrong_one_never_echoes_its_password(
+    tmp_path: Path,
+) -> None:
+    base = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[catalog]\n'
+    url = "postgresql://news@db.example:5432/reports"
+    assert load_config(write(tmp_path / "a", base + f'url = "{url}"\n')).catalog.url == url
+    with pytest.raises(SetupError) as info:
+        load_config(write(tmp_path / "b", base + 'url = "mysql://news:s3cret@db/reports"\n'))
+    assert "s3cret" not in str(info.value) and '"mysql://..."' in str(info.value)
