@@ -71,5 +71,5 @@ def render_map(
 
 
 MAP: Stage[MapJob, MapPage] = Stage(
-    name="map", version=2, job=MapJob, result=MapPage, run=render_map, outputs=lambda m: (m.page,)
+    name="map", version=3, job=MapJob, result=MapPage, run=render_map, outputs=lambda m: (m.page,)
 )

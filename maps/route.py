@@ -31,6 +31,7 @@ from typing import Any
 
 import folium
 import folium.plugins
+from folium.map import FitBounds
 from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
@@ -219,7 +220,11 @@ def render_page(
     # The markers are clustered before the map has a view, so no cluster is still animating
     # in when the page is ready; story.js opens a stop from the address once the view is set.
     Story(layers, zoom=min(STORY_ZOOM, settings.max_zoom)).add_to(fmap)
-    fmap.fit_bounds(_bounds(journeys), padding=(24, 24), max_zoom=settings.max_zoom)
+    first_view = FitBounds(_bounds(journeys), padding=(24, 24), max_zoom=settings.max_zoom)
+    # Not animated: a stop opened from the page's address sets its own view, and a view set
+    # while this one is still zooming in is undone when that zoom ends.
+    first_view.options["animate"] = False
+    fmap.add_child(first_view)
 
     _renumber(root)
     page = root.render()

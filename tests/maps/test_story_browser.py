@@ -95,10 +95,11 @@ def _title(v: Visit) -> str:
 
 
 def _wait_until_shown(v: Visit, lat: float, lon: float) -> None:
-    """Until the map, done moving, shows this point."""
+    """Until the map, done moving, shows this point in the middle part of its view (an opened
+    stop is brought to the view, not merely left somewhere inside it)."""
     v.page.wait_for_function(
-        f"([lat, lon]) => {{ const m = {FIND_MAP}; return !m._animatingZoom && !m._panAnim?._inProgress"
-        " && m.getBounds().contains([lat, lon]); }",
+        f"([lat, lon]) => {{ const m = {FIND_MAP}; if (m._animatingZoom || m._panAnim?._inProgress)"
+        " return false; const b = m.getBounds().pad(-0.25); return b.contains([lat, lon]); }",
         arg=[lat, lon],
         timeout=15000,
     )
