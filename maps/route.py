@@ -31,9 +31,9 @@ from typing import Any
 
 import folium
 import folium.plugins
-from folium.map import FitBounds
 from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
+from folium.map import FitBounds
 from folium.template import Template
 
 from episodes.episode import Episode
