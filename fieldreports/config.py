@@ -76,6 +76,12 @@ class AudioSettings:
     trim_silence: bool = True
     trim_keep_s: float = 0.5  # silence kept before the first and after the last sound
     silence_threshold_lu: float = 25.0  # quieter than this under the integrated loudness is silence
+    # Ride the gain on speech so near and far voices end up alike (docs/audio.md, "Leveler").
+    leveler: bool = True
+    # The most a recording is ever raised (dB): a quieter one lands under target, with a warning.
+    max_gain_db: float = 20.0
+    # A recording with no speech found is published at its own level (false: it fails instead).
+    publish_without_speech: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -464,6 +470,10 @@ def check_audio_settings(settings: AudioSettings) -> None:
     if settings.master_bit_depth not in (16, 24, 32):
         raise SetupError(
             f"[audio] master_bit_depth must be 16, 24 or 32, not {settings.master_bit_depth}."
+        )
+    if settings.max_gain_db < 0:
+        raise SetupError(
+            f"[audio] max_gain_db = {settings.max_gain_db:g} must be 0 or more (default 20)."
         )
     for key in ("podcast_true_peak_dbtp", "master_true_peak_dbtp"):
         if getattr(settings, key) > 0:

@@ -77,7 +77,7 @@ NORMALISE: Stage[MasterJob, MasteredAudio] = Stage(
 )
 TRANSCRIBE: Stage[TranscribeJob, Transcript] = Stage(
     name="transcribe",
-    version=2,
+    version=3,
     job=TranscribeJob,
     result=Transcript,
     run=transcribe,

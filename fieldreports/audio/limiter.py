@@ -39,6 +39,9 @@ _SOLVE_TOLERANCE_LU = 0.005
 _MAX_LIMITING_DB = 24.0
 # Hops per chunk of the curve computation (about 5.5 minutes of audio).
 _CURVE_CHUNK = 1 << 16
+# How far under the ceiling a levelled hop still counts as reaching it (the curve moves within
+# a hop by at most the leveler's slew, 0.12 dB).
+_LEVEL_MARGIN_DB = 0.25
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +58,11 @@ class GainPlan:
     predicted: Loudness
     peak_ceiling_dbtp: float | None = None
     source_peak: np.ndarray | None = None
+    # The speech leveler's gain in dB, one value per hop of the whole stream (leveler.py), or
+    # None; `source_peak` then is the levelled peak.
+    level_db: np.ndarray | None = None
+    # The gain was held at `max_gain_db` short of the target: the result lands under it.
+    capped: bool = False
 
     def reaches_ceiling(self, first_frame: int, frames: int) -> bool:
         """Whether any hop of these frames (or its neighbours) peaks over the PeakLimiter's ceiling
@@ -73,7 +81,9 @@ class GainPlan:
                 + self.gain_db
                 + self.reduction_db[lo - self.start_hop : hi - self.start_hop]
             )
-        return bool(planned.max() > self.peak_ceiling_dbtp)
+        # The leveler's curve moves a little inside a hop: keep a margin for it.
+        margin = _LEVEL_MARGIN_DB if self.level_db is not None else 0.0
+        return bool(planned.max() > self.peak_ceiling_dbtp - margin)
 
     @property
     def max_reduction_db(self) -> float:
@@ -85,16 +95,21 @@ class GainPlan:
         lo = max(first_frame // self.hop - 2, self.start_hop)
         hi = min((first_frame + frames) // self.hop + 3, self.stop_hop)
         curve = self.reduction_db[lo - self.start_hop : hi - self.start_hop].astype(np.float64)
-        if not len(curve) or curve.min() >= 0.0:
+        limited = len(curve) and curve.min() < 0.0
+        if not limited and self.level_db is None:
             return static
-        # Step 4 of the module docstring: a three-hop minimum keeps the interpolation between
-        # hop centres under what every hop requires.
-        padded = np.concatenate([[0.0], curve, [0.0]])
-        curve = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
         centres = (np.arange(lo, hi) + 0.5) * self.hop
         positions = np.arange(first_frame, first_frame + frames, dtype=np.float64)
-        reduction = np.interp(positions, centres, curve)
-        return static * 10.0 ** (reduction / 20.0)
+        total = np.zeros(frames)
+        if limited:
+            # Step 4 of the module docstring: a three-hop minimum keeps the interpolation
+            # between hop centres under what every hop requires.
+            padded = np.concatenate([[0.0], curve, [0.0]])
+            curve = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
+            total += np.interp(positions, centres, curve)
+        if self.level_db is not None and hi > lo:
+            total += np.interp(positions, centres, self.level_db[lo:hi].astype(np.float64))
+        return static * 10.0 ** (total / 20.0)
 
     def apply(self, block: np.ndarray, first_frame: int) -> np.ndarray:
         gains = self.gains(first_frame, len(block))
@@ -200,8 +215,14 @@ def plan(
     stop_hop: int | None = None,
     excerpts: tuple[Excerpt, ...] = (),
     peak_range_db: float = PEAK_RANGE_DB,
+    level_db: np.ndarray | None = None,
+    max_gain_db: float | None = None,
 ) -> GainPlan:
     """The static gain that brings hops [start_hop, stop_hop) to `target_lufs` after limiting.
+
+    With `level_db` (the speech leveler's curve, one value per hop) the plan is made for the
+    levelled signal. With `max_gain_db` the static gain never exceeds it: a recording that would
+    need more lands under the target, and the plan says so (`capped`).
 
     Two stages keep the ceiling: the smooth curve brings every hop to within `peak_range_db` of it,
     and the sample-level PeakLimiter takes single peaks the rest of the way. The curve's effect on
@@ -211,16 +232,23 @@ def plan(
     """
     stop_hop = len(stats.energy) if stop_hop is None else stop_hop
     hop_s = stats.hop / stats.rate_hz
+    if level_db is not None:
+        stats = levelled(stats, level_db)
     unlimited = stats.loudness(0.0, start_hop, stop_hop)
     if not math.isfinite(unlimited.integrated_lufs):
         raise ValueError("nothing above the -70 LUFS gate to normalise")
     smooth_ceiling = ceiling_dbtp + (peak_range_db if excerpts else 0.0)
     floor = target_lufs - unlimited.integrated_lufs
+    capped = max_gain_db is not None and floor > max_gain_db
+    if capped and max_gain_db is not None:
+        floor = max_gain_db
     if unlimited.true_peak_dbtp + floor <= ceiling_dbtp:
         excerpts = ()  # no peak comes near the ceiling: plain gain, nothing to limit
         smooth_ceiling = ceiling_dbtp
     table = (
-        _rehearse(stats, excerpts, floor, ceiling_dbtp, smooth_ceiling, start_hop, stop_hop)
+        _rehearse(
+            stats, excerpts, floor, ceiling_dbtp, smooth_ceiling, start_hop, stop_hop, level_db
+        )
         if excerpts
         else None
     )
@@ -248,7 +276,14 @@ def plan(
             range_lu=loudness.range_lu,
         )
 
-    gain, reduction, predicted = _solve(attempt, floor, target_lufs)
+    if capped:
+        gain = floor
+        reduction, predicted = attempt(gain)
+    else:
+        gain, reduction, predicted = _solve(attempt, floor, target_lufs)
+        if max_gain_db is not None and gain > max_gain_db:
+            gain, capped = max_gain_db, True
+            reduction, predicted = attempt(gain)
     over = _planned_peak(stats, gain, reduction, start_hop, stop_hop) > ceiling_dbtp
     return GainPlan(
         gain_db=gain,
@@ -259,6 +294,21 @@ def plan(
         predicted=predicted,
         peak_ceiling_dbtp=ceiling_dbtp if over else None,
         source_peak=stats.peak,
+        level_db=level_db,
+        capped=capped,
+    )
+
+
+def levelled(stats: HopStats, level_db: np.ndarray) -> HopStats:
+    """The statistics the leveler's curve (dB per hop) would give: energy and peak scaled."""
+    gain = level_db[: len(stats.energy)].astype(np.float64)
+    return HopStats(
+        rate_hz=stats.rate_hz,
+        hop=stats.hop,
+        hops_per_step=stats.hops_per_step,
+        frames=stats.frames,
+        energy=(stats.energy * 10.0 ** (gain / 10.0)).astype(np.float32),
+        peak=(stats.peak * 10.0 ** (gain / 20.0)).astype(np.float32),
     )
 
 
@@ -322,6 +372,7 @@ def _rehearse(
     smooth_ceiling: float,
     start_hop: int,
     stop_hop: int,
+    level_db: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Energy the PeakLimiter keeps, by how far a hop's peak reaches over the ceiling (dB).
 
@@ -345,6 +396,7 @@ def _rehearse(
             start_hop=start_hop,
             stop_hop=stop_hop,
             predicted=Loudness(integrated_lufs=0.0, true_peak_dbtp=0.0, range_lu=0.0),
+            level_db=level_db,
         )
         for excerpt in excerpts:
             y = trial.apply(excerpt.samples.astype(np.float64), excerpt.first_frame)

@@ -6,10 +6,12 @@ A recording is read twice and never held whole:
    through the field clean-up (80 Hz high-pass, optional noise reduction). A streaming meter keeps
    the K-weighted energy and 4x-oversampled true peak of every 5 ms hop, for the master's channel
    layout and, when it differs, for the podcast's.
-2. **Plan.** From those statistics alone: where long leading and trailing silence ends, the
-   integrated loudness, the static gain for each target, and a look-ahead true-peak limiter curve
-   for when that gain would push peaks over the ceiling (`limiter.py`). The loudness the limited
-   result will have is predicted, so the gain is solved once.
+2. **Plan.** From those statistics alone: where long leading and trailing silence ends, where
+   speech is and the speech leveler's gain curve (`leveler.py`), the integrated loudness, the
+   static gain for each target (never more than `max_gain_db`; none at all for a recording with
+   no speech, so room tone is never raised into loud noise), and a look-ahead true-peak limiter
+   curve for when that gain would push peaks over the ceiling (`limiter.py`). The loudness the
+   limited result will have is predicted, so the gain is solved once.
 3. **Render.** ffmpeg decodes again; each block gets its gain and limiter curve and is piped to two
    encoders: a 24-bit WAV master and an MP3. Both are written under temporary names.
 4. **Verify.** The master is metered as written (its exact 24-bit samples); the MP3 is decoded and
@@ -45,7 +47,8 @@ from fieldreports.audio.decode import (
 )
 from fieldreports.audio.denoise import Denoiser
 from fieldreports.audio.id3 import AudioTags, write_tags
-from fieldreports.audio.limiter import Excerpt, GainPlan, PeakLimiter, plan
+from fieldreports.audio.leveler import level_curve, speech_steps
+from fieldreports.audio.limiter import Excerpt, GainPlan, PeakLimiter, levelled, plan
 from fieldreports.audio.loudness import HopStats, LoudnessMeter, channel_weights
 from fieldreports.audio.results import Loudness, MasteredAudio
 from fieldreports.config import AudioSettings, check_audio_settings
@@ -151,6 +154,31 @@ def normalise(
     start_hop, stop_hop = (
         _trim(master_stats, settings) if settings.trim_silence else (0, len(master_stats.energy))
     )
+    warnings: list[str] = []
+    speech = speech_steps(master_stats)
+    level_db = None
+    max_gain_db = settings.max_gain_db
+    if not speech.found:
+        if not settings.publish_without_speech:
+            raise ReportError(
+                f"no speech found (only noise or a steady sound at "
+                f"{before.integrated_lufs:.1f} LUFS); it is held back because [audio] "
+                "publish_without_speech = false. Check the recording, or set it to true.",
+                path=source,
+            )
+        max_gain_db = 0.0
+        warnings.append(
+            f"{source.name}: no speech found (only noise or a steady sound at "
+            f"{before.integrated_lufs:.1f} LUFS), so it is published at its own level, not "
+            "raised to the loudness target; check it is the right recording."
+        )
+    elif settings.leveler:
+        level_db = _capped_levels(
+            level_curve(master_stats, speech),
+            master_stats,
+            settings.podcast_lufs + MP3_LOSS_LU,
+            max_gain_db,
+        )
     master_plan = plan(
         master_stats,
         target_lufs=settings.master_lufs,
@@ -158,6 +186,8 @@ def normalise(
         start_hop=start_hop,
         stop_hop=stop_hop,
         excerpts=excerpts,
+        level_db=level_db,
+        max_gain_db=max_gain_db,
     )
     podcast_excerpts = tuple(
         Excerpt(first_frame=e.first_frame, samples=layout.podcast_view(e.samples)) for e in excerpts
@@ -170,6 +200,8 @@ def normalise(
             start_hop=start_hop,
             stop_hop=stop_hop,
             excerpts=podcast_excerpts,
+            level_db=level_db,
+            max_gain_db=max_gain_db,
         )
     except ValueError:
         # Stereo that is loud but silent in mono: one channel is the other upside down.
@@ -196,7 +228,16 @@ def normalise(
             info, layout, settings, podcast_stats, podcast_excerpts, podcast_plan, temp_podcast
         )
         podcast_peak_db = podcast_peak_db if retried_peak_db is None else retried_peak_db
-        _check_master(source, settings, master)
+        if podcast_plan.capped or master_plan.capped:
+            if speech.found:
+                warnings.append(
+                    f"{source.name}: the recording is very quiet ({before.integrated_lufs:.1f} "
+                    f"LUFS) and was raised by at most [audio] max_gain_db = {max_gain_db:g} dB, "
+                    f"so the podcast is at {podcast.integrated_lufs:.1f} LUFS (target "
+                    f"{settings.podcast_lufs:g}); raise max_gain_db to bring it up, noise and all."
+                )
+        else:
+            _check_master(source, settings, master)
         master_path, podcast_path = out_dir / MASTER_NAME, out_dir / PODCAST_NAME
         os.replace(temp_master, master_path)
         os.replace(temp_podcast, podcast_path)
@@ -234,7 +275,13 @@ def normalise(
         podcast_size_bytes=podcast_size,
         master_sha256=master_sha256,
         master_size_bytes=master_size,
+        speech_s=round(speech.seconds, 1),
+        leveler_boost_db=round(max(0.0, float(level_db.max())), 1) if level_db is not None else 0.0,
+        leveler_cut_db=round(max(0.0, -float(level_db.min())), 1) if level_db is not None else 0.0,
+        warnings=tuple(warnings),
     )
+    for warning in warnings:
+        log.warning("%s", warning)
     progress(total_s, total_s)
     log.info(
         "%s: %.1f LUFS -> podcast %.1f LUFS / %.1f dBTP, master %.1f LUFS / %.1f dBTP",
@@ -246,6 +293,22 @@ def normalise(
         master.true_peak_dbtp,
     )
     return result
+
+
+def _capped_levels(
+    level_db: np.ndarray | None, stats: HopStats, target_lufs: float, max_gain_db: float
+) -> np.ndarray | None:
+    """The leveler's curve with its boosts cut so that, with the static gain the target will
+    need, no moment is raised by more than `max_gain_db` (twice, as cutting lowers loudness)."""
+    if level_db is None:
+        return None
+    for _ in range(2):
+        needed = target_lufs - levelled(stats, level_db).loudness().integrated_lufs
+        allowed = max_gain_db - min(needed, max_gain_db)
+        if not math.isfinite(needed) or float(level_db.max()) <= allowed:
+            break
+        level_db = np.minimum(level_db, np.float32(allowed))
+    return level_db
 
 
 def _monotone(on_progress: ProgressFn | None) -> ProgressFn:
@@ -608,7 +671,10 @@ def _verify_podcast(
     aim, limit = target + MP3_LOSS_LU, ceiling - PODCAST_HEADROOM_DB
     measured = measure(mp3)
     for attempt in range(2, MAX_RENDERS + 1):
-        off_target = abs(measured.integrated_lufs - target) > RETRY_ABOVE_LU
+        # A plan held under target by max_gain_db is not off target: it is as loud as allowed.
+        off_target = (
+            abs(measured.integrated_lufs - target) > RETRY_ABOVE_LU and not current.capped
+        )
         over = measured.true_peak_dbtp > ceiling
         if not off_target and not over:
             break
@@ -629,12 +695,15 @@ def _verify_podcast(
             excerpts=excerpts,
             start_hop=first_plan.start_hop,
             stop_hop=first_plan.stop_hop,
+            level_db=first_plan.level_db,
+            max_gain_db=first_plan.gain_db if first_plan.capped else None,
         )
         _master, peak_db, _unused = _render(
             info, layout, settings, None, current, mp3, mp3, on_progress=lambda _s: None
         )
         measured = measure(mp3)
-    if abs(measured.integrated_lufs - target) > 0.5 or measured.true_peak_dbtp > ceiling:
+    off = abs(measured.integrated_lufs - target) > 0.5 and not current.capped
+    if off or measured.true_peak_dbtp > ceiling:
         log.warning(
             "%s: podcast MP3 measures %.2f LUFS / %.2f dBTP against %.1f LUFS / %.1f dBTP",
             info.path.name,

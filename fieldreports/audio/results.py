@@ -49,3 +49,9 @@ class MasteredAudio:
     podcast_size_bytes: int = 0
     master_sha256: str = ""
     master_size_bytes: int = 0
+    # Seconds of speech the cheap detector found, and the leveler's largest boost and cut (dB).
+    speech_s: float = 0.0
+    leveler_boost_db: float = 0.0
+    leveler_cut_db: float = 0.0
+    # What the editor should know: no speech found, held under target by max_gain_db.
+    warnings: tuple[str, ...] = ()

@@ -191,7 +191,9 @@ def test_quiet_and_loud_recordings_are_brought_to_target(
 ) -> None:
     source = tmp_path / "source.wav"
     run(["sox", str(speech), "-b", "24", str(source), "gain", str(db)])
-    result = master(source, tmp_path / "out")
+    # -56 LUFS needs about 40 dB: more than the default max_gain_db allows (test_leveler.py).
+    settings = AudioSettings(max_gain_db=45) if db < 0 else SETTINGS
+    result = master(source, tmp_path / "out", settings)
     assert_on_target(result)
     if db > 0:
         assert result.before.true_peak_dbtp > -0.5  # it really was near or over full scale
