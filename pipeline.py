@@ -215,7 +215,9 @@ def transcribe_report(
     )
     if not (settings.translate and heard.segments and heard.language != "en"):
         return (heard,)
-    job = transcription_job(report, settings, task="translate", language=heard.language)
+    job = transcription_job(
+        report, settings, task="translate", language=heard.language, languages=heard.languages
+    )
     return (
         heard,
         executor.run(TRANSCRIBE, job, report_id=report.id, on_progress=tick("translate")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ class Notes:
     place: str = ""
     lat: float | None = None
     lon: float | None = None
-    language: str = ""
+    language: str = ""  # one language code: a hint for the whole recording
+    languages: tuple[str, ...] = ()  # `language: [en, de]`: detected per stretch among these
     reporter: str = ""
     tags: tuple[str, ...] = ()
     explicit: bool = False
@@ -176,6 +178,7 @@ def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_t
         isinstance(t, str | int | float) and not isinstance(t, bool) for t in tags
     ):
         raise ReportError("tags must be a list of words, like [sea, arrivals].", path=path)
+    languages = _languages(meta.get("language"), path)
     return Notes(
         title=_text(meta.get("title"), "title", path) or default_title,
         body=body,
@@ -184,7 +187,8 @@ def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_t
         place=_text(meta.get("place"), "place", path),
         lat=lat,
         lon=lon,
-        language=_text(meta.get("language"), "language", path).lower(),
+        language=languages[0] if len(languages) == 1 else "",
+        languages=languages if len(languages) > 1 else (),
         reporter=_text(meta.get("reporter"), "reporter", path),
         tags=tuple(str(t) for t in tags),
         explicit=_flag(meta.get("explicit"), "explicit", path),
@@ -222,6 +226,27 @@ def _image(value: Any, path: Path) -> str:
             path=path,
         )
     return name
+
+
+def _languages(value: Any, path: Path) -> tuple[str, ...]:
+    """`language: nl` or `language: [en, de]`: language codes, lower case, each once.
+
+    >>> _languages(["EN", "de", "en"], Path("n.md")), _languages("nl", Path("n.md"))
+    (('en', 'de'), ('nl',))
+    """
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, list) else [value]
+    codes: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not re.fullmatch(r"[^\W\d_][\w -]*", item.strip()):
+            raise ReportError(
+                f"language must be a language code (language: nl) or a list of codes "
+                f"(language: [en, de]), not {value!r}.",
+                path=path,
+            )
+        codes.append(item.strip().lower())
+    return tuple(dict.fromkeys(codes))
 
 
 def _flag(value: Any, key: str, path: Path) -> bool:

@@ -29,8 +29,10 @@ __all__ = ["Segment", "TranscribeJob", "Transcript", "Word", "transcribe", "tran
 class TranscribeJob:
     """One recording to transcribe (`task` "transcribe") or translate into English ("translate").
 
-    `language` is the hint: the notes' language, else the show's; "" to detect it. `weights`
-    names the exact model files (package and version), so new weights make new transcripts.
+    `language` is the hint: the notes' language, else the show's; "" to detect it, region by
+    region. `languages` holds the notes' languages when they list several: detection per region
+    among those. `weights` names the exact model files (package and version), so new weights
+    make new transcripts.
     """
 
     audio: Path = field(metadata=NOT_IN_KEY)
@@ -39,6 +41,7 @@ class TranscribeJob:
     weights: str
     language: str = ""
     task: str = "transcribe"
+    languages: tuple[str, ...] = ()
 
 
 def transcription_job(
@@ -47,9 +50,16 @@ def transcription_job(
     *,
     task: str = "transcribe",
     language: str | None = None,
+    languages: tuple[str, ...] | None = None,
 ) -> TranscribeJob:
-    """The job for `report`; `language` overrides the hint (a translation names what was heard)."""
-    hint = report.notes.language or settings.language if language is None else language
+    """The job for `report`; `language` or `languages` override the notes' (a translation names
+    what was heard)."""
+    several = report.notes.languages if languages is None else languages
+    if len(several) > 1:
+        hint = ""
+    else:
+        hint = report.notes.language or settings.language if language is None else language
+        several = ()
     return TranscribeJob(
         audio=report.audio_path,
         audio_sha256=report.audio_sha256,
@@ -57,6 +67,7 @@ def transcription_job(
         weights=weights_identity(settings.model),
         language=hint.strip().lower(),
         task=task,
+        languages=tuple(several),
     )
 
 
@@ -73,6 +84,7 @@ def transcribe(
         job.audio,
         engine_for(job.settings),
         language=job.language,
+        languages=job.languages,
         task=job.task,
         on_progress=on_progress,
     )

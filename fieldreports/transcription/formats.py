@@ -9,6 +9,14 @@
   display; otherwise one segment per Whisper segment.
 - Text: one Whisper segment per line.
 
+Subtitles (WebVTT and SRT) are read while they are shown, so their cues follow the usual
+broadcast limits: at most `MAX_LINES` lines of at most `MAX_LINE_CHARS` characters, on screen for
+at most `MAX_CUE_S` seconds. A longer segment is split at its word timestamps, at a sentence end
+where one falls late enough in the cue, else between words; without word timestamps each word
+gets its share of the segment's time in proportion to its characters. The JSON and text
+transcripts keep whole segments. A transcript in more than one language marks each WebVTT cue
+with a `<lang xx>` span, and each JSON segment carries a `language`.
+
 An empty transcript renders as a valid, empty file of each kind.
 """
 
@@ -16,8 +24,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from fieldreports.transcription.results import Segment, Transcript
+
+MAX_LINE_CHARS = 42
+MAX_LINES = 2
+MAX_CUE_S = 7.0
+# A cue ends at a sentence end when that leaves it at least this share of the longest cue.
+_SENTENCE_SHARE = 0.4
+_SENTENCE_END = re.compile(r"[.!?…。？！]['\"”’)»]*$")
 
 # format -> (file suffix, MIME type as the Podcasting 2.0 transcript tag wants it)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -37,9 +53,9 @@ def render(transcript: Transcript, fmt: str, *, words: bool = False) -> str:
     `words=True` puts one word per JSON segment when the transcript has word timestamps.
     """
     if fmt == "vtt":
-        return _vtt(transcript.segments)
+        return _vtt(transcript)
     if fmt == "srt":
-        return _srt(transcript.segments)
+        return _srt(transcript)
     if fmt == "json":
         return _json(transcript, words=words)
     if fmt == "txt":
@@ -72,14 +88,124 @@ def _clean(text: str) -> str:
     return " ".join(_ARROW.sub("→", text).split())
 
 
-def _cues(segments: tuple[Segment, ...]) -> list[tuple[float, float, str]]:
-    cues = []
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One subtitle: its time, its lines (at most MAX_LINES of MAX_LINE_CHARS) and language."""
+
+    start_s: float
+    end_s: float
+    lines: tuple[str, ...]
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    start_s: float
+    end_s: float
+    text: str
+
+
+def cues(segments: tuple[Segment, ...]) -> list[Cue]:
+    """The segments as subtitle cues within the limits of the module docstring."""
+    out: list[Cue] = []
     for s in segments:
         text = _clean(s.text)
-        if text:
-            # a cue must not end before it starts; Whisper can return zero-length segments
-            cues.append((s.start_s, max(s.end_s, s.start_s + 0.001), text))
-    return cues
+        if not text:
+            continue
+        # a cue must not end before it starts; Whisper can return zero-length segments
+        end_s = max(s.end_s, s.start_s + 0.001)
+        for start, stop, piece in _split(_tokens(s, text, end_s)):
+            out.append(Cue(start, max(stop, start + 0.001), wrap(piece), s.language))
+    return out
+
+
+def _tokens(segment: Segment, text: str, end_s: float) -> list[_Token]:
+    """The segment's words with times: its word timestamps when they spell out its text, else
+    its words with the segment's time shared out in proportion to their characters."""
+    timed = [
+        _Token(w.start_s, max(w.end_s, w.start_s), _clean(w.text))
+        for w in segment.words
+        if _clean(w.text)
+    ]
+    if timed and " ".join(t.text for t in timed).replace(" ", "") == text.replace(" ", ""):
+        tokens = timed
+    else:
+        words = text.split()
+        total = sum(len(w) + 1 for w in words)
+        span, at, tokens = end_s - segment.start_s, 0, []
+        for word in words:
+            start = segment.start_s + span * at / total
+            at += len(word) + 1
+            tokens.append(_Token(start, segment.start_s + span * at / total, word))
+    # A word longer than a line (a URL) is cut into line-long pieces.
+    pieces: list[_Token] = []
+    for t in tokens:
+        parts = [t.text[i : i + MAX_LINE_CHARS] for i in range(0, len(t.text), MAX_LINE_CHARS)]
+        step = (t.end_s - t.start_s) / len(parts)
+        pieces.extend(
+            _Token(t.start_s + i * step, t.start_s + (i + 1) * step, part)
+            for i, part in enumerate(parts)
+        )
+    return pieces
+
+
+def _fits(tokens: list[_Token]) -> bool:
+    return tokens[-1].end_s - tokens[0].start_s <= MAX_CUE_S and bool(
+        wrap(" ".join(t.text for t in tokens), strict=True)
+    )
+
+
+def _split(tokens: list[_Token]) -> list[tuple[float, float, str]]:
+    """Cut a run of words into cues that fit, greedily, at a sentence end when one is late
+    enough in the cue, else at the last word that fits."""
+    out: list[tuple[float, float, str]] = []
+    first = 0
+    while first < len(tokens):
+        last = first + 1  # tokens[first:last] fits; a single word always goes out
+        while last < len(tokens) and _fits(tokens[first : last + 1]):
+            last += 1
+        if last < len(tokens):
+            chars = sum(len(t.text) + 1 for t in tokens[first:last])
+            for cut in range(last, first, -1):
+                if _SENTENCE_END.search(tokens[cut - 1].text):
+                    if sum(len(t.text) + 1 for t in tokens[first:cut]) >= _SENTENCE_SHARE * chars:
+                        last = cut
+                    break
+        piece = tokens[first:last]
+        # A single word held longer than a cue may last (a long pause inside it) is cut short.
+        end_s = min(piece[-1].end_s, piece[0].start_s + MAX_CUE_S)
+        out.append((piece[0].start_s, end_s, " ".join(t.text for t in piece)))
+        first = last
+    return out
+
+
+def wrap(text: str, *, strict: bool = False) -> tuple[str, ...]:
+    """Text as at most MAX_LINES balanced lines of at most MAX_LINE_CHARS; `strict`: () when
+    it does not fit (otherwise the last line takes the rest).
+
+    >>> wrap("Ask not what your country can do for you")
+    ('Ask not what your country can do for you',)
+    >>> wrap("ask not what your country can do for you, ask what you can do for your country")
+    ('ask not what your country can do for you,', 'ask what you can do for your country')
+    >>> wrap("x" * 90, strict=True)
+    ()
+    """
+    if len(text) <= MAX_LINE_CHARS:
+        return (text,)
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    fitting = [i for i in spaces if i <= MAX_LINE_CHARS and len(text) - i - 1 <= MAX_LINE_CHARS]
+    if fitting:
+        # balanced: the break that makes the longer line shortest (a comma earns a little)
+        best = min(fitting, key=lambda i: (max(i, len(text) - i - 1) - 4 * (text[i - 1] in ",;:")))
+        return (text[:best], text[best + 1 :])
+    if strict:
+        return ()
+    head = max((i for i in spaces if i <= MAX_LINE_CHARS), default=MAX_LINE_CHARS)
+    return (text[:head].rstrip(), text[head:].strip())
+
+
+def _multilingual(transcript: Transcript) -> bool:
+    return len({s.language for s in transcript.segments if s.language}) > 1
 
 
 def _vtt_text(text: str) -> str:
@@ -91,17 +217,22 @@ def _vtt_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _vtt(segments: tuple[Segment, ...]) -> str:
+def _vtt(transcript: Transcript) -> str:
     blocks = ["WEBVTT"]
-    for start, end, text in _cues(segments):
-        blocks.append(f"{timestamp(start)} --> {timestamp(end)}\n{_vtt_text(text)}")
+    marked = _multilingual(transcript)
+    for cue in cues(transcript.segments):
+        text = "\n".join(_vtt_text(line) for line in cue.lines)
+        if marked and cue.language:
+            text = f"<lang {cue.language}>{text}</lang>"
+        blocks.append(f"{timestamp(cue.start_s)} --> {timestamp(cue.end_s)}\n{text}")
     return "\n\n".join(blocks) + "\n"
 
 
-def _srt(segments: tuple[Segment, ...]) -> str:
+def _srt(transcript: Transcript) -> str:
     blocks = [
-        f"{n}\n{timestamp(start, decimal=',')} --> {timestamp(end, decimal=',')}\n{text}"
-        for n, (start, end, text) in enumerate(_cues(segments), start=1)
+        f"{n}\n{timestamp(c.start_s, decimal=',')} --> {timestamp(c.end_s, decimal=',')}\n"
+        + "\n".join(c.lines)
+        for n, c in enumerate(cues(transcript.segments), start=1)
     ]
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
@@ -115,6 +246,7 @@ def _json(transcript: Transcript, *, words: bool) -> str:
                     "startTime": round(w.start_s, 3),
                     "endTime": round(w.end_s, 3),
                     "body": w.text.strip(),
+                    **({"language": s.language} if s.language else {}),
                 }
                 for w in s.words
                 if w.text.strip()
@@ -125,6 +257,7 @@ def _json(transcript: Transcript, *, words: bool) -> str:
                     "startTime": round(s.start_s, 3),
                     "endTime": round(s.end_s, 3),
                     "body": _clean(s.text),
+                    **({"language": s.language} if s.language else {}),
                 }
             )
     return json.dumps({"version": "1.0.0", "segments": items}, ensure_ascii=False, indent=1) + "\n"

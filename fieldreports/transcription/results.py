@@ -21,6 +21,7 @@ class Segment:
     words: tuple[Word, ...] = ()
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    language: str = ""  # the language this stretch of speech was transcribed in ("" = unknown)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +31,7 @@ class Transcript:
     engine: str
     model: str
     task: str  # "transcribe" or "translate"
-    language: str
+    language: str  # the main language: the one with the most seconds of speech
     language_probability: float
     duration_s: float
     segments: tuple[Segment, ...]
@@ -39,6 +40,16 @@ class Transcript:
     speech_s: float = 0.0  # seconds that voice-activity detection kept
     model_identity: str = ""  # which weights exactly, e.g. the model package and its version
     options: tuple[tuple[str, str], ...] = ()  # the decoding options, as text, for the record
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language the segments were transcribed in, the main one first."""
+        seconds: dict[str, float] = {}
+        for s in self.segments:
+            if s.language:
+                seconds[s.language] = seconds.get(s.language, 0.0) + s.end_s - s.start_s
+        ranked = sorted(seconds, key=lambda lang: (lang != self.language, -seconds[lang]))
+        return tuple(ranked)
 
     @property
     def text(self) -> str:

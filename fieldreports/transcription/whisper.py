@@ -7,7 +7,14 @@ How one recording becomes a `Transcript`:
 2. Voice-activity detection (Silero, from faster-whisper) keeps only the speech. Both engines get
    the same speech, so silence can neither decide the language nor be "heard" as words.
 3. The language is the notes' hint when there is one; otherwise Whisper detects it on the first
-   30 s of *speech*, once per recording, and the probability is kept.
+   30 s of *speech*, once per recording, and the probability is kept. Without a single hint,
+   each stretch of speech then gets its own language (`_region_languages`): speech regions
+   (VAD chunks, merged across short gaps) of at least `MIN_REGION_S` are detected one by one,
+   and a region takes another language than the whole file's only when Whisper is sure of it by
+   a clear margin; shorter regions keep their neighbour's. Each run of regions in one language
+   is decoded in that language, so a notice read in English and then in German comes out in
+   English and German, not all in English. The transcript's language is the one spoken longest.
+   Notes that list several languages (`language: [en, de]`) limit detection to those.
 4. The engine decodes with its own no-speech, log-probability and compression-ratio thresholds;
    then `_guard` drops what still looks invented (loops, repeated sentences). A recording with no
    speech gets no segments and a warning: a wrong sentence in a published transcript is worse
@@ -24,8 +31,8 @@ import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +50,18 @@ ProgressFn = Callable[[float, float], None]
 
 SAMPLE_RATE_HZ = 16000
 # Bump when _guard or the windowing changes what a transcript says, so cached ones are redone.
-GUARD_VERSION = 1
+GUARD_VERSION = 2
 _DETECT_S = 30.0  # Whisper sees 30 s at a time; language detection uses one such window
 _TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 _LOW_CONFIDENCE = 0.5  # below this a detected language is worth a second look
+# Language per stretch of speech: regions closer than REGION_GAP_S are one region; a region
+# shorter than MIN_REGION_S is not detected on its own; a region leaves the file's language only
+# for one Whisper gives at least REGION_MIN_PROBABILITY and REGION_MARGIN more than the file's.
+REGION_GAP_S = 1.0
+MIN_REGION_S = 2.5
+REGION_MIN_PROBABILITY = 0.6
+REGION_MARGIN = 0.3
+_DETECT_BATCH = 4  # regions detected in one encoder call (bounded memory)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -175,19 +190,24 @@ def transcribe(
     engine: Engine,
     *,
     language: str = "",
+    languages: Sequence[str] = (),
     task: str = "transcribe",
     on_progress: ProgressFn | None = None,
 ) -> Transcript:
     """Transcribe (or translate to English) one recording.
 
     `language` (the notes' hint) wins over `[transcription] language`, which wins over detection.
+    `languages` (notes that list several) limits detection to those and detects per region.
     Raises ReportError when the file cannot be decoded or the hint is not a language Whisper knows.
     """
     if task not in ("transcribe", "translate"):
         raise ValueError(f'task must be "transcribe" or "translate", not "{task}"')
     s = engine.settings
     warnings: list[str] = []
-    hint = _language_hint(language or s.language, path=audio)
+    candidates = tuple(dict.fromkeys(_language_hint(c, path=audio) for c in languages if c))
+    if len(candidates) == 1:
+        language, candidates = candidates[0], ()
+    hint = "" if candidates else _language_hint(language or s.language, path=audio)
     lang, prob, source = "", 0.0, ""
     if not engine.multilingual:
         if hint and hint != "en":
@@ -205,21 +225,35 @@ def transcribe(
     total_s = _probe_duration_s(audio)
     done_s = duration_s = speech_s = 0.0
     heard: list[Segment] = []
+    region_probability: dict[str, float] = {}
     for offset_s, samples in _windows(audio, window_s=s.window_minutes * 60.0):
         duration_s = offset_s + len(samples) / SAMPLE_RATE_HZ
         chunks = _speech_chunks(samples, s)
         speech_s += sum(c["end"] - c["start"] for c in chunks) / SAMPLE_RATE_HZ
         if chunks and not lang:
-            lang, prob = _detect_language(engine, samples, chunks)
+            lang, prob = _detect_language(engine, samples, chunks, candidates)
             source = "detected"
             log.info("%s: detected language %s (p=%.2f)", audio.name, lang, prob)
-        window_s = len(samples) / SAMPLE_RATE_HZ
-        for segment in _decode(engine, samples, chunks, language=lang, task=task):
-            segment = _place(segment, offset_s, window_s)
-            heard.append(segment)
-            if on_progress is not None:
-                done_s = max(done_s, segment.end_s)
-                on_progress(done_s, max(total_s, duration_s))
+        stretches = [_Stretch(language=lang, first=0, stop=len(samples), chunks=chunks)]
+        if source == "detected" and len(chunks) > 1:
+            languages, probabilities = _region_languages(engine, samples, chunks, lang, candidates)
+            stretches = _stretches(chunks, languages, len(samples))
+            for code, p in probabilities.items():
+                region_probability[code] = max(region_probability.get(code, 0.0), p)
+        for stretch in stretches:
+            own = samples[stretch.first : stretch.stop]
+            stretch_lang = stretch.language
+            for segment in _decode(engine, own, stretch.chunks, language=stretch_lang, task=task):
+                segment = _place(
+                    segment,
+                    offset_s + stretch.first / SAMPLE_RATE_HZ,
+                    (stretch.stop - stretch.first) / SAMPLE_RATE_HZ,
+                )
+                spoken = "en" if task == "translate" else stretch_lang
+                heard.append(replace(segment, language=spoken))
+                if on_progress is not None:
+                    done_s = max(done_s, segment.end_s)
+                    on_progress(done_s, max(total_s, duration_s))
         done_s = duration_s
         if on_progress is not None:
             on_progress(done_s, max(total_s, done_s))
@@ -245,6 +279,11 @@ def transcribe(
         )
     elif not segments:
         warnings.append("speech was found but no words were kept; the transcript is empty.")
+    if segments and source == "detected" and task == "transcribe":
+        main = _main_language(segments)
+        if main and main != lang:
+            log.info("%s: most speech is in %s, not %s", audio.name, main, lang)
+            lang, prob = main, region_probability.get(main, prob)
     if not segments and source == "detected":
         lang, prob, source = "", 0.0, ""
     elif source == "detected" and prob < _LOW_CONFIDENCE:
@@ -320,23 +359,184 @@ def _language_hint(hint: str, *, path: Path | None = None) -> str:
 
 
 def _detect_language(
-    engine: Engine, samples: np.ndarray, chunks: list[dict[str, int]]
+    engine: Engine,
+    samples: np.ndarray,
+    chunks: list[dict[str, int]],
+    candidates: tuple[str, ...] = (),
 ) -> tuple[str, float]:
-    """Detect on the first 30 s of speech only, so a silent or noisy start cannot decide it."""
+    """Detect on the first 30 s of speech only, so a silent or noisy start cannot decide it;
+    only among `candidates` when the notes list them."""
     speech = _collect(samples, chunks)[: int(_DETECT_S * SAMPLE_RATE_HZ)]
-    if engine.name == "faster-whisper":
-        language, probability, _all = engine.model.detect_language(audio=speech)
-        return language, float(probability)
-    import torch
-    import whisper
+    return _best(_language_probabilities(engine, [speech])[0], candidates)
 
-    mel = whisper.log_mel_spectrogram(
-        whisper.pad_or_trim(torch.from_numpy(speech)), n_mels=engine.model.dims.n_mels
-    )
-    with torch.no_grad():
-        _tokens, probs = engine.model.detect_language(mel)
-    language = max(probs, key=probs.get)
-    return language, float(probs[language])
+
+def _best(probabilities: dict[str, float], candidates: tuple[str, ...]) -> tuple[str, float]:
+    """The likeliest language, among `candidates` when there are any.
+
+    >>> _best({"en": 0.5, "de": 0.3, "nl": 0.2}, ("de", "nl"))
+    ('de', 0.3)
+    """
+    pool = {k: v for k, v in probabilities.items() if not candidates or k in candidates}
+    if not pool:
+        pool = {c: 0.0 for c in candidates}
+    language = max(pool, key=lambda k: pool[k])
+    return language, float(pool[language])
+
+
+def _language_probabilities(engine: Engine, speeches: list[np.ndarray]) -> list[dict[str, float]]:
+    """Whisper's language probabilities for each piece of speech (its first 30 s), a few
+    pieces per encoder call."""
+    out: list[dict[str, float]] = []
+    n = int(_DETECT_S * SAMPLE_RATE_HZ)
+    for i in range(0, len(speeches), _DETECT_BATCH):
+        batch = [speech[:n] for speech in speeches[i : i + _DETECT_BATCH]]
+        if engine.name == "faster-whisper":
+            from faster_whisper.audio import pad_or_trim
+            from faster_whisper.transcribe import get_ctranslate2_storage
+
+            model = engine.model
+            features = np.stack(
+                [pad_or_trim(model.feature_extractor(speech)) for speech in batch]
+            ).astype(np.float32)
+            results = model.model.detect_language(get_ctranslate2_storage(features))
+            out.extend({token[2:-2]: float(p) for token, p in r} for r in results)
+            continue
+        import torch
+        import whisper
+
+        mel = torch.stack(
+            [
+                whisper.log_mel_spectrogram(
+                    whisper.pad_or_trim(torch.from_numpy(speech)), n_mels=engine.model.dims.n_mels
+                )
+                for speech in batch
+            ]
+        )
+        with torch.no_grad():
+            _tokens, probs = engine.model.detect_language(mel)
+        out.extend({k: float(v) for k, v in p.items()} for p in probs)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Stretch:
+    """A run of speech in one language: samples [first, stop) of the window, and its VAD chunks
+    counted from `first`."""
+
+    language: str
+    first: int
+    stop: int
+    chunks: list[dict[str, int]]
+
+
+def _regions(chunks: list[dict[str, int]]) -> list[tuple[int, int]]:
+    """Speech regions as [first, last) chunk indices: chunks closer than REGION_GAP_S merged.
+
+    >>> s = SAMPLE_RATE_HZ
+    >>> _regions([{"start": 0, "end": s}, {"start": s + s // 2, "end": 3 * s},
+    ...           {"start": 6 * s, "end": 9 * s}])
+    [(0, 2), (2, 3)]
+    """
+    gap = REGION_GAP_S * SAMPLE_RATE_HZ
+    regions: list[tuple[int, int]] = []
+    for i, chunk in enumerate(chunks):
+        if regions and chunk["start"] - chunks[i - 1]["end"] < gap:
+            regions[-1] = (regions[-1][0], i + 1)
+        else:
+            regions.append((i, i + 1))
+    return regions
+
+
+def _region_languages(
+    engine: Engine,
+    samples: np.ndarray,
+    chunks: list[dict[str, int]],
+    file_language: str,
+    candidates: tuple[str, ...],
+) -> tuple[list[str], dict[str, float]]:
+    """A language for each chunk, and the best probability seen for each language chosen.
+
+    Regions of at least MIN_REGION_S are detected; one takes a language other than
+    `file_language` only when Whisper gives it REGION_MIN_PROBABILITY and REGION_MARGIN over
+    the file's. Shorter regions take the language of the region before them (else after).
+    """
+    regions = _regions(chunks)
+    languages: list[str | None] = [None] * len(regions)
+    probabilities: dict[str, float] = {}
+    if len(regions) > 1:
+        sure = [
+            r
+            for r, (a, b) in enumerate(regions)
+            if sum(c["end"] - c["start"] for c in chunks[a:b]) >= MIN_REGION_S * SAMPLE_RATE_HZ
+        ]
+        speeches = [_collect(samples, chunks[slice(*regions[r])]) for r in sure]
+        for r, probs in zip(sure, _language_probabilities(engine, speeches), strict=True):
+            top, p = _best(probs, candidates)
+            own = probs.get(file_language, 0.0)
+            switch = top != file_language and p >= REGION_MIN_PROBABILITY
+            languages[r] = top if switch and p - own >= REGION_MARGIN else file_language
+            chosen = languages[r] or file_language
+            probabilities[chosen] = max(probabilities.get(chosen, 0.0), probs.get(chosen, 0.0))
+    filled = _fill(languages, file_language)
+    per_chunk = [""] * len(chunks)
+    for (a, b), language in zip(regions, filled, strict=True):
+        per_chunk[a:b] = [language] * (b - a)
+    return per_chunk, probabilities
+
+
+def _fill(languages: list[str | None], default: str) -> list[str]:
+    """Undetected regions take the language before them, else after, else `default`.
+
+    >>> _fill([None, "de", None, "en", None], "en")
+    ['de', 'de', 'de', 'en', 'en']
+    """
+    out: list[str] = []
+    last: str | None = None
+    for language in languages:
+        last = language or last
+        out.append(last or "")
+    following: str | None = None
+    for i in range(len(out) - 1, -1, -1):
+        following = languages[i] or following
+        if not out[i]:
+            out[i] = following or default
+    return out
+
+
+def _stretches(
+    chunks: list[dict[str, int]], languages: list[str], length: int
+) -> list[_Stretch]:
+    """Consecutive chunks of one language as stretches; one stretch covers the whole window."""
+    runs: list[tuple[str, int, int]] = []
+    for i, language in enumerate(languages):
+        if runs and runs[-1][0] == language:
+            runs[-1] = (language, runs[-1][1], i + 1)
+        else:
+            runs.append((language, i, i + 1))
+    if len(runs) <= 1:
+        return [_Stretch(language=languages[0], first=0, stop=length, chunks=chunks)]
+    stretches = []
+    for n, (language, a, b) in enumerate(runs):
+        # Each stretch reaches into the silence around it, halfway to its neighbours.
+        first = 0 if n == 0 else (chunks[a - 1]["end"] + chunks[a]["start"]) // 2
+        stop = length if n == len(runs) - 1 else (chunks[b - 1]["end"] + chunks[b]["start"]) // 2
+        own = [{"start": c["start"] - first, "end": c["end"] - first} for c in chunks[a:b]]
+        stretches.append(_Stretch(language=language, first=first, stop=stop, chunks=own))
+    return stretches
+
+
+def _main_language(segments: Sequence[Segment]) -> str:
+    """The language with the most seconds of speech.
+
+    >>> _main_language([Segment(start_s=0, end_s=2, text="a", language="en"),
+    ...                 Segment(start_s=2, end_s=5, text="b", language="de")])
+    'de'
+    """
+    seconds: dict[str, float] = {}
+    for s in segments:
+        if s.language:
+            seconds[s.language] = seconds.get(s.language, 0.0) + s.end_s - s.start_s
+    return max(seconds, key=lambda k: seconds[k]) if seconds else ""
 
 
 # --- audio in bounded windows ---------------------------------------------------------------------
@@ -635,6 +835,7 @@ def _place(segment: Segment, offset_s: float, window_s: float) -> Segment:
         text=segment.text,
         avg_logprob=segment.avg_logprob,
         no_speech_prob=segment.no_speech_prob,
+        language=segment.language,
         words=tuple(
             Word(start_s=at(w.start_s), end_s=at(w.end_s), text=w.text, probability=w.probability)
             for w in segment.words
