@@ -11,8 +11,9 @@
 
 Subtitles (WebVTT and SRT) are read while they are shown, so their cues follow the usual
 broadcast limits: at most `MAX_LINES` lines of at most `MAX_LINE_CHARS` characters, on screen for
-at most `MAX_CUE_S` seconds. A longer segment is split at its word timestamps, at a sentence end
-where one falls late enough in the cue, else between words; without word timestamps each word
+at most `MAX_CUE_S` seconds. A longer segment is split at its word timestamps: at sentence ends
+first (short sentences share a cue), then a sentence too long for one cue in two balanced cues
+(at a comma if one is near the middle) or more; without word timestamps each word
 gets its share of the segment's time in proportion to its characters. The JSON and text
 transcripts keep whole segments. A transcript in more than one language marks each WebVTT cue
 with a `<lang xx>` span, and each JSON segment carries a `language`.
@@ -114,7 +115,7 @@ def cues(segments: tuple[Segment, ...]) -> list[Cue]:
             continue
         # a cue must not end before it starts; Whisper can return zero-length segments
         end_s = max(s.end_s, s.start_s + 0.001)
-        for start, stop, piece in _split(_tokens(s, text, end_s)):
+        for start, stop, piece in _by_sentence(_tokens(s, text, end_s)):
             out.append(Cue(start, max(stop, start + 0.001), wrap(piece), s.language))
     return out
 
@@ -155,28 +156,56 @@ def _fits(tokens: list[_Token]) -> bool:
     )
 
 
+def _by_sentence(tokens: list[_Token]) -> list[tuple[float, float, str]]:
+    """Cues that never run across a sentence end, unless whole sentences share one cue."""
+    groups: list[list[_Token]] = [[]]
+    for token in tokens:
+        groups[-1].append(token)
+        if _SENTENCE_END.search(token.text):
+            groups.append([])
+    merged: list[list[_Token]] = []
+    for group in filter(None, groups):
+        if merged and _fits(merged[-1] + group):
+            merged[-1] = merged[-1] + group
+        else:
+            merged.append(group)
+    return [cue for group in merged for cue in _split(group)]
+
+
 def _split(tokens: list[_Token]) -> list[tuple[float, float, str]]:
-    """Cut a run of words into cues that fit, greedily, at a sentence end when one is late
-    enough in the cue, else at the last word that fits."""
-    out: list[tuple[float, float, str]] = []
-    first = 0
-    while first < len(tokens):
-        last = first + 1  # tokens[first:last] fits; a single word always goes out
-        while last < len(tokens) and _fits(tokens[first : last + 1]):
-            last += 1
-        if last < len(tokens):
-            chars = sum(len(t.text) + 1 for t in tokens[first:last])
-            for cut in range(last, first, -1):
-                if _SENTENCE_END.search(tokens[cut - 1].text):
-                    if sum(len(t.text) + 1 for t in tokens[first:cut]) >= _SENTENCE_SHARE * chars:
-                        last = cut
-                    break
-        piece = tokens[first:last]
-        # A single word held longer than a cue may last (a long pause inside it) is cut short.
-        end_s = min(piece[-1].end_s, piece[0].start_s + MAX_CUE_S)
-        out.append((piece[0].start_s, end_s, " ".join(t.text for t in piece)))
-        first = last
-    return out
+    """Cut a run of words into cues that fit: in two when two can hold it, at the cut that
+    balances them best (a sentence end or a comma preferred); else the longest first cue that
+    fits, ended at a late enough sentence end, and the rest the same way."""
+    if _fits(tokens):
+        return [_cue(tokens)]
+    halves = [c for c in range(1, len(tokens)) if _fits(tokens[:c]) and _fits(tokens[c:])]
+    if halves:
+
+        def badness(cut: int) -> float:
+            left = sum(len(t.text) + 1 for t in tokens[:cut])
+            right = sum(len(t.text) + 1 for t in tokens[cut:])
+            end = tokens[cut - 1].text
+            bonus = 30 if _SENTENCE_END.search(end) else 10 if end.endswith((",", ";", ":")) else 0
+            return abs(left - right) - bonus
+
+        cut = min(halves, key=badness)
+        return [_cue(tokens[:cut]), _cue(tokens[cut:])]
+    last = 1  # tokens[:last] fits; a single word always goes out
+    while last < len(tokens) and _fits(tokens[: last + 1]):
+        last += 1
+    chars = sum(len(t.text) + 1 for t in tokens[:last])
+    for cut in range(last, 0, -1):
+        if _SENTENCE_END.search(tokens[cut - 1].text):
+            if sum(len(t.text) + 1 for t in tokens[:cut]) >= _SENTENCE_SHARE * chars:
+                last = cut
+            break
+    return [_cue(tokens[:last]), *_split(tokens[last:])]
+
+
+def _cue(piece: list[_Token]) -> tuple[float, float, str]:
+    # A single word held longer than a cue may last (a long pause inside it) is cut short.
+    end_s = min(piece[-1].end_s, piece[0].start_s + MAX_CUE_S)
+    return piece[0].start_s, end_s, " ".join(t.text for t in piece)
 
 
 def wrap(text: str, *, strict: bool = False) -> tuple[str, ...]:
