@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -86,6 +86,8 @@ class RunSummary:
     warnings: tuple[str, ...]
     work: Mapping[str, int]
     published: PublishReport | None = None
+    # Report ids whose place was too doubtful to pin, with the warning that says so.
+    doubts: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
@@ -137,14 +139,18 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
         work = catalog.work_done(run_id)
         catalog.finish_run(run_id, "failed" if failures else "ok")
     kept = sorted(set(jobs) - {h.report.id for h in heard})
+    doubts = {k: p.location.doubt for k, p in placements.items() if p.location and p.location.doubt}
     warnings = (
         *found.warnings,
         *(w for r in found.reports for w in r.warnings),
+        *(w for h in heard for w in h.mastered.warnings),
         *(w for h in heard for t in h.transcripts for w in t.warnings),
+        *doubts.values(),
         *(f"{episodes[k].title}: this run failed, so the version published before stays up" for k in kept),
     )  # fmt: skip
     return RunSummary(
-        episodes=episodes, failures=tuple(failures), warnings=warnings, work=work, published=published
+        episodes=episodes, failures=tuple(failures), warnings=warnings, work=work,
+        published=published, doubts=doubts,
     )  # fmt: skip
 
 
@@ -353,8 +359,8 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
                       f"{len(p.unchanged)} unchanged, {len(p.deleted)} removed")  # fmt: skip
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
-    for e in summary.episodes.values():
-        if e.location is None:
+    for report_id, e in summary.episodes.items():
+        if e.location is None and report_id not in summary.doubts:
             console.print(f"[yellow]off the map:[/] {e.title}: no coordinates, GPX point or "
                           "known place; add lat/lon or a place to its notes", highlight=False)  # fmt: skip
     for f in summary.failures:
@@ -392,6 +398,9 @@ def status(console: Console, show_dir: Path) -> None:
         reason = f"{r.stage}: {r.reason}" if r.reason else ""
         table.add_row(r.id, cells[0], r.status, *cells[1:], reason)
     console.print(table)
+    for r in records:
+        for warning in r.summary.get("warnings", ()) if r.status == "published" else ():
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
     for name, reason in quarantined(config.quarantine_dir):
         console.print(f"[red]quarantined:[/] {name}: {reason}", highlight=False)
 

@@ -393,4 +393,5 @@ def summarise(job: EpisodeJob, episode: Episode) -> ReportSummary:
         public_lat=episode.location.lat if episode.location else None,
         public_lon=episode.location.lon if episode.location else None,
         sensitive=location.sensitive if location else False,
+        warnings=(*((location.doubt,) if location and location.doubt else ()), *mastered.warnings),
     )

@@ -672,9 +672,7 @@ def _verify_podcast(
     measured = measure(mp3)
     for attempt in range(2, MAX_RENDERS + 1):
         # A plan held under target by max_gain_db is not off target: it is as loud as allowed.
-        off_target = (
-            abs(measured.integrated_lufs - target) > RETRY_ABOVE_LU and not current.capped
-        )
+        off_target = abs(measured.integrated_lufs - target) > RETRY_ABOVE_LU and not current.capped
         over = measured.true_peak_dbtp > ceiling
         if not off_target and not over:
             break

@@ -29,3 +29,5 @@ class ReportSummary:
     sensitive: bool
     season: int | None = None
     number: int | None = None
+    # What the editor should fix: a place too doubtful to pin, audio held under target.
+    warnings: tuple[str, ...] = ()

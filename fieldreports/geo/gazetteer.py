@@ -154,6 +154,17 @@ class Gazetteer:
         self._countries = dict(countries)
         self._country_codes = {fold(name): code for code, name in countries.items()}
 
+    def add_country_names(self, names: dict[str, str]) -> None:
+        """Other names of countries, to their ISO codes: alpha-3 codes and local names
+        ("AUT", "Österreich" -> "AT"), so `place: Salzburg, Österreich` reads as meant.
+
+        >>> g = Gazetteer([], {"AT": "Austria"})
+        >>> g.add_country_names({"Österreich": "AT", "AUT": "AT"})
+        >>> g.country_code("osterreich"), g.country_code("aut"), g.country_code("Austria")
+        ('AT', 'AT', 'AT')
+        """
+        self._country_codes.update({fold(k): v for k, v in names.items() if v in self._countries})
+
     def dump_index(self) -> bytes:
         """The built index as marshal bytes (built-in types only: loading runs no code)."""
         return marshal.dumps((INDEX_FORMAT, self._rows, self._by_name, self._grid))
@@ -381,8 +392,19 @@ def load_gazetteer(cache_dir: Path | None = None) -> Gazetteer:
     finally:
         if collecting:
             gc.enable()
+    gazetteer.add_country_names(_country_names(data_dir))
     log.debug("gazetteer: %d places (GeoNames cities500 and %s)", len(gazetteer), CURATED_PATH.name)
     return gazetteer
+
+
+def _country_names(data_dir: Path) -> dict[str, str]:
+    """ISO alpha-3 codes (GeoNames) and local names (our curated list) of countries."""
+    with (data_dir / "countries.json").open(encoding="utf-8") as handle:
+        names = {row["iso3"]: code for code, row in json.load(handle).items() if row.get("iso3")}
+    curated = json.loads(CURATED_PATH.read_text(encoding="utf-8")).get("country_names", {})
+    for code, local in curated.items():
+        names.update({name: code for name in local})
+    return names
 
 
 def _rows(data_dir: Path) -> Iterator[Row]:

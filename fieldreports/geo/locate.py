@@ -14,6 +14,14 @@ The journey's countries are the `[geotag] countries` setting, plus the countries
 stops (`nearby`) and of the GPX tracks. They settle ambiguous names, catch swapped coordinates,
 and bound the search in free text.
 
+A name is only as good as its match, so every location says how sure it is (`confidence`) and
+what else the name could be (`alternatives`). A name the journey moved away from its most
+likely match (the place whose own name it is, the most populous: "Salzburg" is Salzburg,
+Austria, and also the German name of Ocna Sibiului, Romania), or a match more than `FAR_KM`
+from the journey's other stops, is pinned only when the choice is clear (`_settle`); otherwise
+the report goes off the map with a `doubt` naming the file, the candidates and the fix
+(`place: Salzburg, Austria`, or coordinates), which `run` and `status` show.
+
 A sensitive report (`sensitive: true`, or `[geotag] sensitive`) keeps its exact point in
 `lat`/`lon`, which stay in the private catalog, and publishes only `public_lat`/`public_lon`,
 snapped to the nearest town or a ~10 km grid (`coarsen.py`).
@@ -51,8 +59,43 @@ _TRACK_SAMPLES = 200  # points per track looked up for the journey's countries
 # A phone's fix stored in its recording: taken at the start, often from the network when GPS
 # is slow to lock, so trust it to tens of metres, not to the metre.
 FILE_FIX_ACCURACY_M = 50.0
+# A named place further than this from every other stop of its journey is a doubtful match
+# unless its name is clear.
+FAR_KM = 300.0
+# Confidence of each way of finding a place (Location.confidence).
+CONFIDENCE = {
+    "notes": 1.0,
+    "gpx": 1.0,
+    "unique": 0.9,  # a name (with its country, if given) that means one place
+    "settled": 0.7,  # ambiguous, but the journey or the name settles it clearly
+    "doubtful": 0.3,  # ambiguous and unsettled: not published
+}
+# In free text a match is less sure than in the `place` the reporter typed.
+TEXT_CONFIDENCE = 0.8
 
 __all__ = ["SOURCES", "Geotagger", "LocatedBatch", "Location", "PublicLocation", "recording_time"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settled:
+    """`_settle`'s answer: the place chosen, the most likely by name and size, why, whether
+    the choice is clear enough to publish, and the candidates' labels (the chosen first; the
+    most likely first when unclear)."""
+
+    place: Place
+    likely: Place
+    why: str
+    clear: bool
+    labels: tuple[str, ...]
+
+
+def _either(labels: Sequence[str]) -> str:
+    """ "A or B", "A, B or C".
+
+    >>> _either(["Salzburg, Austria", "Ocna Sibiului, Romania"])
+    'Salzburg, Austria or Ocna Sibiului, Romania'
+    """
+    return " or ".join(list(labels)[:4])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +158,7 @@ class Geotagger:
         countries = self.journey_countries(nearby)
         sensitive = self.is_sensitive(report)
         misses: list[str] = []  # why each rule gave nothing, for the summary
+        nearby = [n for n in nearby if not n.doubt]  # a doubtful stop settles nothing
         found = (
             self._from_notes(report, countries)
             or self._from_tracks(report, misses)
@@ -228,6 +272,7 @@ class Geotagger:
         name, place = self._gazetteer.describe(lat, lon)
         return Location(
             source="notes",
+            confidence=CONFIDENCE["notes"],
             lat=lat,
             lon=lon,
             accuracy_m=accuracy_m,
@@ -254,6 +299,7 @@ class Geotagger:
         name, place = self._gazetteer.describe(lat, lon)
         return Location(
             source="gpx",
+            confidence=CONFIDENCE["gpx"],
             lat=lat,
             lon=lon,
             accuracy_m=FILE_FIX_ACCURACY_M,
@@ -287,6 +333,7 @@ class Geotagger:
         name, place = self._gazetteer.describe(fix.lat, fix.lon)
         return Location(
             source="gpx",
+            confidence=CONFIDENCE["gpx"],
             lat=fix.lat,
             lon=fix.lon,
             accuracy_m=round(fix.accuracy_m, 1),
@@ -311,10 +358,22 @@ class Geotagger:
             log.warning("%s: place %r is not in the offline gazetteer", report.id, text)
             misses.append(f'place "{text}" is not in the offline gazetteer')
             return None
-        place, why = self._settle(named, candidates, hinted or countries, nearby)
-        if why:
-            log.info("%s: %s", report.id, why)
-        return self._at_place(place, "place", f'place "{text}"' + (f"; {why}" if why else ""))
+        settled = self._settle(named, candidates, hinted or countries, nearby)
+        if settled.why:
+            log.info("%s: %s", report.id, settled.why)
+        location = self._at_place(
+            settled, "place", f'place "{text}"' + (f"; {settled.why}" if settled.why else "")
+        )
+        if settled.clear:
+            return location
+        where = (report.notes_path or report.audio_path).name
+        best = settled.likely
+        fix = f"{best.name}, {self._gazetteer.country_name(best.country_code)}"
+        return replace(
+            location,
+            doubt=f'{where}: place "{text}" could be {_either(settled.labels)}; add a country: '
+            f"place: {fix} (or give lat and lon)",
+        )
 
     def _from_text(
         self,
@@ -338,14 +397,28 @@ class Geotagger:
         # The name said most often wins; of equals, the first (notes come before the tape).
         counts = Counter(fold(m.text) for m in mentions)
         chosen = max(mentions, key=lambda m: counts[fold(m.text)])
-        place, why = self._settle(chosen.text, chosen.places, countries, nearby)
-        detail = f'"{chosen.text}" named in the notes or transcript' + (f"; {why}" if why else "")
+        settled = self._settle(chosen.text, chosen.places, countries, nearby)
+        detail = f'"{chosen.text}" named in the notes or transcript' + (
+            f"; {settled.why}" if settled.why else ""
+        )
         log.info("%s: located from text: %s", report.id, detail)
-        return self._at_place(place, "text", detail)
+        location = self._at_place(settled, "text", detail)
+        location = replace(location, confidence=round(location.confidence * TEXT_CONFIDENCE, 2))
+        if settled.clear:
+            return location
+        where = (report.notes_path or report.audio_path).name
+        return replace(
+            location,
+            doubt=f'{where}: "{chosen.text}", named in the notes or transcript, could be '
+            f"{_either(settled.labels)}; add a place with its country (place: "
+            f"{settled.likely.name}, {self._gazetteer.country_name(settled.likely.country_code)})",
+        )
 
     # ---- helpers ---------------------------------------------------------------------------
 
-    def _at_place(self, place: Place, source: str, note: str) -> Location:
+    def _at_place(self, settled: Settled, source: str, note: str) -> Location:
+        place = settled.place
+        kind = "unique" if len(settled.labels) == 1 else "settled" if settled.clear else "doubtful"
         return Location(
             source=source,
             lat=place.lat,
@@ -354,10 +427,15 @@ class Geotagger:
             name=self._gazetteer.label(place),
             country_code=place.country_code,
             note=note,
+            confidence=CONFIDENCE[kind],
+            alternatives=tuple(label for label in settled.labels[1:]),
         )
 
     def _publishable(self, found: Location, *, sensitive: bool) -> Location:
         assert found.lat is not None and found.lon is not None
+        if found.doubt:
+            log.warning("%s", found.doubt)
+            return replace(found, sensitive=sensitive)  # no public point: off the map
         if not sensitive:
             return replace(
                 found,
@@ -432,46 +510,77 @@ class Geotagger:
         candidates: Sequence[Place],
         countries: frozenset[str],
         nearby: Sequence[Location],
-    ) -> tuple[Place, str]:
-        """One place for an ambiguous name, and why (empty when the name was not ambiguous).
+    ) -> Settled:
+        """One place for an ambiguous name, why, and whether the choice is clear.
 
         In the journey's countries if any candidate is; then nearest to another stop; then
-        the place whose own name it is; then the most populous.
+        the place whose own name it is; then the most populous. The choice is clear when the
+        name means one place; or when it is the most likely match by name and size (or the
+        journey chose a place whose own name it is) and lies within FAR_KM of the other stops,
+        or, further away, no other place of that name comes within a tenth of its size.
         """
-        if len(candidates) == 1:
-            return candidates[0], ""
-        pool = [p for p in candidates if p.country_code in countries] or list(candidates)
+
+        def likelihood(p: Place) -> tuple[bool, bool, int]:
+            return (not p.curated, not self._gazetteer.is_own_name(p, name), -p.population)
+
+        likely = min(candidates, key=likelihood)
         stops: list[tuple[float, float]] = [
             (n.lat, n.lon) for n in nearby if n.lat is not None and n.lon is not None
         ]
-        if len(pool) > 1 and stops:
 
-            def to_stops(p: Place) -> float:
-                return min(distance_km(p.lat, p.lon, lat, lon) for lat, lon in stops)
+        def to_stops(p: Place) -> float:
+            return min(distance_km(p.lat, p.lon, lat, lon) for lat, lon in stops)
 
-            chosen = min(pool, key=to_stops)
-            reason = f"{to_stops(chosen):.0f} km from the nearest other stop"
+        if len(candidates) == 1:
+            chosen, reason = candidates[0], ""
         else:
-            chosen = min(
-                pool,
-                key=lambda p: (
-                    not p.curated,
-                    not self._gazetteer.is_own_name(p, name),
-                    -p.population,
-                ),
+            pool = [p for p in candidates if p.country_code in countries] or list(candidates)
+            if len(pool) > 1 and stops:
+                chosen = min(pool, key=to_stops)
+                reason = f"{to_stops(chosen):.0f} km from the nearest other stop"
+            else:
+                chosen = min(pool, key=likelihood)
+                reason = (
+                    "the only one in the journey's countries"
+                    if len(pool) == 1
+                    else "the most likely by name and size"
+                )
+        own = chosen.curated or self._gazetteer.is_own_name(chosen, name)
+        far = bool(stops) and to_stops(chosen) > FAR_KM
+        rivals = [p for p in candidates if p is not chosen and self._gazetteer.is_own_name(p, name)]
+        dominant = all(p.population * 10 <= chosen.population for p in rivals)
+        if len(candidates) == 1:
+            clear = True  # one place of that name: nothing to confuse it with
+        elif chosen is not likely:
+            clear = own and not far
+        else:
+            clear = not far or dominant
+        why = ""
+        if len(candidates) > 1:
+            others = ", ".join(
+                f"{p.name} ({p.country_code})" for p in candidates[:6] if p is not chosen
             )
-            reason = (
-                "the only one in the journey's countries"
-                if len(pool) == 1 and len(candidates) > 1
-                else "the most likely by name and size"
+            size = f"population {chosen.population:,}" if chosen.population else "size unknown"
+            distance = (
+                f", {to_stops(chosen):.0f} km from the journey's other stops" if stops else ""
             )
-        others = ", ".join(
-            f"{p.name} ({p.country_code})" for p in candidates[:6] if p is not chosen
-        )
-        return (
-            chosen,
-            f'"{name}" could also be {others}; chose {self._gazetteer.label(chosen)}: {reason}',
-        )
+            why = (
+                f'"{name}" could also be {others}; chose {self._gazetteer.label(chosen)}: '
+                f"{reason} ({size}{distance})"
+            )
+        ordered = [chosen, *(p for p in candidates if p is not chosen)]
+        if not clear:
+            # What the editor chooses between: the likely place, the journey's choice, and other
+            # places whose own name it is and that are not tiny beside the likely one.
+            ordered = [likely, chosen] + [
+                p
+                for p in candidates
+                if p not in (likely, chosen)
+                and self._gazetteer.is_own_name(p, name)
+                and p.population * 10 >= likely.population
+            ]
+        labels = tuple(dict.fromkeys(self._gazetteer.label(p) for p in ordered[:6]))
+        return Settled(place=chosen, likely=likely, why=why, clear=clear, labels=labels)
 
     def _check_not_swapped(
         self, report: FieldReport, lat: float, lon: float, countries: frozenset[str]

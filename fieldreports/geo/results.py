@@ -21,7 +21,8 @@ class Location:
     how far the exact point may be off; `public_accuracy_m` the same for the published point.
     `name` is for display ("Lampedusa, Italy", "near Terespol, Poland"); for a sensitive report
     it names no more than the published point does. `note` says how the location was found
-    (or why not), for the run's summary.
+    (or why not), for the run's summary. A place name too doubtful to pin keeps its best guess
+    in `lat`/`lon` but no public point: `doubt` says why and how to fix the notes.
     """
 
     source: str
@@ -35,6 +36,12 @@ class Location:
     sensitive: bool = False
     public_accuracy_m: float | None = None
     note: str = ""
+    # How sure the rule that found it is (1.0: coordinates or a GPS fix; a name matched in the
+    # gazetteer less, see docs/geotagging.md), the other places the name could be, and, when
+    # it is too unsure to publish, the warning that says so and what to write instead.
+    confidence: float = 0.0
+    alternatives: tuple[str, ...] = ()
+    doubt: str = ""
 
     @property
     def located(self) -> bool:

@@ -225,7 +225,7 @@ def wrap(text: str, *, strict: bool = False) -> tuple[str, ...]:
     fitting = [i for i in spaces if i <= MAX_LINE_CHARS and len(text) - i - 1 <= MAX_LINE_CHARS]
     if fitting:
         # balanced: the break that makes the longer line shortest (a comma earns a little)
-        best = min(fitting, key=lambda i: (max(i, len(text) - i - 1) - 4 * (text[i - 1] in ",;:")))
+        best = min(fitting, key=lambda i: max(i, len(text) - i - 1) - 4 * (text[i - 1] in ",;:"))
         return (text[:best], text[best + 1 :])
     if strict:
         return ()

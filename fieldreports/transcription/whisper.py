@@ -503,9 +503,7 @@ def _fill(languages: list[str | None], default: str) -> list[str]:
     return out
 
 
-def _stretches(
-    chunks: list[dict[str, int]], languages: list[str], length: int
-) -> list[_Stretch]:
+def _stretches(chunks: list[dict[str, int]], languages: list[str], length: int) -> list[_Stretch]:
     """Consecutive chunks of one language as stretches; one stretch covers the whole window."""
     runs: list[tuple[str, int, int]] = []
     for i, language in enumerate(languages):

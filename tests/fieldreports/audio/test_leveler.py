@@ -19,7 +19,19 @@ def at_lufs(source: Path, out: Path, lufs: float) -> Path:
     """`source` turned to `lufs` integrated, as ffmpeg's meter reads it (32-bit float: a
     close voice may peak over full scale, as it does before a recorder's limiter)."""
     measured, _peak = ebur128(source)
-    run(["sox", str(source), "-e", "floating-point", "-b", "32", str(out), "vol", f"{lufs - measured:.2f}dB"])
+    run(
+        [
+            "sox",
+            str(source),
+            "-e",
+            "floating-point",
+            "-b",
+            "32",
+            str(out),
+            "vol",
+            f"{lufs - measured:.2f}dB",
+        ]
+    )
     return out
 
 
@@ -31,7 +43,24 @@ def interview(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     near = at_lufs(speak(REPORTER, folder / "r.wav", voice="en"), folder / "near.wav", -12.0)
     far = at_lufs(speak(GUEST, folder / "g.wav", voice="en+f3"), folder / "far.wav", -35.0)
     gap = folder / "gap.wav"
-    run(["sox", "-n", "-r", "22050", "-c", "1", "-e", "floating-point", "-b", "32", str(gap), "trim", "0", "1.5"])
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "22050",
+            "-c",
+            "1",
+            "-e",
+            "floating-point",
+            "-b",
+            "32",
+            str(gap),
+            "trim",
+            "0",
+            "1.5",
+        ]
+    )
     dry = folder / "dry.wav"
     run(["sox", str(near), str(gap), str(far), str(dry)])
     length = run_out(["soxi", "-D", str(dry)])

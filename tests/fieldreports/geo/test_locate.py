@@ -370,3 +370,62 @@ def test_the_recordings_own_gps_tag(tmp_path, gazetteer, tracks) -> None:
     # ... but a guess across a 6 km hop between two track points does not.
     between = report(tmp_path, audio=audio, recorded_at=dt.datetime(2022, 3, 14, 9, 15))
     assert tagger(gazetteer, tracks).locate(between).lat == 52.0705
+
+
+# ---- how sure a name is ------------------------------------------------------------------------
+
+BALKAN_STOPS = [
+    Location(source="notes", lat=45.25, lon=19.84, country_code="RS"),  # Novi Sad
+    Location(source="notes", lat=45.75, lon=21.23, country_code="RO"),  # Timișoara
+]
+
+
+def test_salzburg_on_a_balkan_journey_is_flagged_not_pinned_in_romania(tmp_path, gazetteer) -> None:
+    r = report(tmp_path, "salzburg", place="Salzburg")
+    loc = tagger(gazetteer).locate(r, nearby=BALKAN_STOPS)
+    assert not loc.located and loc.public() is None  # off the map
+    assert loc.doubt.startswith("salzburg.md: ")
+    assert 'place "Salzburg" could be Salzburg, Austria or Ocna Sibiului, Romania' in loc.doubt
+    assert "place: Salzburg, Austria" in loc.doubt
+    assert "Ocna Sibiului, Romania" in loc.alternatives or loc.name == "Ocna Sibiului, Romania"
+    assert loc.confidence < 0.5
+
+
+@pytest.mark.parametrize(
+    "written", ["Salzburg, Austria", "Salzburg (AT)", "Salzburg, Österreich", "Salzburg, AUT"]
+)
+def test_a_country_qualified_place_is_pinned(tmp_path, gazetteer, written) -> None:
+    loc = tagger(gazetteer).locate(report(tmp_path, place=written), nearby=BALKAN_STOPS)
+    assert loc.located and not loc.doubt
+    assert (loc.name, loc.country_code) == ("Salzburg, Austria", "AT")
+    assert loc.confidence >= 0.9
+
+
+def test_the_romanian_town_by_its_own_name(tmp_path, gazetteer) -> None:
+    loc = tagger(gazetteer).locate(report(tmp_path, place="Salzburg, Romania"), nearby=BALKAN_STOPS)
+    assert loc.located and loc.name == "Ocna Sibiului, Romania"
+
+
+def test_an_ambiguous_far_away_match_is_flagged(tmp_path, gazetteer) -> None:
+    # Seen from Warsaw every Samos (Greece, Spain, Serbia) lies over 700 km away, and none of
+    # them dwarfs the others: a guess, so it is not pinned.
+    far = tagger(gazetteer).locate(report(tmp_path, "far", place="Samos"), nearby=[
+        Location(source="notes", lat=52.23, lon=21.01, country_code="PL"),  # Warsaw
+    ])  # fmt: skip
+    assert not far.located and "could be" in far.doubt
+
+
+def test_a_clear_name_far_away_is_still_pinned(tmp_path, gazetteer) -> None:
+    loc = tagger(gazetteer).locate(report(tmp_path, place="Calais"), nearby=BALKAN_STOPS)
+    assert loc.located and loc.country_code == "FR" and not loc.doubt
+
+
+def test_every_automatic_location_says_how_sure_it_is(tmp_path, gazetteer) -> None:
+    noted = tagger(gazetteer).locate(report(tmp_path, lat=45.25, lon=19.84))
+    assert noted.confidence == 1.0
+    unique = tagger(gazetteer).locate(report(tmp_path, place="Idomeni (GR)"))
+    assert unique.confidence >= 0.9 and unique.alternatives == ()
+    samos = tagger(gazetteer).locate(report(tmp_path, place="Samos"), nearby=BALKAN_STOPS[:1])
+    assert samos.located and 0.5 < samos.confidence < 0.9
+    assert any(a.endswith("Greece") for a in samos.alternatives)
+    assert "population" in samos.note and "km from the journey" in samos.note

@@ -31,7 +31,12 @@ def timed_words(text: str, start_s: float, end_s: float) -> tuple[Word, ...]:
     pieces = text.split()
     step = (end_s - start_s) / len(pieces)
     return tuple(
-        Word(start_s=start_s + i * step, end_s=start_s + (i + 0.9) * step, text=" " + w, probability=0.9)
+        Word(
+            start_s=start_s + i * step,
+            end_s=start_s + (i + 0.9) * step,
+            text=" " + w,
+            probability=0.9,
+        )
         for i, w in enumerate(pieces)
     )
 
