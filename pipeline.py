@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress as Bars
 from rich.progress import TaskID
 from rich.table import Table
@@ -358,7 +359,7 @@ def _print_summary(console: Console, config: ShowConfig, summary: RunSummary) ->
         console.print(f"Published: {len(p.uploaded)} file(s) written, "
                       f"{len(p.unchanged)} unchanged, {len(p.deleted)} removed")  # fmt: skip
     for warning in summary.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, markup=True)
     for report_id, e in summary.episodes.items():
         if e.location is None and report_id not in summary.doubts:
             console.print(f"[yellow]off the map:[/] {e.title}: no coordinates, GPX point or "
@@ -400,7 +401,7 @@ def status(console: Console, show_dir: Path) -> None:
     console.print(table)
     for r in records:
         for warning in r.summary.get("warnings", ()) if r.status == "published" else ():
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True)
+            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, markup=True)
     for name, reason in quarantined(config.quarantine_dir):
         console.print(f"[red]quarantined:[/] {name}: {reason}", highlight=False)
 

@@ -61,8 +61,6 @@ class GainPlan:
     # The speech leveler's gain in dB, one value per hop of the whole stream (leveler.py), or
     # None; `source_peak` then is the levelled peak.
     level_db: np.ndarray | None = None
-    # The gain was held at `max_gain_db` short of the target: the result lands under it.
-    capped: bool = False
 
     def reaches_ceiling(self, first_frame: int, frames: int) -> bool:
         """Whether any hop of these frames (or its neighbours) peaks over the PeakLimiter's ceiling
@@ -216,13 +214,11 @@ def plan(
     excerpts: tuple[Excerpt, ...] = (),
     peak_range_db: float = PEAK_RANGE_DB,
     level_db: np.ndarray | None = None,
-    max_gain_db: float | None = None,
 ) -> GainPlan:
     """The static gain that brings hops [start_hop, stop_hop) to `target_lufs` after limiting.
 
     With `level_db` (the speech leveler's curve, one value per hop) the plan is made for the
-    levelled signal. With `max_gain_db` the static gain never exceeds it: a recording that would
-    need more lands under the target, and the plan says so (`capped`).
+    levelled signal.
 
     Two stages keep the ceiling: the smooth curve brings every hop to within `peak_range_db` of it,
     and the sample-level PeakLimiter takes single peaks the rest of the way. The curve's effect on
@@ -239,9 +235,6 @@ def plan(
         raise ValueError("nothing above the -70 LUFS gate to normalise")
     smooth_ceiling = ceiling_dbtp + (peak_range_db if excerpts else 0.0)
     floor = target_lufs - unlimited.integrated_lufs
-    capped = max_gain_db is not None and floor > max_gain_db
-    if capped and max_gain_db is not None:
-        floor = max_gain_db
     if unlimited.true_peak_dbtp + floor <= ceiling_dbtp:
         excerpts = ()  # no peak comes near the ceiling: plain gain, nothing to limit
         smooth_ceiling = ceiling_dbtp
@@ -276,14 +269,7 @@ def plan(
             range_lu=loudness.range_lu,
         )
 
-    if capped:
-        gain = floor
-        reduction, predicted = attempt(gain)
-    else:
-        gain, reduction, predicted = _solve(attempt, floor, target_lufs)
-        if max_gain_db is not None and gain > max_gain_db:
-            gain, capped = max_gain_db, True
-            reduction, predicted = attempt(gain)
+    gain, reduction, predicted = _solve(attempt, floor, target_lufs)
     over = _planned_peak(stats, gain, reduction, start_hop, stop_hop) > ceiling_dbtp
     return GainPlan(
         gain_db=gain,
@@ -295,7 +281,6 @@ def plan(
         peak_ceiling_dbtp=ceiling_dbtp if over else None,
         source_peak=stats.peak,
         level_db=level_db,
-        capped=capped,
     )
 
 

@@ -8,8 +8,9 @@ A recording is read twice and never held whole:
    layout and, when it differs, for the podcast's.
 2. **Plan.** From those statistics alone: where long leading and trailing silence ends, where
    speech is and the speech leveler's gain curve (`leveler.py`), the integrated loudness, the
-   static gain for each target (never more than `max_gain_db`; none at all for a recording with
-   no speech, so room tone is never raised into loud noise), and a look-ahead true-peak limiter
+   static gain for each target (a recording is never made more than `max_gain_db` louder as a
+   whole, and not at all when no speech is found in it, so room tone is never raised into loud
+   noise; the target is lowered to match), and a look-ahead true-peak limiter
    curve for when that gain would push peaks over the ceiling (`limiter.py`). The loudness the
    limited result will have is predicted, so the gain is solved once.
 3. **Render.** ffmpeg decodes again; each block gets its gain and limiter curve and is piped to two
@@ -48,7 +49,7 @@ from fieldreports.audio.decode import (
 from fieldreports.audio.denoise import Denoiser
 from fieldreports.audio.id3 import AudioTags, write_tags
 from fieldreports.audio.leveler import level_curve, speech_steps
-from fieldreports.audio.limiter import Excerpt, GainPlan, PeakLimiter, levelled, plan
+from fieldreports.audio.limiter import Excerpt, GainPlan, PeakLimiter, plan
 from fieldreports.audio.loudness import HopStats, LoudnessMeter, channel_weights
 from fieldreports.audio.results import Loudness, MasteredAudio
 from fieldreports.config import AudioSettings, check_audio_settings
@@ -173,21 +174,19 @@ def normalise(
             "raised to the loudness target; check it is the right recording."
         )
     elif settings.leveler:
-        level_db = _capped_levels(
-            level_curve(master_stats, speech),
-            master_stats,
-            settings.podcast_lufs + MP3_LOSS_LU,
-            max_gain_db,
-        )
+        level_db = level_curve(master_stats, speech)
+    # The most a recording may be raised as a whole: the targets come down to meet it.
+    plain_lufs = master_stats.loudness(0.0, start_hop, stop_hop).integrated_lufs
+    podcast_lufs = min(settings.podcast_lufs, plain_lufs + max_gain_db)
+    master_lufs = min(settings.master_lufs, plain_lufs + max_gain_db)
     master_plan = plan(
         master_stats,
-        target_lufs=settings.master_lufs,
+        target_lufs=master_lufs,
         ceiling_dbtp=settings.master_true_peak_dbtp - MASTER_HEADROOM_DB,
         start_hop=start_hop,
         stop_hop=stop_hop,
         excerpts=excerpts,
         level_db=level_db,
-        max_gain_db=max_gain_db,
     )
     podcast_excerpts = tuple(
         Excerpt(first_frame=e.first_frame, samples=layout.podcast_view(e.samples)) for e in excerpts
@@ -195,13 +194,12 @@ def normalise(
     try:
         podcast_plan = plan(
             podcast_stats,
-            target_lufs=settings.podcast_lufs + MP3_LOSS_LU,
+            target_lufs=podcast_lufs + MP3_LOSS_LU,
             ceiling_dbtp=settings.podcast_true_peak_dbtp - PODCAST_HEADROOM_DB,
             start_hop=start_hop,
             stop_hop=stop_hop,
             excerpts=podcast_excerpts,
             level_db=level_db,
-            max_gain_db=max_gain_db,
         )
     except ValueError:
         # Stereo that is loud but silent in mono: one channel is the other upside down.
@@ -225,19 +223,24 @@ def normalise(
             on_progress=lambda s: progress(info.duration_s + s, total_s),
         )
         podcast, podcast_plan, retried_peak_db = _verify_podcast(
-            info, layout, settings, podcast_stats, podcast_excerpts, podcast_plan, temp_podcast
+            info,
+            layout,
+            settings,
+            podcast_stats,
+            podcast_excerpts,
+            podcast_plan,
+            temp_podcast,
+            target=podcast_lufs,
         )
         podcast_peak_db = podcast_peak_db if retried_peak_db is None else retried_peak_db
-        if podcast_plan.capped or master_plan.capped:
-            if speech.found:
-                warnings.append(
-                    f"{source.name}: the recording is very quiet ({before.integrated_lufs:.1f} "
-                    f"LUFS) and was raised by at most [audio] max_gain_db = {max_gain_db:g} dB, "
-                    f"so the podcast is at {podcast.integrated_lufs:.1f} LUFS (target "
-                    f"{settings.podcast_lufs:g}); raise max_gain_db to bring it up, noise and all."
-                )
-        else:
-            _check_master(source, settings, master)
+        if podcast_lufs < settings.podcast_lufs and speech.found:
+            warnings.append(
+                f"{source.name}: the recording is very quiet ({plain_lufs:.1f} LUFS) and was "
+                f"raised by at most [audio] max_gain_db = {max_gain_db:g} dB, so the podcast is "
+                f"at {podcast.integrated_lufs:.1f} LUFS (target {settings.podcast_lufs:g}); "
+                "raise max_gain_db to bring it up, noise and all."
+            )
+        _check_master(source, settings, master, master_lufs)
         master_path, podcast_path = out_dir / MASTER_NAME, out_dir / PODCAST_NAME
         os.replace(temp_master, master_path)
         os.replace(temp_podcast, podcast_path)
@@ -293,22 +296,6 @@ def normalise(
         master.true_peak_dbtp,
     )
     return result
-
-
-def _capped_levels(
-    level_db: np.ndarray | None, stats: HopStats, target_lufs: float, max_gain_db: float
-) -> np.ndarray | None:
-    """The leveler's curve with its boosts cut so that, with the static gain the target will
-    need, no moment is raised by more than `max_gain_db` (twice, as cutting lowers loudness)."""
-    if level_db is None:
-        return None
-    for _ in range(2):
-        needed = target_lufs - levelled(stats, level_db).loudness().integrated_lufs
-        allowed = max_gain_db - min(needed, max_gain_db)
-        if not math.isfinite(needed) or float(level_db.max()) <= allowed:
-            break
-        level_db = np.minimum(level_db, np.float32(allowed))
-    return level_db
 
 
 def _monotone(on_progress: ProgressFn | None) -> ProgressFn:
@@ -659,6 +646,8 @@ def _verify_podcast(
     excerpts: tuple[Excerpt, ...],
     first_plan: GainPlan,
     mp3: Path,
+    *,
+    target: float,
 ) -> tuple[Loudness, GainPlan, float | None]:
     """Measure the encoded MP3; render it again, correcting the measured error, if it missed.
 
@@ -667,12 +656,11 @@ def _verify_podcast(
     """
     current = first_plan
     peak_db: float | None = None
-    target, ceiling = settings.podcast_lufs, settings.podcast_true_peak_dbtp
+    ceiling = settings.podcast_true_peak_dbtp
     aim, limit = target + MP3_LOSS_LU, ceiling - PODCAST_HEADROOM_DB
     measured = measure(mp3)
     for attempt in range(2, MAX_RENDERS + 1):
-        # A plan held under target by max_gain_db is not off target: it is as loud as allowed.
-        off_target = abs(measured.integrated_lufs - target) > RETRY_ABOVE_LU and not current.capped
+        off_target = abs(measured.integrated_lufs - target) > RETRY_ABOVE_LU
         over = measured.true_peak_dbtp > ceiling
         if not off_target and not over:
             break
@@ -694,14 +682,12 @@ def _verify_podcast(
             start_hop=first_plan.start_hop,
             stop_hop=first_plan.stop_hop,
             level_db=first_plan.level_db,
-            max_gain_db=first_plan.gain_db if first_plan.capped else None,
         )
         _master, peak_db, _unused = _render(
             info, layout, settings, None, current, mp3, mp3, on_progress=lambda _s: None
         )
         measured = measure(mp3)
-    off = abs(measured.integrated_lufs - target) > 0.5 and not current.capped
-    if off or measured.true_peak_dbtp > ceiling:
+    if abs(measured.integrated_lufs - target) > 0.5 or measured.true_peak_dbtp > ceiling:
         log.warning(
             "%s: podcast MP3 measures %.2f LUFS / %.2f dBTP against %.1f LUFS / %.1f dBTP",
             info.path.name,
@@ -713,8 +699,8 @@ def _verify_podcast(
     return measured, current, peak_db
 
 
-def _check_master(source: Path, settings: AudioSettings, master: Loudness) -> None:
-    if abs(master.integrated_lufs - settings.master_lufs) > 0.5 or (
+def _check_master(source: Path, settings: AudioSettings, master: Loudness, target: float) -> None:
+    if abs(master.integrated_lufs - target) > 0.5 or (
         master.true_peak_dbtp > settings.master_true_peak_dbtp
     ):
         log.warning(
@@ -722,7 +708,7 @@ def _check_master(source: Path, settings: AudioSettings, master: Loudness) -> No
             source.name,
             master.integrated_lufs,
             master.true_peak_dbtp,
-            settings.master_lufs,
+            target,
             settings.master_true_peak_dbtp,
         )
 
