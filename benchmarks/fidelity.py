@@ -225,11 +225,11 @@ for path in sys.argv[2:]:
 """
 
 
-def timed(argv: list[str], log: Path) -> tuple[float, float]:
+def timed(argv: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, with children) of one process."""
     started = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) not in (0, 1):
@@ -244,7 +244,7 @@ def run_case(args: argparse.Namespace) -> None:
         if p.suffix in (".m4a", ".wav", ".ogg", ".mp3", ".flac", ".amr")
     )
     exe = Path(sys.executable).with_name("fieldreports")
-    rows: dict[str, list[tuple[float, float]]] = {"raw": [], "run": []}
+    rows: dict[str, list[tuple[float, float]]] = {"raw": [], "run": [], "other": []}
     for attempt in range(args.repeat):
         rows["raw"].append(
             timed([sys.executable, "-c", RAW, args.model, *recordings], args.work / "raw.log")
@@ -260,11 +260,24 @@ def run_case(args: argparse.Namespace) -> None:
             )
         rows["run"].append(timed([str(exe), "run", str(show)], args.work / "run.log"))
         print(f"attempt {attempt + 1}: raw {rows['raw'][-1]}, run {rows['run'][-1]}")
+        if args.against:
+            # The same run with another checkout's code (e.g. `git archive main`), same venv.
+            shutil.rmtree(show / ".fieldreports", ignore_errors=True)
+            shutil.rmtree(show / "public", ignore_errors=True)
+            start = "import sys; sys.argv = ['fieldreports', 'run', sys.argv[1]]; "
+            argv = [sys.executable, "-c", start + "from pipeline import main; main()", str(show)]
+            env = {**os.environ, "PYTHONPATH": str(args.against)}
+            rows["other"].append(timed(argv, args.work / "other.log", env=env))
+            print(f"attempt {attempt + 1}: {args.against}: run {rows['other'][-1]}")
     raw, ran = min(rows["raw"]), min(rows["run"])
     print(f"model {args.model}, {len(recordings)} recordings of the example show")
     print(f"raw faster-whisper: {raw[0]:.1f} s wall, {raw[1]:.1f} s CPU")
     print(f"fieldreports run:   {ran[0]:.1f} s wall, {ran[1]:.1f} s CPU")
     print(f"ratio: {ran[0] / raw[0]:.2f}x wall, {ran[1] / raw[1]:.2f}x CPU")
+    if rows["other"]:
+        other = min(rows["other"])
+        print(f"{args.against} run: {other[0]:.1f} s wall, {other[1]:.1f} s CPU")
+        print(f"ratio: {other[0] / raw[0]:.2f}x wall, {other[1] / raw[1]:.2f}x CPU")
 
 
 def main() -> None:
@@ -275,6 +288,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fr-fidelity")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="cpu_threads for `models`")
+    parser.add_argument("--against", type=Path, help="`run`: also time this checkout's code")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     models_case(args) if args.case == "models" else run_case(args)

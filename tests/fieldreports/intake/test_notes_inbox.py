@@ -33,6 +33,13 @@ def test_front_matter_is_read_into_typed_notes(tmp_path: Path) -> None:
     assert n.body == "Some *notes*."
 
 
+def test_a_list_of_languages_is_read_strictly(tmp_path: Path) -> None:
+    several = read_notes(notes(tmp_path / "a.md", "language: [EN, de, en]\n"), default_title="x")
+    assert (several.language, several.languages) == ("", ("en", "de"))
+    one = read_notes(notes(tmp_path / "b.md", "language: [nl]\n"), default_title="x")
+    assert (one.language, one.languages) == ("nl", ())
+
+
 def test_naive_time_and_missing_title(tmp_path: Path) -> None:
     path = notes(tmp_path / "a.md", "recorded_at: 2022-03-14 09:40\n")
     n = read_notes(path, default_title="From the file name")
@@ -53,6 +60,8 @@ def test_naive_time_and_missing_title(tmp_path: Path) -> None:
         ("title: T\nrecorded_at: yesterday\n", "is not a date and time"),
         ("title: [unclosed\n", "not valid YAML"),
         ("title: T\nexplicit: maybe\n", "explicit must be true or false"),
+        ("title: T\nlanguage: [en, 3]\n", "a list of codes (language: [en, de])"),
+        ("title: T\nlanguage: {en: 1}\n", "language must be a language code"),
     ],
 )
 def test_bad_notes_name_the_file_and_the_problem(tmp_path: Path, front: str, message: str) -> None:
