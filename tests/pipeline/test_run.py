@@ -90,7 +90,8 @@ def show(tmp_path_factory: pytest.TempPathFactory, jfk: Path) -> Path:
     )
 
     convert(english, inbox / "somewhere.wav")
-    write_notes(inbox / "somewhere.md", "title: Somewhere\njourney: Test\n")
+    # Salzburg, Austria, or Ocna Sibiului, Romania (German: Salzburg), nearer the other stops?
+    write_notes(inbox / "somewhere.md", "title: Somewhere\njourney: Test\nplace: Salzburg\n")
 
     (inbox / "broken.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 8)
     write_notes(inbox / "broken.md", "title: Broken upload\n")
@@ -188,11 +189,20 @@ def test_gpx_report_lands_on_the_track(show: Path, feed_bytes: bytes) -> None:
     assert km_between(*(float(v) for v in geo.split(",")), 52.05, 23.60) <= 1.0
 
 
-def test_a_report_without_a_place_is_published_off_the_map(first_run, feed_bytes: bytes) -> None:
+def test_a_doubtful_place_is_published_off_the_map_with_the_fix(
+    show: Path, first_run, feed_bytes: bytes
+) -> None:
     root = etree.fromstring(feed_bytes)
     items = {i.findtext("title"): i for i in root.iter("item")}
     assert items["Somewhere"].find(f"{{{PODCAST_NS}}}location") is None
-    assert "off the map: Somewhere" in " ".join(first_run.output.split())
+    said = " ".join(first_run.output.split())
+    warning = (
+        'somewhere.md: place "Salzburg" could be Salzburg, Austria or Ocna Sibiului, Romania; '
+        "add a country: place: Salzburg, Austria"
+    )
+    assert warning in said
+    status = CliRunner().invoke(cli, ["status", str(show)], env={"COLUMNS": "300"})
+    assert warning in " ".join(status.output.split())
 
 
 def test_map_is_offline_with_a_marker_per_episode(show: Path, feed_bytes: bytes) -> None:
