@@ -68,7 +68,7 @@ class Stage(Generic[J, R]):
 
 NORMALISE: Stage[MasterJob, MasteredAudio] = Stage(
     name="normalise",
-    version=4,
+    version=5,
     job=MasterJob,
     result=MasteredAudio,
     run=master,
