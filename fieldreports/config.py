@@ -107,6 +107,9 @@ class TranscriptionSettings:
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 2000
     batch_size: int = 8
+    # faster-whisper: a stretch of at least this much speech is decoded batched even with
+    # `batched = false` (faster there, no words lost: docs/benchmarks.md); 0: never.
+    batched_from_speech_s: float = 120.0
     # Long files are read this many minutes at a time, cut in a pause, so memory stays bounded.
     window_minutes: float = 10.0
     cpu_threads: int = field(default=0, metadata=_NOT_IN_KEY)  # speed, not words
@@ -356,6 +359,8 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("transcription", "beam_size"): 1,
     ("transcription", "batch_size"): 1,
     ("transcription", "window_minutes"): 1,
+    ("transcription", "batched_from_speech_s"): 0,
+    ("audio", "max_gain_db"): 0,
     ("transcription", "cpu_threads"): 0,
     ("geotag", "max_gap_minutes"): 0,
     ("geotag", "coarsen_town_population"): 0,

@@ -344,6 +344,26 @@ def test_batched_mode_gives_the_same_words(jfk: Path, base: Engine, jfk_base: Tr
     assert cache_key_fields(batched)["batched"] is True
 
 
+def test_long_speech_is_decoded_batched_short_speech_is_not(
+    jfk: Path, base: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="fieldreports.transcription.whisper")
+    assert base.batched is not None and not base.settings.batched
+    # 11 s of JFK, under batched_from_speech_s: sequential, word for word
+    assert words(transcribe(jfk, base).text) == JFK_WORDS
+    assert "batched" not in caplog.text
+    soon = Engine(
+        settings=TranscriptionSettings(batched_from_speech_s=5),
+        files=base.files,
+        multilingual=True,
+        model=base.model,
+        batched=base.batched,
+    )
+    result = transcribe(jfk, soon)
+    assert "decoding 11 s of speech batched" in caplog.text
+    assert overlap(result.text, JFK_WORDS) >= 0.85, result.text
+
+
 def test_english_only_model_refuses_other_languages(jfk: Path, tiny_en: Engine) -> None:
     result = transcribe(jfk, tiny_en, language="nl")
     assert result.segments == ()
