@@ -176,6 +176,8 @@ def _split(tokens: list[_Token]) -> list[tuple[float, float, str]]:
     """Cut a run of words into cues that fit: in two when two can hold it, at the cut that
     balances them best (a sentence end or a comma preferred); else the longest first cue that
     fits, ended at a late enough sentence end, and the rest the same way."""
+    if not tokens:
+        return []
     if _fits(tokens):
         return [_cue(tokens)]
     halves = [c for c in range(1, len(tokens)) if _fits(tokens[:c]) and _fits(tokens[c:])]

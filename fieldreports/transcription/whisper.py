@@ -241,8 +241,8 @@ def transcribe(
             log.info("%s: detected language %s (p=%.2f)", audio.name, lang, prob)
         stretches = [_Stretch(language=lang, first=0, stop=len(samples), chunks=chunks)]
         if source == "detected" and len(chunks) > 1:
-            languages, probabilities = _region_languages(engine, samples, chunks, lang, candidates)
-            stretches = _stretches(chunks, languages, len(samples))
+            by_chunk, probabilities = _region_languages(engine, samples, chunks, lang, candidates)
+            stretches = _stretches(chunks, by_chunk, len(samples))
             for code, p in probabilities.items():
                 region_probability[code] = max(region_probability.get(code, 0.0), p)
         for stretch in stretches:

@@ -95,3 +95,9 @@ def test_a_multilingual_transcript_marks_each_cue_with_its_language() -> None:
         transcript(Segment(start_s=0.0, end_s=2.0, text="Keep your papers.", language="en")), "vtt"
     )
     assert "<lang" not in single
+
+
+def test_a_word_held_longer_than_a_cue_is_one_cue_cut_to_7_s() -> None:
+    """Whisper without word times gives a lone word a whole long segment."""
+    vtt = formats.render(transcript(Segment(start_s=3.0, end_s=30.0, text="Hello.")), "vtt")
+    assert cues_of(vtt, "vtt") == [(3.0, 10.0, ["Hello."])]
