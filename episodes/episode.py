@@ -96,6 +96,8 @@ class Episode:
     transcripts: tuple[TranscriptFile, ...]
     transcript_excerpt: str
     location: PublicLocation | None  # None: published off the map
+    # What the report is about, where that differs from where it was recorded (notes' `about`).
+    subject: PublicLocation | None = None
     podcast_loudness: Loudness
     master_loudness: Loudness
     # The master's layout: one per show ([audio] master_channels), stated for partners.
@@ -222,6 +224,9 @@ def make_episode(
     spoken = next((t for t in job.transcripts if t.task != "translate"), None)
     language = (spoken.language if spoken else "") or notes.language or show.language
     location = job.placement.location.public() if job.placement.location else None
+    subject = job.placement.subject.public() if job.placement.subject else None
+    if subject is not None and location is not None and subject.geo_uri == location.geo_uri:
+        subject = None  # about where it was made: nothing more to say
     episode = Episode(
         guid=job.guid,
         slug=slug,
@@ -249,6 +254,7 @@ def make_episode(
         transcripts=render_transcripts(slug, job.transcripts, base_url=base_url, fallback=language),
         transcript_excerpt=excerpt(spoken.text) if spoken else "",
         location=location,
+        subject=subject,
         image=image,
         podcast_loudness=mastered.podcast,
         master_loudness=mastered.master,
@@ -360,7 +366,7 @@ def rebase(episode: Episode, base_url: str) -> Episode:
 
 EPISODE: Stage[EpisodeJob, Episode] = Stage(
     name="episode",
-    version=2,
+    version=3,
     job=EpisodeJob,
     result=Episode,
     run=make_episode,

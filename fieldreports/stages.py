@@ -85,7 +85,7 @@ TRANSCRIBE: Stage[TranscribeJob, Transcript] = Stage(
     label=lambda job: f"transcribe:{job.task}",
 )
 LOCATE: Stage[LocateJob, Placements] = Stage(
-    name="locate", version=2, job=LocateJob, result=Placements, run=locate
+    name="locate", version=3, job=LocateJob, result=Placements, run=locate
 )
 
 

@@ -54,7 +54,7 @@ class PodcastLocation:
     name: str
     geo: str = ""  # RFC 5870 geo: URI
     country: str = ""  # ISO 3166-1 alpha-2, written lower-case as in the spec's examples
-    rel: str = "creator"  # where the content was made
+    rel: str = "creator"  # "creator": where the content was made; "subject": what it is about
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +192,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         self.transcripts: tuple[PodcastTranscript, ...] = ()
         self.chapters_url: str = ""
         self.location: PodcastLocation | None = None
+        self.subject: PodcastLocation | None = None  # rel="subject": what it is about
         self.people: tuple[PodcastPerson, ...] = ()
         self.season: int | None = None
         self.season_name: str = ""
@@ -214,6 +215,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         if self.chapters_url:
             _el(entry, "chapters", legacy=True, url=self.chapters_url, type=CHAPTERS_TYPE)
         _write_location(entry, self.location)
+        _write_location(entry, self.subject)
         _write_people(entry, self.people)
         if self.season is not None:
             _el(entry, "season", str(self.season), name=self.season_name)

@@ -375,6 +375,13 @@ def _add_item(
             geo=geo_uri(episode.location.lat, episode.location.lon),
             country=episode.location.country_code,
         )
+    if episode.subject is not None:
+        p20.subject = PodcastLocation(
+            name=episode.subject.name,
+            geo=geo_uri(episode.subject.lat, episode.subject.lon),
+            country=episode.subject.country_code,
+            rel="subject",
+        )
     if episode.reporter:
         p20.people = (PodcastPerson(name=episode.reporter),)
     p20.season = episode.season

@@ -93,6 +93,13 @@ def locate(
     batch = geotagger.locate_all(
         reports, transcripts={item.report.id: item.transcript_text for item in job.reports}
     )
+
+    def nearby_of(report: FieldReport) -> list[Location]:
+        """The other located stops: they settle an ambiguous subject as they settle a place."""
+        return [
+            loc for rid, loc in batch.locations.items() if rid != report.id and loc.source != "none"
+        ]
+
     placements = []
     for item in job.reports:
         report = item.report
@@ -116,6 +123,7 @@ def locate(
                 report_id=report.id,
                 recorded_at=recorded_at,
                 location=location,
+                subject=geotagger.subject(report, nearby=nearby_of(report)),
                 waypoints=tuple(
                     (o, lat, lon) for o, (lat, lon) in zip(offsets, points, strict=False)
                 ),

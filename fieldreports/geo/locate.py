@@ -171,6 +171,25 @@ class Geotagger:
             return Location(source="none", sensitive=sensitive, note=f"not located: {why}")
         return self._publishable(found, sensitive=sensitive)
 
+    def subject(self, report: FieldReport, *, nearby: Sequence[Location] = ()) -> Location | None:
+        """Where the report's subject is (the notes' `about`), published by the same rules as
+        where it was recorded: coarsened for a sensitive report, and only when the name is clear.
+        None when the notes name no subject, or name one the gazetteer cannot settle."""
+        text = report.notes.about
+        if not text:
+            return None
+        countries = self.journey_countries(nearby)
+        named, candidates, hinted = self._place_candidates(text, countries)
+        if not candidates:
+            log.warning("%s: about %r is not in the offline gazetteer", report.id, text)
+            return None
+        settled = self._settle(named, candidates, hinted or countries, nearby)
+        if not settled.clear:
+            log.warning("%s: about %r is not clear (%s); left out", report.id, text, settled.why)
+            return None
+        found = self._at_place(settled, "about", f'about "{text}"')
+        return self._publishable(found, sensitive=self.is_sensitive(report))
+
     def is_sensitive(self, report: FieldReport) -> bool:
         """Whether only an approximate place may be published for `report`.
 

@@ -102,6 +102,7 @@ class Placement:
     recorded_at: dt.datetime | None = None
     location: Location | None = None
     waypoints: tuple[tuple[float, float, float], ...] = ()
+    subject: Location | None = None  # the notes' `about`: what the report is about
     error: str = ""
     error_path: Path | None = None
 

@@ -34,6 +34,7 @@ FRONT_MATTER_KEYS = (
     "explicit",
     "sensitive",
     "image",
+    "about",
 )
 # Episode artwork beside the recording: a photo the reporter chose, published re-encoded.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -58,6 +59,8 @@ class Notes:
     # None: the notes do not say, and the show's `sensitive_by_default` decides (geo).
     sensitive: bool | None = None
     image: str = ""  # a JPEG or PNG file name beside the notes in inbox/
+    # What the report is about, where that is not where it was recorded ("Moria camp").
+    about: str = ""
 
 
 def split_front_matter(text: str) -> tuple[str, str]:
@@ -196,6 +199,7 @@ def parse_front_matter(meta: dict[str, Any], *, body: str, path: Path, default_t
         if meta.get("sensitive") is None
         else _flag(meta["sensitive"], "sensitive", path),
         image=_image(meta.get("image"), path),
+        about=_text(meta.get("about"), "about", path),
     )
 
 

@@ -185,6 +185,7 @@ def build_episode(
     waypoints: Sequence[tuple[float, float, float]] = (),
     artwork: Path | None = None,
     image: Path | None = None,
+    subject: Location | None = None,
 ) -> Episode:
     """An Episode through the real episode stage, from parts a test chooses."""
     when = recorded_at or notes.recorded_at or published_at
@@ -198,6 +199,7 @@ def build_episode(
             recorded_at=recorded_at,
             location=location if location is not None and location.source != "none" else None,
             waypoints=tuple(waypoints),
+            subject=subject,
         ),
         numbering=Numbering(
             season=season, number=number, slug=slug or episode_slug(when, notes.title)

@@ -4,6 +4,7 @@ Apple's rules checked, GUIDs stable."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 import os
@@ -22,8 +23,18 @@ from episodes.feed.rss import MAX_DESCRIPTION_BYTES, render_feed
 from episodes.pages.artwork import default_artwork
 from fieldreports.config import ShowConfig
 from fieldreports.errors import SetupError
+from fieldreports.geo import Location
+from fieldreports.intake.notes import Notes
 from tests.support import DATA
-from tests.support.episodes import BASE_URL, REPORT_IDS, make_show_episodes, show_config
+from tests.support.episodes import (
+    BASE_URL,
+    LAMPEDUSA,
+    REPORT_IDS,
+    build_episode,
+    make_show_episodes,
+    mastered,
+    show_config,
+)
 
 FEED_URL = BASE_URL + "feed.xml"
 ARTWORK_URL = BASE_URL + "artwork.png"
@@ -270,3 +281,25 @@ def test_catalog_guid_survives_a_retitle_remaster_and_a_move(show, tmp_path: Pat
     ]
     guids = [podcastparser.parse(FEED_URL, io.BytesIO(f))["episodes"][0]["guid"] for f in feeds]
     assert guids == [first, first]
+
+
+def test_what_a_report_is_about_is_a_second_location_with_rel_subject(tmp_path: Path) -> None:
+    config = show_config(tmp_path / "show")
+    moria = Location(source="about", lat=39.132, lon=26.517, public_lat=39.132, public_lon=26.517,
+                     name="Mória, Greece", country_code="GR")  # fmt: skip
+    episode = build_episode(
+        Notes(title="Fire at the camp", about="Moria"),
+        mastered(tmp_path / "audio", "moria"),
+        (),
+        LAMPEDUSA,
+        subject=moria,
+        guid="g-moria",
+        published_at=dt.datetime(2022, 5, 1, tzinfo=dt.UTC),
+        show=config.show,
+        work_dir=tmp_path / "made",
+    )
+    root = etree.fromstring(render_feed([episode], config.show, artwork_url=ARTWORK_URL))
+    made, about = root.findall("channel/item/podcast:location", NS)
+    assert made.get("rel") == "creator" and made.text == "Lampedusa"
+    assert about.get("rel") == "subject" and about.text == "Mória, Greece"
+    assert about.get("geo") == "geo:39.132,26.517"

@@ -429,3 +429,21 @@ def test_every_automatic_location_says_how_sure_it_is(tmp_path, gazetteer) -> No
     assert samos.located and 0.5 < samos.confidence < 0.9
     assert any(a.endswith("Greece") for a in samos.alternatives)
     assert "population" in samos.note and "km from the journey" in samos.note
+
+
+def test_what_a_report_is_about_is_placed_by_the_same_rules(tmp_path, gazetteer) -> None:
+    """`about: Moria` from Mytilene is Mória on Lesbos (not Jerusalem's Mount Moriah), and for a
+    sensitive report it is published no more precisely than the place it was recorded."""
+    geotagger = tagger(gazetteer)
+    recorded = report(tmp_path, place="Mytilene", about="Moria")
+    here = geotagger.locate(recorded)
+    subject = geotagger.subject(recorded, nearby=[here])
+    assert subject is not None and subject.country_code == "GR"
+    assert distance_km(subject.lat, subject.lon, 39.132, 26.517) < 2
+    assert subject.public() is not None and not subject.sensitive
+
+    hidden = report(tmp_path, "hidden", place="Mytilene", about="Moria", sensitive=True)
+    coarse = geotagger.subject(hidden, nearby=[here]).public()
+    assert coarse.sensitive and distance_km(coarse.lat, coarse.lon, 39.132, 26.517) > 2
+    assert geotagger.subject(report(tmp_path, "none", place="Mytilene")) is None
+    assert geotagger.subject(report(tmp_path, "odd", about="Xyzzyville")) is None
