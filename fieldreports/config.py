@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fieldreports.errors import SetupError
 from fieldreports.naming import clip, did_you_mean
@@ -222,6 +223,39 @@ class CatalogSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QueueSettings:
+    """The `[queue]` table: the remote stages on Celery workers (docs/scaling.md).
+
+    `broker = ""` (the default) runs every stage in this process. A "redis://host:6379/0" URL
+    sends mastering and transcription to `fieldreports worker` processes on any machine that
+    reaches the broker, the show's catalog (`[catalog] url`) and the work storage: the show
+    folder on a shared disk (`work_storage = "shared"`, same path on every machine) or a private
+    S3 prefix (`"s3"`). Keep the broker's password out of this file: `run --broker` takes one.
+    """
+
+    broker: str = ""
+    name: str = ""  # the Celery queue; "" derives one from [show] base_url
+    # A task whose worker vanished (kill -9, power cut) is given to another after this long;
+    # a task still running after this long is given to another too (see docs/scaling.md).
+    visibility_timeout_s: float = 600.0
+    # Each task may take time_limit_s plus time_limit_per_audio_s for each second of audio
+    # (the soft limit: the report fails); hard_limit_extra_s later its process is killed.
+    time_limit_s: float = 120.0
+    time_limit_per_audio_s: float = 1.0
+    hard_limit_extra_s: float = 60.0
+    # Transient faults (the catalog's database or the work storage unreachable) are retried
+    # after retry_backoff_s, doubling up to retry_backoff_max_s, at most max_retries times.
+    max_retries: int = 5
+    retry_backoff_s: float = 2.0
+    retry_backoff_max_s: float = 60.0
+    max_lost: int = 3  # a task whose worker died this many times fails instead of looping
+    in_flight: int = 32  # reports whose tasks are out at once
+    work_storage: str = "shared"  # "shared" (the show folder on a shared disk) or "s3"
+    work_bucket: str = ""  # "" : [storage] bucket; never a public one
+    work_prefix: str = "fieldreports-work/"  # private: recordings carry GPS tags and names
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShowConfig:
     """A whole show folder's settings; paths are absolute."""
 
@@ -234,6 +268,7 @@ class ShowConfig:
     map: MapSettings = field(default_factory=MapSettings)
     uploads: UploadSettings = field(default_factory=UploadSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
 
     @property
     def inbox_dir(self) -> Path:
@@ -266,6 +301,7 @@ _TABLES: dict[str, type] = {
     "map": MapSettings,
     "uploads": UploadSettings,
     "catalog": CatalogSettings,
+    "queue": QueueSettings,
 }
 
 # The URL schemes libpq accepts; "" is the embedded SQLite file.
@@ -375,6 +411,15 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("uploads", "max_connections"): 1,
     ("catalog", "pool_size"): 1,
     ("catalog", "timeout_s"): 0.1,
+    ("queue", "visibility_timeout_s"): 10,
+    ("queue", "time_limit_s"): 1,
+    ("queue", "time_limit_per_audio_s"): 0,
+    ("queue", "hard_limit_extra_s"): 1,
+    ("queue", "max_retries"): 0,
+    ("queue", "retry_backoff_s"): 0.1,
+    ("queue", "retry_backoff_max_s"): 0.1,
+    ("queue", "max_lost"): 1,
+    ("queue", "in_flight"): 1,
 }
 
 
@@ -408,6 +453,7 @@ def _check(config: ShowConfig, source: Path) -> None:
         )
     _check_uploads(config.uploads, source)
     _check_catalog(config.catalog, source)
+    _check_queue(config, source)
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
@@ -440,6 +486,78 @@ def _check_catalog(catalog: CatalogSettings, source: Path) -> None:
             f'{source}: [catalog] url must be "" (the SQLite file in .fieldreports/) or a '
             f'PostgreSQL URL like "postgresql://user@host:5432/db", not {shown}.'
         )
+
+
+# Brokers whose semantics docs/scaling.md describes (visibility timeout, unacked messages).
+BROKER_SCHEMES = ("redis://", "rediss://")
+
+
+def _check_queue(config: ShowConfig, source: Path) -> None:
+    queue, storage = config.queue, config.storage
+    if queue.broker and not queue.broker.startswith(BROKER_SCHEMES):
+        shown = f'"{queue.broker.split("://", 1)[0]}://..."' if "://" in queue.broker else "that"
+        raise SetupError(
+            f'{source}: [queue] broker must be "" (every stage in this process) or a Redis URL '
+            f'like "redis://localhost:6379/0", not {shown}.'
+        )
+    if queue.retry_backoff_max_s >= queue.visibility_timeout_s:
+        # A retry waits on its worker unacknowledged: past the visibility timeout it would be
+        # handed to a second worker as well.
+        raise SetupError(
+            f"{source}: [queue] retry_backoff_max_s = {queue.retry_backoff_max_s:g} must be "
+            f"shorter than visibility_timeout_s = {queue.visibility_timeout_s:g}."
+        )
+    if queue.work_storage not in ("shared", "s3"):
+        raise SetupError(
+            f'{source}: [queue] work_storage must be "shared" (the show folder on a shared '
+            f'disk) or "s3" (a private prefix of a bucket), not "{queue.work_storage}".'
+        )
+    if queue.work_storage != "s3":
+        return
+    bucket = queue.work_bucket or storage.bucket
+    work = queue.work_prefix.strip("/")
+    if not bucket:
+        raise SetupError(
+            f'{source}: [queue] work_storage = "s3" needs work_bucket (or [storage] bucket).'
+        )
+    if bucket == storage.bucket and storage.kind == "s3":
+        public = storage.prefix.strip("/")
+        overlap = (
+            not public
+            or not work
+            or work == public
+            or work.startswith(public + "/")
+            or public.startswith(work + "/")
+        )
+        if overlap:
+            raise SetupError(
+                f'{source}: [queue] work_prefix = "{queue.work_prefix}" would put recordings, '
+                f"whose GPS tags and file names are private, inside the published site "
+                f"(s3://{bucket}/{storage.prefix}). Give the work a bucket of its own "
+                "(work_bucket) or a prefix outside [storage] prefix."
+            )
+
+
+def mask_password(url: str) -> str:
+    """The URL as it may be shown: any password replaced by ***.
+
+    >>> mask_password("postgresql://news:s3cret@db.example:5432/reports")
+    'postgresql://news:***@db.example:5432/reports'
+    >>> mask_password("postgresql://news@db.example/reports?password=s3cret&sslmode=require")
+    'postgresql://news@db.example/reports?password=***&sslmode=require'
+    >>> mask_password("redis://:s3cret@redis.example:6379/0")
+    'redis://:***@redis.example:6379/0'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    query = urlencode(
+        [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _check_uploads(uploads: UploadSettings, source: Path) -> None:

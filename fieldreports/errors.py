@@ -38,3 +38,15 @@ class CatalogUnavailable(SetupError):
 
 class CatalogError(FieldReportsError):
     """A request the catalog cannot honour as asked: a reporter name already taken, an unknown one."""
+
+
+class StageTimeout(ReportError):
+    """A stage ran past its time limit on a worker: the report fails this run, but the
+    recording is not set aside (it is long, or the worker slow, not broken)."""
+
+
+class WorkStorageUnavailable(SetupError):
+    """The work storage (the shared disk or the private S3 prefix) cannot be reached right now.
+
+    Transient like CatalogUnavailable: a worker retries on it with backoff.
+    """

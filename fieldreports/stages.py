@@ -88,6 +88,25 @@ LOCATE: Stage[LocateJob, Placements] = Stage(
     name="locate", version=3, job=LocateJob, result=Placements, run=locate
 )
 
+#: The stages a worker may run, by name: what `fieldreports worker` looks a task's stage up in.
+#: (locate stays in the run: it takes every report at once, the tracks folder, and under a
+#: second.)
+REMOTE_STAGES: dict[str, Stage[Any, Any]] = {
+    s.name: s for s in (NORMALISE, TRANSCRIBE, LOCATE) if s.remote
+}
+
+
+def remote_stage(name: str) -> Stage[Any, Any]:
+    """The remote stage called `name`; KeyError naming the known ones otherwise.
+
+    >>> remote_stage("transcribe").name
+    'transcribe'
+    """
+    try:
+        return REMOTE_STAGES[name]
+    except KeyError:
+        raise KeyError(f"no remote stage {name!r} (known: {', '.join(REMOTE_STAGES)})") from None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Heard:

@@ -4,15 +4,17 @@ Three steps, each able to refuse a file with a plain reason (a ReportError):
 
 1. `sniff` reads the first bytes: an empty file, a JPEG or a PDF is named for what it is, whatever
    its extension says, and a WAV whose header promises more data than the file holds is truncated.
-2. `probe` asks ffprobe (through pydub's `mediainfo_json`) for the first audio stream: codec, rate,
+2. `probe` asks ffprobe (as JSON, with a deadline) for the first audio stream: codec, rate,
    channels, duration.
 3. `stream` pipes ffmpeg's decoded output (32-bit float, a fixed rate and channel count) block by
    block, so memory stays flat at any length; when it ends well short of the duration the container
-   promised, the file was cut off and we say where.
+   promised, the file was cut off and we say where. A decoder that stalls, or outlives a stage
+   stopped early, is killed (`fieldreports.tools`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -25,6 +27,7 @@ import numpy as np
 
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.times import format_duration
+from fieldreports.tools import Watchdog, finish, run_tool, stop
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +176,12 @@ def _check_ogg(path: Path, size: int) -> None:
 
 
 def probe(path: Path, kind: str = "") -> SourceInfo:
-    """The first audio stream of `path` as ffprobe (through pydub) sees it; ReportError if none."""
-    from pydub.utils import mediainfo_json  # imported late: pydub warns at import without ffmpeg
-
-    log.debug("ffprobe %s", path)
+    """The first audio stream of `path` as ffprobe sees it; ReportError if none."""
+    argv = ["ffprobe", "-v", "error", "-of", "json", "-show_format", "-show_streams", str(path)]
     try:
-        info = mediainfo_json(str(path))
-    except (ValueError, KeyError, IndexError, OSError) as exc:
-        log.debug("pydub probe failed: %r", exc)
+        info = json.loads(run_tool(argv, path=path).stdout or "{}")
+    except (ValueError, OSError) as exc:
+        log.debug("ffprobe gave no JSON: %r", exc)
         info = {}
     streams = [s for s in info.get("streams", ()) if s.get("codec_type") == "audio"]
     fmt = info.get("format", {})
@@ -232,9 +233,7 @@ def _float(value: object) -> float:
 
 def _ffmpeg_complaint(path: Path) -> str:
     """ffprobe's own error lines, for the reason we give."""
-    argv = ["ffprobe", "-v", "error", "-show_format", str(path)]
-    log.debug("argv: %s", argv)
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    result = run_tool(["ffprobe", "-v", "error", "-show_format", str(path)], path=path)
     lines = [line.strip().replace(str(path) + ": ", "") for line in result.stderr.splitlines()]
     return "\n".join(line for line in lines if line)
 
@@ -242,8 +241,7 @@ def _ffmpeg_complaint(path: Path) -> str:
 def _duration_is_estimate(path: Path) -> bool:
     """Whether ffprobe only guessed the duration from the bit rate (it says so in a warning)."""
     argv = ["ffprobe", "-v", "warning", "-show_entries", "format=duration", str(path)]
-    log.debug("argv: %s", argv)
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    result = run_tool(argv, path=path)
     return "Estimating duration from bitrate" in result.stderr
 
 
@@ -344,13 +342,15 @@ def stream(
             first.stdout.close()  # ffmpeg holds it now; sox sees a closed pipe if ffmpeg quits
         assert proc.stdout is not None
         widen_pipe(proc.stdout.fileno())
+        watchdog = Watchdog(proc, what="ffmpeg decoding")
         try:
             buffer = bytearray(block_frames * frame_bytes)
             view = memoryview(buffer)
             while True:
                 filled = 0
                 while filled < len(buffer):
-                    got = proc.stdout.readinto(view[filled:])  # type: ignore[attr-defined]
+                    with watchdog.waiting():
+                        got = proc.stdout.readinto(view[filled:])  # type: ignore[attr-defined]
                     if not got:
                         break
                     filled += got
@@ -361,11 +361,17 @@ def stream(
                     yield block
                 if filled < len(buffer):
                     break
+        except BaseException:
+            # Stopped early (an error, a time limit, the reader gone): the decoders go too.
+            stop(proc, first)
+            raise
         finally:
+            watchdog.close()
             proc.stdout.close()
-            code = proc.wait()
-            if first is not None:
-                code = first.wait() or code
+        code = finish(proc, what="ffmpeg decoding")
+        if first is not None:
+            code = finish(first, what="sox decoding AMR") or code
+        watchdog.check(info.path)
         errors.seek(0)
         complaint = errors.read().decode("utf-8", "replace").strip()
     decoded_s = frames / rate_hz

@@ -55,6 +55,7 @@ from fieldreports.audio.results import Loudness, MasteredAudio
 from fieldreports.config import AudioSettings, check_audio_settings
 from fieldreports.digest import file_sha256
 from fieldreports.errors import ReportError, SetupError
+from fieldreports.tools import Watchdog, finish, stop
 
 __all__ = ["AudioTags", "Loudness", "MasteredAudio", "measure", "normalise", "write_tags"]
 
@@ -454,19 +455,34 @@ class _Encoder:
         )
         assert self.proc.stdin is not None
         widen_pipe(self.proc.stdin.fileno())
+        self._watchdog = Watchdog(self.proc, what=f"ffmpeg writing the {what}")
 
     def write(self, block: np.ndarray) -> None:
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+            with self._watchdog.waiting():
+                self.proc.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
         except BrokenPipeError:
             self.close()
 
-    def close(self) -> None:
+    def abort(self) -> None:
+        """The render stopped early (an error, a time limit): kill ffmpeg, keep nothing."""
+        self._watchdog.close()
+        stop(self.proc)
         if self.proc.stdin and not self.proc.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 self.proc.stdin.close()
-        code = self.proc.wait()
+        self._errors.close()
+
+    def close(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError), self._watchdog.waiting():
+                self.proc.stdin.close()  # flushes what is buffered
+        self._watchdog.close()
+        if self._errors.closed:
+            return  # closed already (a broken pipe), or aborted
+        code = finish(self.proc, what=f"ffmpeg writing the {self.what}")
+        self._watchdog.check()
         self._errors.seek(0)
         complaint = self._errors.read().decode("utf-8", "replace").strip()
         self._errors.close()
@@ -582,9 +598,12 @@ def _render(
             on_progress(position / layout.rate_hz)
         for output in outputs:
             output.finish()
-    finally:
+    except BaseException:
         for encoder in encoders:
-            encoder.close()
+            encoder.abort()
+        raise
+    for encoder in encoders:
+        encoder.close()
     master_loudness = meter.finish().loudness() if meter else podcast_plan.predicted
     peaks = [output.limiter.max_reduction_db if output.limiter else 0.0 for output in outputs]
     return master_loudness, peaks[0], peaks[-1] if len(peaks) > 1 else 0.0

@@ -87,6 +87,21 @@ class Upload:
     received_at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One time a worker took a task. `finished_at` None: the worker died, or is still at it."""
+
+    task_id: str
+    run_id: int
+    report_id: str
+    stage: str
+    key: str
+    worker: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str  # "done", "cached", "failed: ...", "retrying: ...", "timed out" or ""
+
+
 class Transaction(Protocol):
     """What a backend hands the queries below: run one statement, get its rows (or none)."""
 
@@ -272,6 +287,50 @@ class Catalog(ABC):
                 "SELECT stage, COUNT(*) FROM work WHERE run_id = %s GROUP BY stage", (run_id,)
             )
         return {str(stage): int(count) for stage, count in rows}
+
+    # -- attempts: which worker took which task -------------------------------------------
+
+    def begin_attempt(
+        self, *, task_id: str, run_id: int, report_id: str, stage: str, key: str, worker: str
+    ) -> int:
+        """Record that `worker` took task `task_id`; returns the attempt's id for `end_attempt`."""
+        with self._session(write=True) as tx:
+            rows = tx.execute(
+                "INSERT INTO attempts (task_id, run_id, report_id, stage, key, worker, started_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (task_id, run_id, report_id, stage, key, worker, _now()),
+            )
+        return int(rows[0][0])
+
+    def end_attempt(self, attempt_id: int, outcome: str) -> None:
+        with self._session(write=True) as tx:
+            tx.execute(
+                "UPDATE attempts SET finished_at = %s, outcome = %s WHERE id = %s",
+                (_now(), outcome, attempt_id),
+            )
+
+    def attempts(self, *, run_id: int | None = None, task_id: str = "") -> tuple[Attempt, ...]:
+        """Attempts of one run, or of one task, oldest first."""
+        where, params = ("task_id = %s", (task_id,)) if task_id else ("run_id = %s", (run_id,))
+        rows = self._read(
+            "SELECT task_id, run_id, report_id, stage, key, worker, started_at, finished_at, "
+            f"outcome FROM attempts WHERE {where} ORDER BY id",
+            params,
+        )
+        return tuple(
+            Attempt(
+                task_id=r[0],
+                run_id=int(r[1]),
+                report_id=r[2],
+                stage=r[3],
+                key=r[4],
+                worker=r[5],
+                started_at=_time(r[6]),
+                finished_at=_time(r[7]) if r[7] is not None else None,
+                outcome=r[8],
+            )
+            for r in rows
+        )
 
     # -- reporters and their upload keys --------------------------------------------------
 

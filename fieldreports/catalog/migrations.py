@@ -152,6 +152,43 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX uploads_by_report ON uploads (report_id, received_at)",
         ),
     ),
+    Migration(
+        # One row per time a worker took a task: a row never finished is a worker that died
+        # (or is still at it), so a redelivered task shows as two rows with one task id.
+        name="attempts: which worker took which task, and how it ended",
+        sqlite=(
+            """CREATE TABLE attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id     TEXT NOT NULL,
+    run_id      INTEGER NOT NULL,
+    report_id   TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    worker      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    outcome     TEXT NOT NULL DEFAULT ''
+)""",
+            "CREATE INDEX attempts_by_task ON attempts (task_id)",
+            "CREATE INDEX attempts_by_run ON attempts (run_id)",
+        ),
+        postgres=(
+            """CREATE TABLE attempts (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id     TEXT NOT NULL,
+    run_id      BIGINT NOT NULL,
+    report_id   TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    worker      TEXT NOT NULL,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    outcome     TEXT NOT NULL DEFAULT ''
+)""",
+            "CREATE INDEX attempts_by_task ON attempts (task_id)",
+            "CREATE INDEX attempts_by_run ON attempts (run_id)",
+        ),
+    ),
 )
 
 #: The schema version this code writes: a catalog at a higher one was made by a newer fieldreports.

@@ -17,13 +17,13 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from fieldreports.catalog.base import Catalog, Transaction
 from fieldreports.catalog.migrations import pending
+from fieldreports.config import mask_password
 from fieldreports.errors import CatalogUnavailable, SetupError
 
 log = logging.getLogger(__name__)
@@ -136,26 +136,6 @@ class _Transaction:
         self._cursor.execute(sql, params)
         # Statements without rows (INSERT, UPDATE) have no description to fetch from.
         return list(self._cursor.fetchall()) if self._cursor.description else []
-
-
-def mask_password(url: str) -> str:
-    """The URL as it may be shown: any password replaced by ***.
-
-    >>> mask_password("postgresql://news:s3cret@db.example:5432/reports")
-    'postgresql://news:***@db.example:5432/reports'
-    >>> mask_password("postgresql://news@db.example/reports?password=s3cret&sslmode=require")
-    'postgresql://news@db.example/reports?password=***&sslmode=require'
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
-    query = urlencode(
-        [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _first_line(exc: Exception) -> str:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +57,56 @@ def key_data(obj: Any) -> Any:
 def from_data(cls: type[T], data: Any) -> T:
     """Rebuild a `cls` from data `dumps` made and `json.loads` read back (a catalog column)."""
     return typing.cast(T, _decode(cls, data))
+
+
+def paths_in(obj: Any) -> tuple[Path, ...]:
+    """Every `Path` held anywhere in a job or result, in field order: what a worker on another
+    machine must be able to reach (inputs) or hand back (outputs).
+
+    >>> from fieldreports.audio import MasterJob
+    >>> from fieldreports.config import AudioSettings
+    >>> paths_in(MasterJob(source=Path("in/a.wav"), source_sha256="ab", settings=AudioSettings()))
+    (PosixPath('in/a.wav'),)
+    """
+    if isinstance(obj, Path):
+        return (obj,)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return tuple(p for f in dataclasses.fields(obj) for p in paths_in(getattr(obj, f.name)))
+    if isinstance(obj, tuple | list):
+        return tuple(p for item in obj for p in paths_in(item))
+    if isinstance(obj, dict):
+        return tuple(p for item in obj.values() for p in paths_in(item))
+    return ()
+
+
+def map_paths(obj: T, move: Callable[[Path], Path]) -> T:
+    """`obj` with every `Path` in it replaced by `move(path)`: a job's recording as a worker
+    downloaded it, a result's files where the run will find them.
+
+    >>> from fieldreports.audio import MasterJob
+    >>> from fieldreports.config import AudioSettings
+    >>> job = MasterJob(source=Path("in/a.wav"), source_sha256="ab", settings=AudioSettings())
+    >>> map_paths(job, lambda p: Path("/cache") / p.name).source
+    PosixPath('/cache/a.wav')
+    """
+    return typing.cast(T, _map(obj, move))
+
+
+def _map(obj: Any, move: Callable[[Path], Path]) -> Any:
+    if isinstance(obj, Path):
+        return move(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {
+            f.name: _map(getattr(obj, f.name), move) for f in dataclasses.fields(obj) if f.init
+        }
+        return dataclasses.replace(obj, **changes)
+    if isinstance(obj, tuple):
+        return tuple(_map(item, move) for item in obj)
+    if isinstance(obj, list):
+        return [_map(item, move) for item in obj]
+    if isinstance(obj, dict):
+        return {k: _map(v, move) for k, v in obj.items()}
+    return obj
 
 
 def _encode(obj: Any, *, for_key: bool = False) -> Any:

@@ -30,6 +30,7 @@ import logging
 import re
 import shutil
 import subprocess
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ import numpy as np
 from fieldreports.config import TranscriptionSettings
 from fieldreports.errors import ReportError, SetupError
 from fieldreports.times import format_duration
+from fieldreports.tools import Watchdog, finish, run_tool, stop
 from fieldreports.transcription import models as whisper_models
 from fieldreports.transcription.results import Segment, Transcript, Word
 
@@ -618,8 +620,7 @@ def _probe_duration_s(path: Path) -> float:
         "csv=p=0",
         str(path),
     ]
-    log.debug("running %s", argv)
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    result = run_tool(argv, path=path)
     try:
         return max(0.0, float(result.stdout.strip()))
     except ValueError:
@@ -656,24 +657,39 @@ def _windows(path: Path, *, window_s: float) -> Iterator[tuple[float, np.ndarray
     window = max(60, int(window_s * SAMPLE_RATE_HZ))
     carry = np.zeros(0, dtype=np.float32)
     offset = 0
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        while True:
-            raw = proc.stdout.read(max(0, window - len(carry)) * 2)
-            block = np.concatenate(
-                [carry, np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0]
-            )
-            if not raw or len(block) < window:  # the end of the file
-                if len(block):
-                    yield offset / SAMPLE_RATE_HZ, block
-                break
-            # search the last quarter (at most 30 s), so a window is never cut to a sliver
-            cut = _quiet_cut(block, search_s=min(30.0, window_s / 4))
-            yield offset / SAMPLE_RATE_HZ, block[:cut]
-            offset += cut
-            carry = block[cut:]
-        stderr = proc.stderr.read().decode("utf-8", "replace").strip()
-        code = proc.wait()
+    # stderr goes to a file: a decoder complaining about every frame of a damaged file would
+    # fill a pipe and block while we wait on its output.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        # Only our waits on the pipe count: Whisper working on a window is not ffmpeg stalling.
+        watchdog = Watchdog(proc, what="ffmpeg decoding")
+        try:
+            while True:
+                with watchdog.waiting():
+                    raw = proc.stdout.read(max(0, window - len(carry)) * 2)
+                block = np.concatenate(
+                    [carry, np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0]
+                )
+                if not raw or len(block) < window:  # the end of the file
+                    if len(block):
+                        yield offset / SAMPLE_RATE_HZ, block
+                    break
+                # search the last quarter (at most 30 s), so a window is never cut to a sliver
+                cut = _quiet_cut(block, search_s=min(30.0, window_s / 4))
+                yield offset / SAMPLE_RATE_HZ, block[:cut]
+                offset += cut
+                carry = block[cut:]
+        except BaseException:
+            stop(proc)  # stopped early (an error, a time limit): ffmpeg goes too
+            raise
+        finally:
+            watchdog.close()
+            proc.stdout.close()
+        code = finish(proc, what="ffmpeg decoding")
+        watchdog.check(path)
+        errors.seek(0)
+        stderr = errors.read().decode("utf-8", "replace").strip()
     if code != 0:
         reason = stderr.splitlines()[-1] if stderr else f"ffmpeg exited with {code}"
         raise ReportError(f"ffmpeg could not decode the recording: {reason}", path=path)
