@@ -46,10 +46,11 @@ from fieldreports.cli.console import console_setup, load, stage_bars
 from fieldreports.cli.files import normalise_command, transcribe_command
 from fieldreports.cli.show import init
 from fieldreports.cli.uploads import receive, upload
+from fieldreports.cli.worker import worker
 from fieldreports.config import ShowConfig
 from fieldreports.digest import remembered
-from fieldreports.errors import FieldReportsError, ReportError, SetupError
-from fieldreports.executor import LocalExecutor
+from fieldreports.errors import FieldReportsError, ReportError, SetupError, StageTimeout
+from fieldreports.executor import Executor, open_executor
 from fieldreports.geo import LocateJob, ReportToLocate, locate_job
 from fieldreports.geo.gpx import tracks_fingerprint
 from fieldreports.intake.inbox import Failure, FieldReport, discover
@@ -95,16 +96,22 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
     """The whole pipeline on one show folder, in the order of the module docstring."""
     with run_lock(config.state_dir), open_catalog(config.state_dir, config.catalog) as catalog:
         run_id = catalog.start_run()
-        executor = LocalExecutor(catalog, run_id=run_id, cache_dir=config.state_dir / "cache")
+        hash_file = remembered(catalog)
+        executor = open_executor(config, catalog, run_id=run_id, hash_file=hash_file)
         try:
-            hash_file = remembered(catalog)
             found = discover(config.inbox_dir, hash_file=hash_file)
             failures = list(found.failures)
             heard: list[Heard] = []
-            for index, report in enumerate(found.reports):
+            for report in found.reports:
                 catalog.guid_for(report.id, feed_url=feed_url(config))
-                tick = _ticker(on_progress, report.id, index, len(found.reports))
-                outcome = hear(executor, config, report, tick)
+
+            def hear_one(item: tuple[int, FieldReport]) -> Heard | Failure:
+                tick = _ticker(on_progress, item[1].id, item[0], len(found.reports))
+                return hear(executor, config, item[1], tick)
+
+            # One report after another here; on workers, every report's tasks out at once.
+            outcomes = executor.map(hear_one, enumerate(found.reports))
+            for report, outcome in zip(found.reports, outcomes, strict=True):
                 if isinstance(outcome, Failure):
                     failures.append(set_aside(report, outcome, config.quarantine_dir))
                 else:
@@ -156,7 +163,7 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
 
 
 def hear(
-    executor: LocalExecutor,
+    executor: Executor,
     config: ShowConfig,
     report: FieldReport,
     tick: Callable[[str], Callable[[float, float], None]],
@@ -192,7 +199,8 @@ def hear(
             path=exc.path or report.audio_path,
             stage=stage,
             reason=exc.message,
-            set_aside=stage == "normalise",
+            # A recording that is not usable; not one that took its worker too long.
+            set_aside=stage == "normalise" and not isinstance(exc, StageTimeout),
         )
     except Exception as exc:  # noqa: BLE001 - one report's bug must not sink the batch
         log.exception("%s: unexpected error in %s", report.audio_path.name, stage)
@@ -207,7 +215,7 @@ def hear(
 
 
 def transcribe_report(
-    executor: LocalExecutor,
+    executor: Executor,
     config: ShowConfig,
     report: FieldReport,
     tick: Callable[[str], Callable[[float, float], None]],
@@ -306,16 +314,19 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 @cli.command()
 @click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--broker", metavar="URL", help="Send mastering and transcription to "
+              "`fieldreports worker`s through this Redis broker (overrides [queue] broker).")  # fmt: skip
 @click.pass_obj
-def run(console: Console, show_dir: Path) -> None:
+def run(console: Console, show_dir: Path, broker: str | None) -> None:
     """Run the whole pipeline on SHOW_DIR and publish it.
 
     Reads SHOW_DIR/show.toml, masters, transcribes and locates every report in SHOW_DIR/inbox,
     then publishes media, transcripts, the map and the feed (local folder SHOW_DIR/public by
     default). Unchanged reports are not processed again. Exits with status 1 when any report
-    failed, naming each one and why.
+    failed, naming each one and why. With a broker, workers do the mastering and transcribing
+    (docs/scaling.md); the result is the same.
     """
-    config = load(show_dir)
+    config = load(show_dir, broker=broker)
     with stage_bars(console) as bars:
         try:
             summary = run_show(config, on_progress=_draw(bars))
@@ -406,7 +417,8 @@ def status(console: Console, show_dir: Path) -> None:
         console.print(f"[red]quarantined:[/] {name}: {reason}", highlight=False)
 
 
-for command in (init, normalise_command, transcribe_command, serve, partners, receive, upload):
+for command in (init, normalise_command, transcribe_command, serve, partners, receive, upload,
+                worker):  # fmt: skip
     cli.add_command(command)
 
 

@@ -538,6 +538,13 @@ def _check_queue(config: ShowConfig, source: Path) -> None:
             )
 
 
+def with_broker(config: ShowConfig, broker: str) -> ShowConfig:
+    """`config` with `[queue] broker` set from the command line (`--broker URL`), checked."""
+    changed = dataclasses.replace(config, queue=dataclasses.replace(config.queue, broker=broker))
+    _check_queue(changed, Path("--broker"))
+    return changed
+
+
 def mask_password(url: str) -> str:
     """The URL as it may be shown: any password replaced by ***.
 

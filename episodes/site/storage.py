@@ -29,6 +29,7 @@ from episodes.site.files import SiteFile
 from fieldreports.config import ShowConfig, StorageSettings
 from fieldreports.digest import file_sha256
 from fieldreports.errors import SetupError
+from fieldreports.s3 import make_s3_client
 
 log = logging.getLogger(__name__)
 
@@ -316,33 +317,6 @@ class S3Storage:
                 ExpiresIn=expires_s,
             )
         )
-
-
-def make_s3_client(settings: StorageSettings) -> Any:
-    """A boto3 S3 client with backoff on throttling and 5xx (botocore "standard" retries)."""
-    import boto3
-    from botocore.config import Config
-
-    style = settings.addressing_style
-    s3_options = {"addressing_style": style} if style else {}
-    config = Config(
-        max_pool_connections=max(10, settings.workers + 2),
-        retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
-        connect_timeout=settings.connect_timeout_s,
-        read_timeout=settings.read_timeout_s,
-        s3=s3_options,
-        # SigV4 everywhere: AWS refuses v2 in newer regions, and presigned URLs need it to expire.
-        signature_version="s3v4",
-        # Checksums on every request would break some S3 clones (older MinIO, R2).
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    return boto3.client(
-        "s3",
-        region_name=settings.region or None,
-        endpoint_url=settings.endpoint_url or None,
-        config=config,
-    )
 
 
 def _same(head: dict[str, Any], file: SiteFile, *, sha256: str, size: int) -> bool:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from fieldreports.config import ShowConfig, load_config
+from fieldreports.config import ShowConfig, load_config, with_broker
 from fieldreports.errors import SetupError
 
 
@@ -34,10 +34,11 @@ def console_setup(verbose: bool) -> Console:
     return console
 
 
-def load(show_dir: Path) -> ShowConfig:
-    """The show's config, or a plain error naming the file and key."""
+def load(show_dir: Path, *, broker: str | None = None) -> ShowConfig:
+    """The show's config (with `--broker` when given), or a plain error naming the file and key."""
     try:
-        return load_config(show_dir)
+        config = load_config(show_dir)
+        return config if broker is None else with_broker(config, broker)
     except SetupError as exc:
         raise click.ClickException(str(exc)) from exc
 
