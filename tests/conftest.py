@@ -7,6 +7,7 @@ import pytest
 
 from tests.support import DATA
 from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.redis import RedisServer, running_redis
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,12 @@ def browser():  # noqa: ANN201
 
     with mapkit.chromium() as launched:
         yield launched
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """One Redis for the session (tests.support.redis); each test takes a database number of
+    its own, or a queue of its own (shows with different base URLs). Skipped locally when
+    redis-server is not installed; under CI, a failure."""
+    with running_redis() as server:
+        yield server

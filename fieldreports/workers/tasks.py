@@ -132,7 +132,8 @@ def run_stage(
         result = map_paths(result, lambda p: back.get(p, p))
         catalog.put(stage.name, key, result)
         catalog.log_work(run_id, report_id, what, seconds)
-        outcome = "done"
+        retries = task.request.retries
+        outcome = f"done after {retries} retries" if retries else "done"
         log.info("%s of %s done in %.1f s (%s)", what, report_id, seconds, key)
         return key
     except SoftTimeLimitExceeded:
@@ -192,7 +193,8 @@ def serve(config: ShowConfig, *, concurrency: int, loglevel: str = "INFO") -> No
     global _process
     app = make_app(config)
     check_broker(app, config.queue.broker)
-    app.task(name=TASK_NAME, bind=True)(run_stage)
+    # A report's own fault is expected: logged in a line, without a traceback.
+    app.task(name=TASK_NAME, bind=True, throws=(ReportError,))(run_stage)
     _process = _Process(config=config)
     signals.worker_process_init.connect(_process_init, weak=False)
     signals.worker_process_shutdown.connect(_process_shutdown, weak=False)
