@@ -153,3 +153,44 @@ def test_a_postgres_catalog_url_is_accepted_and_a_wrong_one_never_echoes_its_pas
     with pytest.raises(SetupError) as info:
         load_config(write(tmp_path / "b", base + 'url = "mysql://news:s3cret@db/reports"\n'))
     assert "s3cret" not in str(info.value) and '"mysql://..."' in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("queue", "expected"),
+    [
+        ('broker = "amqp://news:s3cret@mq/"', 'a Redis URL like "redis://localhost:6379/0", not "amqp://..."'),
+        ("visibility_timeout_s = 5", "visibility_timeout_s = 5 must be at least 10"),
+        ("retry_backoff_max_s = 900", "retry_backoff_max_s = 900 must be shorter than visibility_timeout_s = 600"),
+        ('work_storage = "nfs"', 'work_storage must be "shared"'),
+        ('work_storage = "s3"', 'work_storage = "s3" needs work_bucket'),
+        ("in_flight = 0", "in_flight = 0 must be at least 1"),
+    ],
+)  # fmt: skip
+def test_queue_settings_are_checked(tmp_path: Path, queue: str, expected: str) -> None:
+    base = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n[queue]\n'
+    with pytest.raises(SetupError, match=re.escape(expected)) as refused:
+        load_config(write(tmp_path / "s", base + queue + "\n"))
+    assert "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("storage", "work", "refused"),
+    [
+        ('prefix = "site"', 'work_prefix = "work/"', False),
+        ('prefix = "site"', 'work_prefix = "site/work/"', True),
+        ('prefix = "site/2022"', 'work_prefix = "site"', True),
+        ('prefix = ""', 'work_prefix = "work/"', True),  # the whole bucket is the public site
+        ('prefix = ""', 'work_prefix = "work/"\nwork_bucket = "private-work"', False),
+    ],
+)
+def test_recordings_never_go_into_the_published_site(
+    tmp_path: Path, storage: str, work: str, refused: bool
+) -> None:
+    text = '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n'
+    text += f'[storage]\nkind = "s3"\nbucket = "site"\n{storage}\n'
+    text += f'[queue]\nwork_storage = "s3"\n{work}\n'
+    if not refused:
+        assert load_config(write(tmp_path / "s", text)).queue.work_storage == "s3"
+        return
+    with pytest.raises(SetupError, match="inside the published site"):
+        load_config(write(tmp_path / "s", text))

@@ -91,6 +91,21 @@ def test_work_is_counted_per_run_with_ids_from_the_database(catalog: Catalog) ->
     assert catalog.work_done(run) == {"normalise": 1, "transcribe:transcribe": 2}
 
 
+def test_attempts_show_which_worker_took_a_task_and_a_redo(catalog: Catalog) -> None:
+    run = catalog.start_run()
+    lost = catalog.begin_attempt(task_id="t1", run_id=run, report_id="r1", stage="normalise",
+                                 key="k1", worker="a:1")  # fmt: skip
+    redo = catalog.begin_attempt(task_id="t1", run_id=run, report_id="r1", stage="normalise",
+                                 key="k1", worker="b:2")  # fmt: skip
+    catalog.end_attempt(redo, "done")
+    assert lost != redo
+    (first, second) = catalog.attempts(task_id="t1")
+    assert (first.worker, first.finished_at, first.outcome) == ("a:1", None, "")
+    assert (second.worker, second.outcome) == ("b:2", "done") and second.finished_at
+    assert catalog.attempts(run_id=run) == (first, second)
+    assert catalog.attempts(run_id=run + 1) == ()
+
+
 def test_outcomes_are_recorded_for_status(catalog: Catalog) -> None:
     catalog.guid_for("r1", feed_url=FEED)
     catalog.guid_for("r2", feed_url=FEED)
