@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-WORDS = (
+TEXT = (
     "The queue at the crossing is long and the night is cold. Trucks wait with their engines "
     "running while the drivers talk about the road ahead and the families they left at home. "
-).split()
+)
+WORDS = TEXT.split()
 
 
 def free_port() -> int:
