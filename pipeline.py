@@ -20,7 +20,7 @@ stops the run before anything is published. Below the pipeline, the thin click c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from episodes.numbering import number_label
 from episodes.pages.artwork import ARTWORK, artwork_job
 from episodes.site.publish import PublishReport, build_site, publish
 from episodes.site.storage import feed_url, open_storage
+from episodes.station.commands import reporters, station_command
 from fieldreports.audio import master_job
 from fieldreports.catalog import Catalog, open_catalog, serialise
 from fieldreports.catalog.lock import run_lock
@@ -92,8 +93,11 @@ class RunSummary:
     doubts: Mapping[str, str] = field(default_factory=dict)
 
 
-def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> RunSummary:
-    """The whole pipeline on one show folder, in the order of the module docstring."""
+def run_show(
+    config: ShowConfig, *, on_progress: ProgressFn | None = None, hold: Collection[str] = ()
+) -> RunSummary:
+    """The whole pipeline on one show folder, in the order of the module docstring. Reports in
+    `hold` (never published yet) wait for a later run: the station's recordings awaiting notes."""
     with run_lock(config.state_dir), open_catalog(config.state_dir, config.catalog) as catalog:
         run_id = catalog.start_run()
         hash_file = remembered(catalog)
@@ -102,16 +106,17 @@ def run_show(config: ShowConfig, *, on_progress: ProgressFn | None = None) -> Ru
             found = discover(config.inbox_dir, hash_file=hash_file)
             failures = list(found.failures)
             heard: list[Heard] = []
-            for report in found.reports:
+            reports = [r for r in found.reports if r.id not in hold]
+            for report in reports:
                 catalog.guid_for(report.id, feed_url=feed_url(config))
 
             def hear_one(item: tuple[int, FieldReport]) -> Heard | Failure:
-                tick = _ticker(on_progress, item[1].id, item[0], len(found.reports))
+                tick = _ticker(on_progress, item[1].id, item[0], len(reports))
                 return hear(executor, config, item[1], tick)
 
             # One report after another here; on workers, every report's tasks out at once.
-            outcomes = executor.map(hear_one, enumerate(found.reports))
-            for report, outcome in zip(found.reports, outcomes, strict=True):
+            outcomes = executor.map(hear_one, enumerate(reports))
+            for report, outcome in zip(reports, outcomes, strict=True):
                 if isinstance(outcome, Failure):
                     failures.append(set_aside(report, outcome, config.quarantine_dir))
                 else:
@@ -418,7 +423,7 @@ def status(console: Console, show_dir: Path) -> None:
 
 
 for command in (init, normalise_command, transcribe_command, serve, partners, receive, upload,
-                worker):  # fmt: skip
+                worker, reporters, station_command(run_show)):  # fmt: skip
     cli.add_command(command)
 
 

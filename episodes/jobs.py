@@ -1,5 +1,6 @@
 """What a run publishes: an `EpisodeJob` for each report heard now, and for each report that fails
-now or sits in quarantine, its last published job, all numbered together (`numbering`).
+now or sits in quarantine, its last published job, all numbered together (`numbering`). Notes
+that name no reporter are signed with the name of the reporter whose key uploaded the report.
 
 Keeping the last published job is a promise to listeners: a typo in edited notes or a damaged
 re-copy must not withdraw an episode they have (nor let pruning delete its audio). Deleting a
@@ -62,6 +63,9 @@ def episode_jobs(
     artwork = local_artwork(config)
     jobs = {k: replace(j, numbering=numbers[k]) for k, j in kept.items()}
     for report_id, (item, when) in fresh.items():
+        notes = item.report.notes
+        if not notes.reporter and (sender := catalog.sender_of(report_id)):
+            notes = replace(notes, reporter=sender)  # uploaded with a reporter's own key
         image = (
             item.report.audio_path.parent / item.report.notes.image
             if item.report.notes.image
@@ -69,7 +73,7 @@ def episode_jobs(
         )
         jobs[report_id] = EpisodeJob(
             guid=catalog.guid_for(report_id, feed_url=feed_url(config)),
-            notes=item.report.notes,
+            notes=notes,
             mastered=item.mastered,
             transcripts=item.transcripts,
             placement=placements[report_id],

@@ -48,6 +48,9 @@ class ShowInfo:
     locked: bool = True
     # true: a report is published only approximately unless its notes say `sensitive: false`.
     sensitive_by_default: bool = False
+    # A WebSub hub (https://www.w3.org/TR/websub/) told of every new feed, so podcast apps that
+    # subscribe there refresh at once. Only the feed's <atom:link rel="hub"> shows it.
+    websub_hub: str = field(default="", metadata=_NOT_IN_KEY)
 
     @property
     def site_url(self) -> str:
@@ -208,6 +211,45 @@ class UploadSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StationSettings:
+    """The `[station]` table: `fieldreports station`, the long-running service (docs/station.md)."""
+
+    # Where reporters reach the station (behind HTTPS), for the upload links `reporters add`
+    # prints; "" means [show] base_url, where the station serves the published site too.
+    url: str = ""
+    # A recording that lands without its notes waits this long for them before it is published
+    # as "Untitled report"; one whose notes came first (as the upload page sends them) goes at once.
+    notes_wait_s: float = 120.0
+    # How often to look in inbox/ for files that arrived by other ways (a copy by hand); 0: never.
+    scan_interval_s: float = 60.0
+    # Per reporter key, on the status API and on starting uploads: a bucket of `burst` requests,
+    # refilled at `requests_per_minute`. More are answered 429 with how long to wait.
+    requests_per_minute: int = 120
+    burst: int = 30
+    # Broadcast masters only through signed, expiring links (`fieldreports partners --expires`).
+    signed_masters: bool = True
+    # After a run stopped by an error (not a failed report), the first wait before trying again;
+    # it doubles each time, up to an hour.
+    retry_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifySettings:
+    """The `[notify]` table: who hears of each published or failed report (docs/station.md).
+
+    Each webhook gets a JSON POST signed with HMAC-SHA256. The secret never lives in show.toml:
+    `secret_file` names a file holding it (outside the published folder), else the environment
+    variable FIELDREPORTS_WEBHOOK_SECRET gives it.
+    """
+
+    webhooks: tuple[str, ...] = ()
+    secret_file: str = ""
+    max_attempts: int = 8  # then the event is dropped with an error in the log
+    first_retry_s: float = 5.0  # doubled after each failed attempt, up to an hour
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CatalogSettings:
     """The `[catalog]` table: where the catalog lives (docs/catalog.md).
 
@@ -269,6 +311,8 @@ class ShowConfig:
     uploads: UploadSettings = field(default_factory=UploadSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    station: StationSettings = field(default_factory=StationSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @property
     def inbox_dir(self) -> Path:
@@ -302,6 +346,8 @@ _TABLES: dict[str, type] = {
     "uploads": UploadSettings,
     "catalog": CatalogSettings,
     "queue": QueueSettings,
+    "station": StationSettings,
+    "notify": NotifySettings,
 }
 
 # The URL schemes libpq accepts; "" is the embedded SQLite file.
@@ -354,6 +400,14 @@ def _build(cls: type, values: Any, *, table: str, source: Path) -> Any:
                 f'{source}: unknown key "{key}" in [{table}]{did_you_mean(key, known)}'
             )
         expected = hints[key]
+        if typing.get_origin(expected) is tuple:  # a list of text in TOML: webhooks = ["..."]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SetupError(
+                    f"{source}: [{table}] {key} = {clip(repr(value))} should be a list of text, "
+                    f'like {key} = ["https://example.org/hook"].'
+                )
+            values = {**values, key: tuple(value)}
+            continue
         ok_types = (
             typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
         )
@@ -420,6 +474,14 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("queue", "retry_backoff_max_s"): 0.1,
     ("queue", "max_lost"): 1,
     ("queue", "in_flight"): 1,
+    ("station", "notes_wait_s"): 0,
+    ("station", "scan_interval_s"): 0,
+    ("station", "requests_per_minute"): 1,
+    ("station", "burst"): 1,
+    ("station", "retry_s"): 1,
+    ("notify", "max_attempts"): 1,
+    ("notify", "first_retry_s"): 0.1,
+    ("notify", "timeout_s"): 0.1,
 }
 
 
@@ -454,6 +516,7 @@ def _check(config: ShowConfig, source: Path) -> None:
     _check_uploads(config.uploads, source)
     _check_catalog(config.catalog, source)
     _check_queue(config, source)
+    _check_station(config, source)
     if config.transcription.engine not in ("faster-whisper", "openai-whisper"):
         raise SetupError(
             f'{source}: [transcription] engine must be "faster-whisper" or "openai-whisper", '
@@ -565,6 +628,30 @@ def mask_password(url: str) -> str:
         [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
     )
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+
+def _check_station(config: ShowConfig, source: Path) -> None:
+    """Web addresses are absolute http(s); the webhooks' secret file is never published."""
+    urls = [
+        ("station", "url", config.station.url),
+        ("show", "websub_hub", config.show.websub_hub),
+        *(("notify", "webhooks", url) for url in config.notify.webhooks),
+    ]
+    for table, key, url in urls:
+        if url and not url.startswith(("http://", "https://")):
+            raise SetupError(
+                f'{source}: [{table}] {key}: "{clip(url)}" must be an absolute http(s) URL, '
+                'like "https://example.org/hook".'
+            )
+    if config.notify.secret_file and config.storage.kind == "local":
+        secret = (config.show_dir / config.notify.secret_file).resolve()
+        if secret.is_relative_to(config.public_dir.resolve()):
+            raise SetupError(
+                f'{source}: [notify] secret_file = "{config.notify.secret_file}" lies in the '
+                "published folder, where anyone could read it; keep it outside, e.g. in "
+                ".fieldreports/ or /etc."
+            )
 
 
 def _check_uploads(uploads: UploadSettings, source: Path) -> None:

@@ -29,6 +29,10 @@ class ReportError(FieldReportsError):
         return f"{self.path.name}: {self.message}" if self.path else self.message
 
 
+class RunLocked(SetupError):
+    """Another run holds the show's run lock: wait for it and try again (the station does)."""
+
+
 class CatalogUnavailable(SetupError):
     """The catalog's database cannot be reached right now (down, restarting, locked too long).
 

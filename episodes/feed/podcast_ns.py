@@ -1,7 +1,8 @@
 """A feedgen extension for the Podcasting 2.0 namespace, and the iTunes tags feedgen gets wrong.
 
 Spec: https://podcastindex.org/namespace/1.0 (github.com/Podcastindex-org/podcast-namespace).
-Channel tags: podcast:guid, podcast:locked, podcast:location, podcast:person, podcast:podroll.
+Channel tags: podcast:guid, podcast:locked, podcast:location, podcast:person, podcast:podroll,
+and a WebSub hub link (`atom:link rel="hub"`), which feedgen does not write into RSS.
 Item tags: podcast:transcript, podcast:chapters, podcast:location, podcast:person,
 podcast:season, podcast:episode.
 
@@ -30,6 +31,7 @@ PODCAST_LEGACY_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/
 # do not know; editors and archives can tell a detected language from a reporter's hint.
 FIELDREPORTS_NS = "urn:fieldreports:1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 # The namespace UUID the Podcasting 2.0 spec fixes for podcast:guid.
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
@@ -165,12 +167,15 @@ class PodcastIndexExtension(BaseExtension):
         self.people: tuple[PodcastPerson, ...] = ()
         self.explicit: bool | None = None
         self.podroll: tuple[RemoteFeed, ...] = ()
+        self.hub: str = ""  # a WebSub hub (feedgen writes only the self link into RSS)
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS, "fieldreports": FIELDREPORTS_NS}
 
     def extend_rss(self, feed: Any) -> Any:
         channel = feed[0]
+        if self.hub:
+            _write_hub(channel, self.hub)
         _write_explicit(channel, self.explicit)
         if self.locked is not None:
             _el(channel, "locked", "yes" if self.locked else "no", owner=self.locked_owner)
@@ -183,6 +188,16 @@ class PodcastIndexExtension(BaseExtension):
             for remote in self.podroll:
                 _el(podroll, "remoteItem", feedGuid=remote.feed_guid, feedUrl=remote.feed_url)
         return feed
+
+
+def _write_hub(channel: Any, hub: str) -> None:
+    """`<atom:link rel="hub">` beside the self link (WebSub 1.0 §4: discovery in the feed)."""
+    link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+    selves = channel.findall(f"{{{ATOM_NS}}}link")
+    if selves:
+        selves[-1].addnext(link)
+    else:
+        channel.append(link)
 
 
 class PodcastIndexEntryExtension(BaseEntryExtension):

@@ -305,6 +305,7 @@ def render_feed(
     p20.locked_owner = show.owner_email
     p20.explicit = show.explicit
     p20.podroll = tuple(podroll)
+    p20.hub = show.websub_hub
 
     ordered = sorted(episodes, key=lambda e: (e.published_at, e.slug), reverse=True)
     for episode in ordered:

@@ -81,11 +81,11 @@ def discover(
     # `sensitive: true` they carry.
     notes_by_id: dict[str, list[Path]] = {}
     for path in files:
-        if path.suffix.lower() == NOTES_SUFFIX:
+        if file_kind(path) == "notes":
             notes_by_id.setdefault(report_id_of(path), []).append(path)
     recordings_by_id: dict[str, list[Path]] = {}
     for path in files:
-        if path.suffix.lower() != NOTES_SUFFIX and path.suffix.lower() not in _IGNORED_SUFFIXES:
+        if file_kind(path) == "recording":
             recordings_by_id.setdefault(report_id_of(path), []).append(path)
     reports: list[FieldReport] = []
     failures: list[Failure] = []
@@ -124,6 +124,22 @@ def discover(
         if report_id not in recordings_by_id
     ]
     return Discovery(reports=tuple(reports), failures=tuple(failures), warnings=tuple(warnings))
+
+
+def file_kind(path: Path) -> str:
+    """What an inbox file is to `discover`: "notes", "recording" or "other" (ignored).
+
+    >>> file_kind(Path("a.md")), file_kind(Path("a.M4A")), file_kind(Path("a.jpg"))
+    ('notes', 'recording', 'other')
+    >>> file_kind(Path(".a.wav"))
+    'other'
+    """
+    suffix = path.suffix.lower()
+    if path.name.startswith("."):
+        return "other"
+    if suffix == NOTES_SUFFIX:
+        return "notes"
+    return "other" if suffix in _IGNORED_SUFFIXES else "recording"
 
 
 def report_id_of(path: Path) -> str:

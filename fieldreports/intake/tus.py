@@ -57,7 +57,7 @@ from fieldreports.intake.upload_store import (
     UploadStore,
 )
 
-__all__ = ["CompletedUpload", "TusError", "receiving_app", "tus_app"]
+__all__ = ["CompletedUpload", "MountSlash", "TusError", "receiving_app", "tus_app"]
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +108,20 @@ def receiving_app(
 ) -> Starlette:
     """`tus_app` mounted at `/files/`, as `fieldreports receive` serves it."""
     app = tus_app(inbox, authenticate=authenticate, settings=settings, on_complete=on_complete)
-    return Starlette(routes=[Mount("/files", app=app)], middleware=[Middleware(_MountSlash)])
+    return Starlette(routes=[Mount("/files", app=app)], middleware=[Middleware(MountSlash)])
 
 
-class _MountSlash:
-    """ "/files" reaches the mounted app as "/files/" rather than as a redirect clients won't follow."""
+class MountSlash:
+    """ASGI middleware: "/files" (a mount's path) reaches the mounted app as "/files/" rather
+    than as a redirect that tus clients do not follow."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, path: str = "/files") -> None:
         self.app = app
+        self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/files":
-            scope = {**scope, "path": "/files/"}
+        if scope["type"] == "http" and scope["path"] == self.path:
+            scope = {**scope, "path": self.path + "/"}
         await self.app(scope, receive, send)
 
 

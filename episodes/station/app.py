@@ -1,0 +1,202 @@
+"""The station's one web app, and the parts it runs beside it.
+
+    /files/                  tus 1.0 uploads (`fieldreports.intake.tus`), by reporter key
+    /upload                  the phone page (`page`), and /upload/assets/ its own files
+    /api/reports             the reports the key's holder may see, as JSON
+    /api/reports/{id}        one of them
+    /                        the published folder (`site`), as `fieldreports serve` serves it
+
+A reporter key travels as `Authorization: Bearer <key>` and is checked against the catalog
+(stored hashed, compared in constant time, refused at once when revoked); the API and the start
+of each upload take a token from the key's bucket (`limits`). Each file that lands is recorded
+in the catalog with its sender and handed to the `processor`, which runs the pipeline and tells
+the `notify` side what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+
+from episodes.station import page
+from episodes.station import states as st
+from episodes.station.limits import RateLimit, TokenBuckets
+from episodes.station.notify import Notifier, load_webhook_secret
+from episodes.station.processor import Processor, RunShow
+from episodes.station.site import PublishedSite
+from fieldreports.catalog import Catalog, open_catalog
+from fieldreports.config import ShowConfig
+from fieldreports.intake.identity import Identity
+from fieldreports.intake.inbox import report_id_of
+from fieldreports.intake.tus import CompletedUpload, MountSlash, tus_app
+
+log = logging.getLogger(__name__)
+
+_API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+class Station:
+    """Everything `fieldreports station` runs: open it, serve `app`, close it."""
+
+    def __init__(self, config: ShowConfig, *, run: RunShow) -> None:
+        self.config = config
+        config.inbox_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog: Catalog = open_catalog(config.state_dir, config.catalog)
+        try:
+            self.notifier = Notifier(
+                config.notify, secret=load_webhook_secret(config), hub=config.show.websub_hub
+            )
+            self.processor = Processor(config, run, self.catalog, self.notifier)
+            self.app = self._app()
+        except BaseException:
+            self.catalog.close()
+            raise
+
+    def start(self) -> None:
+        self.notifier.start()
+        self.processor.start()
+
+    def close(self) -> None:
+        self.processor.close()
+        self.notifier.close()
+        self.catalog.close()
+
+    def __enter__(self) -> Station:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- who is asking -------------------------------------------------------------------
+
+    def authenticate(self, credential: str) -> Identity | None:
+        """The reporter a key belongs to, or None (wrong, revoked or missing key)."""
+        if not credential:
+            return None
+        reporter = self.catalog.reporter_for_key(credential)
+        if reporter is None:
+            return None
+        return Identity(name=reporter.name, is_editor=reporter.is_editor)
+
+    def _viewer(self, request: Request) -> Identity | None:
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        return self.authenticate(credential.strip()) if scheme.lower() == "bearer" else None
+
+    # -- uploads -------------------------------------------------------------------------
+
+    def landed(self, completed: CompletedUpload) -> None:
+        """A file is whole in the inbox: who sent it goes in the catalog, then the processor."""
+        self.catalog.record_upload(
+            file_name=completed.path.name,
+            report_id=report_id_of(completed.path),
+            reporter=completed.sender.name,
+            sha256=completed.sha256,
+        )
+        self.processor.landed(completed.path)
+
+    # -- the status API ------------------------------------------------------------------
+
+    async def list_reports(self, request: Request) -> Response:
+        return await anyio.to_thread.run_sync(self._list_reports, request)
+
+    async def one_report(self, request: Request) -> Response:
+        return await anyio.to_thread.run_sync(self._one_report, request)
+
+    def _list_reports(self, request: Request) -> Response:
+        viewer = self._viewer(request)
+        if viewer is None:
+            return _unauthorised()
+        visible = st.visible_reports(self.catalog.uploads(), viewer)
+        states = st.load_states(self.catalog, visible)
+        body = {
+            "reporter": viewer.name,
+            "editor": viewer.is_editor,
+            "reports": st.report_list(states, visible, viewer),
+        }
+        return JSONResponse(body, headers=_API_HEADERS)
+
+    def _one_report(self, request: Request) -> Response:
+        viewer = self._viewer(request)
+        if viewer is None:
+            return _unauthorised()
+        report_id = request.path_params["report_id"]
+        uploads = list(self.catalog.uploads(report_id))
+        visible = st.visible_reports(uploads, viewer)
+        if report_id not in visible:
+            # Someone else's report answers as if it did not exist.
+            return JSONResponse(
+                {"error": "no such report among yours"}, status_code=404, headers=_API_HEADERS
+            )
+        state = st.load_state(self.catalog, report_id)
+        return JSONResponse(
+            st.public_view(report_id, state, visible[report_id], viewer), headers=_API_HEADERS
+        )
+
+    # -- the app -------------------------------------------------------------------------
+
+    def _app(self) -> Starlette:
+        config = self.config
+        uploads = tus_app(
+            config.inbox_dir,
+            authenticate=self.authenticate,
+            settings=config.uploads,
+            on_complete=self.landed,
+        )
+        api = Starlette(
+            routes=[
+                Route("/reports", self.list_reports, methods=["GET"]),
+                Route("/reports/{report_id}", self.one_report, methods=["GET"]),
+            ],
+            middleware=[
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=list(config.uploads.allowed_origins),
+                    allow_methods=["GET"],
+                    allow_headers=["Authorization"],
+                    max_age=86400,
+                )
+            ],
+        )
+        routes: list[Any] = [
+            Route("/upload", lambda request: page.page_response(config), methods=["GET", "HEAD"]),
+            Route("/upload/", lambda request: RedirectResponse("../upload", status_code=301)),
+            Route("/upload/assets/{name:path}", page.asset_response, methods=["GET", "HEAD"]),
+            Mount("/api", app=api),
+            Mount("/files", app=uploads),
+        ]
+        if config.storage.kind == "local":
+            secret = None
+            if config.station.signed_masters:
+                from episodes.site.signing import load_secret
+
+                secret = load_secret(config.state_dir)
+            routes.append(Mount("/", app=PublishedSite(config.public_dir, signing_secret=secret)))
+        buckets = TokenBuckets(
+            per_minute=config.station.requests_per_minute, burst=config.station.burst
+        )
+        return Starlette(
+            routes=routes,
+            middleware=[
+                Middleware(MountSlash, path="/files"),
+                Middleware(
+                    RateLimit, buckets=buckets, allowed_origins=config.uploads.allowed_origins
+                ),
+            ],
+        )
+
+
+def _unauthorised() -> Response:
+    return JSONResponse(
+        {"error": "upload key missing or wrong: send the header Authorization: Bearer <key>"},
+        status_code=401,
+        headers={**_API_HEADERS, "WWW-Authenticate": 'Bearer realm="fieldreports station"'},
+    )

@@ -1,0 +1,185 @@
+"""What a reporter is told about each report, kept in the catalog so a restart loses nothing.
+
+    received            a file of the report arrived; the rest, or the processor, is on its way
+    waiting-for-notes   the recording arrived without notes and waits [station] notes_wait_s
+    mastering           loudness and the broadcast master
+    transcribing        Whisper writes the transcript
+    published           the episode is out: links to the MP3, its page and its stop on the map
+    failed              with the stage, the reason and what to do
+
+The processor writes a `ReportState` when a file lands, when a run's progress reaches a new stage
+and when a run ends; the state sits in the catalog's results under `STATE_STAGE`, keyed by the
+report id. `public_view` is all that leaves the station of it: for the reporter who sent the
+report (or an editor), never the exact place, and the names of files only to who sent them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from episodes.addresses import EpisodeLinks
+from fieldreports.catalog import Catalog, Upload
+from fieldreports.intake.identity import Identity
+
+STATE_STAGE = "station-state"
+
+RECEIVED = "received"
+WAITING = "waiting-for-notes"
+MASTERING = "mastering"
+TRANSCRIBING = "transcribing"
+PUBLISHED = "published"
+FAILED = "failed"
+FINAL = (PUBLISHED, FAILED)
+
+# A run's progress (pipeline stage names) as a reporter's state.
+STAGE_STATES = {"normalise": MASTERING, "transcribe": TRANSCRIBING, "translate": TRANSCRIBING}
+
+MESSAGES = {
+    RECEIVED: "Received. It goes out as soon as the recording and its notes are both here.",
+    WAITING: "The recording is here; its notes have not arrived yet. It waits for them a little, "
+    "then goes out as an untitled report with only an approximate place.",
+    MASTERING: "Being mastered: loudness for podcasts and a broadcast master.",
+    TRANSCRIBING: "Being transcribed.",
+    PUBLISHED: "Published.",
+    FAILED: "Not published.",
+}
+
+# What a reporter can do about a failure at each stage, in the words of the page.
+WHAT_TO_DO = {
+    "discover": "Fix the notes as the reason says and send the report again from this page; "
+    "the recording itself is fine.",
+    "normalise": "The recording cannot be used as audio. Record it again, or export it again in "
+    "a common format (m4a, mp3, wav), and send it as a new report.",
+    "transcribe": "Nothing for now: the desk has been told and the station tries again with the "
+    "next report. Send it again only if the desk asks.",
+    "locate": "Check the place, lat and lon in the notes and send the report again.",
+    "station": "Nothing: the station tries again by itself in a few minutes, and the desk has "
+    "been told.",
+}
+DEFAULT_WHAT_TO_DO = "The desk has been told; nothing for you to do now."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportState:
+    """One report as its reporter sees it. Private in the catalog; `public_view` is what leaves."""
+
+    report_id: str
+    state: str
+    updated_at: dt.datetime
+    title: str = ""
+    stage: str = ""  # the stage that failed
+    reason: str = ""
+    what_to_do: str = ""
+    waiting_until: dt.datetime | None = None  # WAITING: when it goes out without notes
+    guid: str = ""
+    place: str = ""  # the public place name (coarsened for a sensitive report), never a point
+    links: EpisodeLinks | None = None  # the published episode (also when a re-send failed)
+    version: str = ""  # the published MP3's and master's hashes: when they change, an update
+
+    def same_as(self, other: ReportState | None) -> bool:
+        """Whether nothing but the time differs (nothing to write, nobody to tell)."""
+        return other is not None and replace(other, updated_at=self.updated_at) == self
+
+
+def failed(report_id: str, *, stage: str, reason: str, title: str = "", **more: Any) -> ReportState:
+    """A failed state with what to do about that stage."""
+    return ReportState(
+        report_id=report_id,
+        state=FAILED,
+        updated_at=now(),
+        title=title,
+        stage=stage,
+        reason=reason,
+        what_to_do=WHAT_TO_DO.get(stage, DEFAULT_WHAT_TO_DO),
+        **more,
+    )
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def from_timestamp(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(round(seconds), dt.UTC)
+
+
+def load_states(catalog: Catalog, report_ids: Iterable[str]) -> dict[str, ReportState]:
+    return catalog.get_many(STATE_STAGE, report_ids, ReportState)
+
+
+def load_state(catalog: Catalog, report_id: str) -> ReportState | None:
+    return catalog.get(STATE_STAGE, report_id, ReportState)
+
+
+def save_state(catalog: Catalog, state: ReportState) -> bool:
+    """Keep `state` unless only its time differs from the kept one; True when it was written."""
+    if state.same_as(load_state(catalog, state.report_id)):
+        return False
+    catalog.put(STATE_STAGE, state.report_id, state)
+    return True
+
+
+def visible_reports(uploads: Sequence[Upload], viewer: Identity) -> dict[str, list[Upload]]:
+    """The reports `viewer` may see, with their uploads: their own, or every one for an editor."""
+    by_report: dict[str, list[Upload]] = {}
+    for upload in uploads:
+        by_report.setdefault(upload.report_id, []).append(upload)
+    if viewer.is_editor:
+        return by_report
+    return {
+        report_id: files
+        for report_id, files in by_report.items()
+        if any(f.reporter == viewer.name for f in files)
+    }
+
+
+def public_view(
+    report_id: str,
+    state: ReportState | None,
+    uploads: Sequence[Upload],
+    viewer: Identity,
+) -> dict[str, Any]:
+    """The JSON the status API answers for one report the viewer may see."""
+    if state is None:
+        state = ReportState(report_id=report_id, state=RECEIVED, updated_at=now())
+    files = [
+        {
+            "kind": "notes" if f.file_name.lower().endswith(".md") else "recording",
+            "received_at": f.received_at.isoformat(),
+            "reporter": f.reporter,
+            # Who sent a file sees its name; another reporter's original names stay private.
+            **({"name": f.file_name} if viewer.is_editor or f.reporter == viewer.name else {}),
+        }
+        for f in uploads
+    ]
+    links = state.links
+    return {
+        "id": report_id,
+        "title": state.title,
+        "state": state.state,
+        "message": MESSAGES.get(state.state, ""),
+        "updated_at": state.updated_at.isoformat(),
+        "waiting_until": state.waiting_until.isoformat() if state.waiting_until else None,
+        "stage": state.stage,
+        "reason": state.reason,
+        "what_to_do": state.what_to_do,
+        "guid": state.guid or None,
+        "place": state.place or None,
+        "links": (
+            {"episode": links.episode, "page": links.page, "map": links.map or None}
+            if links
+            else None
+        ),
+        "files": files,
+    }
+
+
+def report_list(
+    states: Mapping[str, ReportState], visible: Mapping[str, list[Upload]], viewer: Identity
+) -> list[dict[str, Any]]:
+    """Every report the viewer may see, newest upload first."""
+    ordered = sorted(visible.items(), key=lambda item: item[1][-1].received_at, reverse=True)
+    return [public_view(rid, states.get(rid), files, viewer) for rid, files in ordered]
