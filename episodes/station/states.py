@@ -49,13 +49,14 @@ MESSAGES = {
 
 # What a reporter can do about a failure at each stage, in the words of the page.
 WHAT_TO_DO = {
-    "discover": "Fix the notes as the reason says and send the report again from this page; "
-    "the recording itself is fine.",
+    "discover": "Fix the notes as the reason says and send the notes file again under the same "
+    "name, to replace the old one; the recording itself is fine and need not be sent again.",
     "normalise": "The recording cannot be used as audio. Record it again, or export it again in "
     "a common format (m4a, mp3, wav), and send it as a new report.",
     "transcribe": "Nothing for now: the desk has been told and the station tries again with the "
     "next report. Send it again only if the desk asks.",
-    "locate": "Check the place, lat and lon in the notes and send the report again.",
+    "locate": "Check the place, lat and lon in the notes and send the notes file again under "
+    "the same name, to replace the old one.",
     "station": "Nothing: the station tries again by itself in a few minutes, and the desk has "
     "been told.",
 }

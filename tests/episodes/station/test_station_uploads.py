@@ -1,0 +1,281 @@
+"""Uploads into the station, by the clients reporters really use: tus-js-client (the browser
+client, run here in node) and tuspy, each with its own reporter key, over real sockets. The
+pipeline is not what these tests are about: the station's run function here only notes its
+calls, so every file stays in the inbox as it landed. The status API and the reporters' keys
+are checked here too."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from tusclient import client as tus_client
+from tusclient.exceptions import TusCommunicationError
+
+from pipeline import cli
+from tests.support import ROOT
+from tests.support.station import RecordingRun, RunningStation, add_reporters, running_station
+
+TUS_JS = ROOT / "tests" / "fieldreports" / "intake" / "clients" / "tus_js_upload.js"
+needs_node = pytest.mark.skipif(
+    shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir(),
+    reason="needs node and tus-js-client (make install runs npm ci)",
+)
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[RunningStation]:
+    run = RecordingRun()
+    with running_station(tmp_path / "show", run=run, extra_toml="[station]\nburst = 8\n") as s:
+        yield s
+
+
+@pytest.fixture
+def keys(station: RunningStation) -> dict[str, str]:
+    return add_reporters(station.config.show_dir, "Amal", "Bo", editors=("Desk",))
+
+
+def recording(folder: Path, name: str = "harbour.flac", size: int = 2_000_000) -> Path:
+    """Bytes that start like FLAC and never repeat, so no chunk looks like another."""
+    blocks = (hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size // 32 + 1))
+    path = folder / name
+    path.write_bytes((b"fLaC" + b"".join(blocks))[:size])
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    return sorted(p for p in inbox.iterdir() if p.is_file())
+
+
+def tus_js(station: RunningStation, file: Path, key: str, **options: Any) -> dict[str, Any]:
+    args = {"file": str(file), "endpoint": station.files_url, "token": key, **options}
+    args.setdefault("metadata", {"filename": file.name, "filetype": "audio/flac"})
+    done = subprocess.run(
+        ["node", str(TUS_JS), json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    if done.returncode == -9:
+        return {"killed": True}
+    assert done.stdout, done.stderr
+    return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
+def tuspy(station: RunningStation, key: str) -> tus_client.TusClient:
+    return tus_client.TusClient(station.files_url, headers={"Authorization": f"Bearer {key}"})
+
+
+# -- tus-js-client ---------------------------------------------------------------------------
+
+
+@needs_node
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"uploadDataDuringCreation": True, "chunkSize": 500_000}],
+    ids=["plain", "creation-with-upload"],
+)
+def test_tus_js_client_upload_lands_whole_and_is_recorded_with_its_sender(
+    station, keys, tmp_path: Path, options
+) -> None:
+    source = recording(tmp_path)
+    assert tus_js(station, source, keys["Amal"], **options)["ok"]
+    (received,) = inbox_files(station.inbox)
+    assert sha256(received) == sha256(source)
+    (upload,) = station.station.catalog.uploads()
+    assert (upload.file_name, upload.report_id, upload.reporter) == (
+        "harbour.flac",
+        "harbour",
+        "Amal",
+    )
+    assert upload.sha256 == sha256(source)
+
+
+@needs_node
+def test_tus_js_client_killed_mid_upload_resumes_in_the_station(
+    station, keys, tmp_path: Path
+) -> None:
+    source = recording(tmp_path, size=32_000_000)
+    urls = tmp_path / "tus-urls.json"
+    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls), killAtFraction=0.25) == {
+        "killed": True
+    }
+    (part,) = (station.inbox / ".uploads").glob("*.part")
+    assert 0 < part.stat().st_size < source.stat().st_size
+    assert not inbox_files(station.inbox)
+    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls))["ok"]
+    (received,) = inbox_files(station.inbox)
+    assert sha256(received) == sha256(source)
+
+
+@needs_node
+def test_sending_again_after_completion_succeeds_and_lands_once(
+    station, keys, tmp_path: Path
+) -> None:
+    source = recording(tmp_path, size=300_000)
+    urls = tmp_path / "tus-urls.json"
+    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls))["ok"]
+    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls))["ok"]  # lost the reply
+    assert tus_js(station, source, keys["Amal"])["ok"]  # a fresh client, same bytes
+    (received,) = inbox_files(station.inbox)
+    assert sha256(received) == sha256(source)
+    assert len(station.station.catalog.uploads()) == 1
+
+
+@needs_node
+def test_wrong_and_revoked_keys_get_401_and_nothing_is_stored(
+    station, keys, tmp_path: Path
+) -> None:
+    source = recording(tmp_path, size=200_000)
+    wrong = tus_js(station, source, "not-a-key")
+    assert wrong["ok"] is False and wrong["status"] == 401
+    result = CliRunner().invoke(cli, ["reporters", "revoke", str(station.config.show_dir), "Bo"])
+    assert result.exit_code == 0, result.output
+    revoked = tus_js(station, source, keys["Bo"])
+    assert revoked["ok"] is False and revoked["status"] == 401
+    assert "Authorization: Bearer" in revoked["body"]
+    assert not inbox_files(station.inbox)
+    assert not list((station.inbox / ".uploads").glob("*.json"))
+    assert not station.station.catalog.uploads()
+    assert station.api("reports", keys["Bo"])[0] == 401
+
+
+# -- tuspy -----------------------------------------------------------------------------------
+
+
+def test_tuspy_interrupted_upload_resumes_and_its_report_is_received(
+    station, keys, tmp_path: Path
+) -> None:
+    source = recording(tmp_path)
+    metadata = {"filename": "Border crossing.flac"}
+    first = tuspy(station, keys["Amal"]).uploader(
+        str(source), chunk_size=500_000, metadata=metadata, upload_checksum=True
+    )
+    first.upload_chunk()
+    first.upload_chunk()  # then the phone dies
+    second = tuspy(station, keys["Amal"]).uploader(str(source), url=first.url, chunk_size=500_000)
+    assert second.get_offset() == 1_000_000
+    second.upload()
+    (received,) = inbox_files(station.inbox)
+    assert received.name == "border-crossing.flac" and sha256(received) == sha256(source)
+    # A recording without notes: the station waits for them (notes_wait_s) before running it.
+    state = station.wait_for_state("border-crossing", keys["Amal"], ("waiting-for-notes",))
+    assert state["waiting_until"] and state["files"][0]["name"] == "border-crossing.flac"
+
+
+def test_tuspy_with_a_wrong_key_is_refused(station, keys, tmp_path: Path) -> None:
+    with pytest.raises(TusCommunicationError) as refused:
+        tuspy(station, "guess").uploader(str(recording(tmp_path))).upload()
+    assert refused.value.status_code == 401
+    assert not inbox_files(station.inbox)
+
+
+# -- CORS, limits ----------------------------------------------------------------------------
+
+
+def test_cors_preflight_is_answered_for_uploads_and_the_api(station) -> None:
+    for path, method in (("files/", "POST"), ("api/reports", "GET")):
+        request = urllib.request.Request(
+            station.url + path,
+            method="OPTIONS",
+            headers={
+                "Origin": "https://newsroom.example.org",
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status in (200, 204)
+            assert response.headers["Access-Control-Allow-Origin"] in (
+                "*",
+                "https://newsroom.example.org",
+            )
+            assert method in response.headers["Access-Control-Allow-Methods"]
+            assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_a_key_that_starts_too_many_uploads_is_told_to_wait(station, keys, tmp_path: Path) -> None:
+    source = recording(tmp_path, size=10_000)
+    statuses = []
+    for _ in range(12):  # [station] burst = 8 here
+        request = urllib.request.Request(
+            station.files_url,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {keys['Amal']}",
+                "Tus-Resumable": "1.0.0",
+                "Upload-Length": str(source.stat().st_size),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                statuses.append(exc.code)
+                if exc.code == 429:
+                    assert int(exc.headers["Retry-After"]) >= 1
+                    assert b"too many requests" in exc.read()
+    assert statuses[:8] == [201] * 8 and 429 in statuses[8:]
+    # Another reporter's bucket is their own.
+    assert station.api("reports", keys["Bo"])[0] == 200
+
+
+# -- the status API: who sees what -----------------------------------------------------------
+
+
+def _send(station: RunningStation, key: str, path: Path, name: str) -> None:
+    tuspy(station, key).uploader(str(path), metadata={"filename": name}).upload()
+
+
+def test_a_reporter_sees_only_their_own_reports_and_an_editor_sees_all(
+    station, keys, tmp_path: Path
+) -> None:
+    notes = tmp_path / "n.md"
+    notes.write_text("---\ntitle: Amal at the fence\nlat: 35.5\nlon: 12.6\n---\n", "utf-8")
+    _send(station, keys["Amal"], notes, "Amal's fence notes.md")
+    other = tmp_path / "o.md"
+    other.write_text("---\ntitle: Bo in the camp\n---\n", "utf-8")
+    _send(station, keys["Bo"], other, "Bo camp secret-name.md")
+
+    status, mine = station.api("reports", keys["Amal"])
+    assert status == 200 and mine["reporter"] == "Amal" and mine["editor"] is False
+    assert [r["id"] for r in mine["reports"]] == ["amal-s-fence-notes"]
+    (report,) = mine["reports"]
+    assert report["state"] == "received" and report["title"] == "Amal at the fence"
+    assert report["files"][0]["name"] == "amal-s-fence-notes.md"
+    text = json.dumps(mine)
+    assert "bo-camp" not in text and "35.5" not in text  # no other's names, no coordinates
+
+    assert station.api("reports/bo-camp-secret-name", keys["Amal"])[0] == 404
+    assert station.api("reports/amal-s-fence-notes", keys["Bo"])[0] == 404
+    assert station.api("reports/amal-s-fence-notes", "guess")[0] == 401
+
+    status, everything = station.api("reports", keys["Desk"])
+    assert status == 200 and everything["editor"] is True
+    assert {r["id"] for r in everything["reports"]} == {"amal-s-fence-notes", "bo-camp-secret-name"}
+
+
+def test_states_of_a_report_survive_a_restart(tmp_path: Path) -> None:
+    show = tmp_path / "show"
+    run = RecordingRun()
+    with running_station(show, run=run) as station:
+        key = add_reporters(show, "Amal")["Amal"]
+        source = recording(tmp_path, size=50_000)
+        _send(station, key, source, "late-night.flac")
+        waiting = station.wait_for_state("late-night", key, ("waiting-for-notes",))
+        port = int(station.url.rsplit(":", 1)[1].strip("/"))
+    with running_station(show, run=run, port=port) as again:
+        assert again.state("late-night", key)["waiting_until"] == waiting["waiting_until"]
+        time.sleep(0.5)
+        assert run.calls[-1] == frozenset({"late-night"})  # still held back for its notes

@@ -1,0 +1,147 @@
+"""A station on a free port of this machine, in a thread, for the length of a test.
+
+The port is taken first, so the show's base_url can name it: the links the station hands out
+(episodes, pages, map stops) then lead back to it, as they would behind a newsroom's proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from episodes.station.app import Station
+from fieldreports.catalog import open_catalog
+from fieldreports.config import ShowConfig, load_config
+from fieldreports.serving import listen, server_config
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunningStation:
+    url: str  # the station's root, ending in "/"
+    config: ShowConfig
+    station: Station
+
+    @property
+    def files_url(self) -> str:
+        return self.url + "files/"
+
+    @property
+    def inbox(self) -> Path:
+        return self.config.inbox_dir
+
+    def api(self, path: str, key: str) -> tuple[int, Any]:
+        """GET /api/<path> with a reporter key: (status, JSON)."""
+        request = urllib.request.Request(
+            f"{self.url}api/{path}", headers={"Authorization": f"Bearer {key}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, json.loads(exc.read() or b"null")
+
+    def state(self, report_id: str, key: str) -> dict[str, Any]:
+        status, body = self.api(f"reports/{report_id}", key)
+        assert status == 200, (status, body)
+        return dict(body)
+
+    def wait_for_state(
+        self, report_id: str, key: str, states: tuple[str, ...], *, timeout_s: float = 120
+    ) -> dict[str, Any]:
+        """Poll the API, as the page does, until the report reaches one of `states`."""
+        deadline = time.monotonic() + timeout_s
+        seen: list[str] = []
+        while True:
+            status, body = self.api(f"reports/{report_id}", key)
+            if status == 200:
+                if not seen or seen[-1] != body["state"]:
+                    seen.append(body["state"])
+                if body["state"] in states:
+                    return dict(body)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{report_id} never reached {states}; went {seen}, {body}")
+            time.sleep(0.2)
+
+
+def write_show(show_dir: Path, port: int, extra_toml: str = "") -> None:
+    """A show folder whose base_url is the station on `port`: fast settings for tests."""
+    show_dir.mkdir(parents=True, exist_ok=True)
+    (show_dir / "inbox").mkdir(exist_ok=True)
+    (show_dir / "show.toml").write_text(
+        f'[show]\ntitle = "Station Test"\nbase_url = "http://127.0.0.1:{port}/"\n'
+        'owner_email = "desk@example.org"\n'
+        '[transcription]\nmodel = "tiny.en"\n[map]\ntiles = "none"\n' + extra_toml,
+        encoding="utf-8",
+    )
+
+
+def add_reporters(show_dir: Path, *names: str, editors: tuple[str, ...] = ()) -> dict[str, str]:
+    """Reporters' keys by name, made through the catalog as `reporters add` makes them."""
+    config = load_config(show_dir)
+    with open_catalog(config.state_dir, config.catalog) as catalog:
+        return {n: catalog.add_reporter(n, editor=n in editors) for n in (*names, *editors)}
+
+
+@contextmanager
+def running_station(
+    show_dir: Path,
+    *,
+    run: Callable[..., Any],
+    extra_toml: str = "",
+    port: int | None = None,
+) -> Iterator[RunningStation]:
+    """Write show.toml for a free port (unless it exists), start the station, yield it."""
+    sock = listen("127.0.0.1", port or 0)
+    port = sock.getsockname()[1]
+    if not (show_dir / "show.toml").exists():
+        write_show(show_dir, port, extra_toml)
+    config = load_config(show_dir)
+    station = Station(config, run=run)
+    station.start()
+    server = uvicorn.Server(server_config(station.app, settings=config.uploads))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the station did not start")
+        time.sleep(0.01)
+    try:
+        yield RunningStation(url=f"http://127.0.0.1:{port}/", config=config, station=station)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        station.close()
+
+
+@dataclass(frozen=True, slots=True)
+class NoEpisodes:
+    """What a run that publishes nothing returns (the shape of pipeline.RunSummary)."""
+
+    episodes: Mapping[str, Any]
+    failures: tuple[Any, ...] = ()
+    published: Any = None
+
+
+class RecordingRun:
+    """A run function that only notes when it was called and what it held back: for tests of
+    the upload side, where the files must stay in the inbox as they landed."""
+
+    def __init__(self) -> None:
+        self.calls: list[frozenset[str]] = []
+
+    def __call__(self, config: ShowConfig, *, on_progress: Any = None, hold: Any = ()) -> Any:
+        self.calls.append(frozenset(hold))
+        return NoEpisodes(episodes={})
