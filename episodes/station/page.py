@@ -52,7 +52,6 @@ TEXT = {
     "this phone.",
     "key_label": "Upload key",
     "key_save": "Save the key",
-    "key_forget": "Forget the key on this phone",
     "key_missing": "This phone has no upload key yet: open the link the desk sent you.",
     "key_wrong": "The desk does not accept this key (wrong, or revoked). Ask the desk for a new "
     "link.",
@@ -87,7 +86,6 @@ TEXT = {
     "reports_heading": "Your reports",
     "no_reports": "No reports sent from here yet.",
     "offline": "No connection. Reports are kept on this phone and sent when it is back.",
-    "online": "Connected.",
     "local_saved": "Saved on this phone; sending soon.",
     "local_waiting": "Waiting for a connection. Kept on this phone.",
     "local_sending_notes": "Sending the notes…",
@@ -108,7 +106,6 @@ TEXT = {
     "place_published": "Shown as: {place}",
     "retry": "Try again now",
     "remove": "Remove from this list",
-    "sent_at": "Sent {when}",
 }
 
 
@@ -143,6 +140,7 @@ def render_page(config: ShowConfig) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{t["page_title"]} · {show}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="upload/assets/upload.css">
 <script type="application/json" id="settings">{settings}</script>
 <script src="upload/assets/{TUS_CLIENT}" defer></script>

@@ -43,7 +43,7 @@ MESSAGES = {
     "then goes out as an untitled report with only an approximate place.",
     MASTERING: "Being mastered: loudness for podcasts and a broadcast master.",
     TRANSCRIBING: "Being transcribed.",
-    PUBLISHED: "Published.",
+    PUBLISHED: "In the feed and on the site; podcast apps get it at their next look.",
     FAILED: "Not published.",
 }
 

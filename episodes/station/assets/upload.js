@@ -301,6 +301,7 @@
   let sending = false
   let retryTimer = null
   let retryDelay = 5000
+  let current = null // the upload under way: {upload, reject}
   const progress = new Map() // id -> {kind, sent, total}
 
   function upload (record, kind, blob, name, type) {
@@ -323,6 +324,7 @@
         onSuccess: resolve
       }
       const tusUpload = new tus.Upload(blob, options)
+      current = { upload: tusUpload, reject }
       tusUpload.findPreviousUploads().then((previous) => {
         if (previous.length) tusUpload.resumeFromPreviousUpload(previous[0])
         tusUpload.start()
@@ -390,10 +392,23 @@
       } else {
         if (record) { record.local = 'waiting'; render(record) }
         retryTimer = setTimeout(pump, retryDelay)
-        retryDelay = Math.min(retryDelay * 2, 60000)
+        retryDelay = Math.min(Math.max(retryDelay * 2, 5000), 60000)
       }
     } finally {
+      current = null
       sending = false
+    }
+  }
+
+  // Now, not at the next retry: the signal is back (the phone may not have noticed).
+  async function retryNow () {
+    retryDelay = 0
+    const under = current
+    if (under) {
+      await under.upload.abort()
+      under.reject(new Error('trying again now'))
+    } else {
+      pump()
     }
   }
 
@@ -520,7 +535,7 @@
           await deleteRecord(record.id)
           item.remove()
         } else {
-          pump()
+          retryNow()
         }
       })
       detail.append(retry)
@@ -533,7 +548,7 @@
     $('connection').textContent = navigator.onLine ? '' : T.offline
   }
 
-  window.addEventListener('online', () => { showConnection(); retryDelay = 5000; pump(); refreshAll() })
+  window.addEventListener('online', () => { showConnection(); retryNow(); refreshAll() })
   window.addEventListener('offline', () => { showConnection(); records.forEach(render) })
 
   // -- start ---------------------------------------------------------------------------------

@@ -64,7 +64,11 @@ def tus_js(station: RunningStation, file: Path, key: str, **options: Any) -> dic
     args = {"file": str(file), "endpoint": station.files_url, "token": key, **options}
     args.setdefault("metadata", {"filename": file.name, "filetype": "audio/flac"})
     done = subprocess.run(
-        ["node", str(TUS_JS), json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=60
+        ["node", str(TUS_JS), json.dumps(args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if done.returncode == -9:
         return {"killed": True}
