@@ -89,7 +89,7 @@ def _file_response(path: Path, headers: dict[str, str], *, head: bool) -> Respon
     if wanted and if_range and if_range.strip() != last_modified:
         wanted = None  # the file changed since the client's copy: send it all
     base = {
-        "Content-Type": content_type_for(path.name),
+        "Content-Type": content_type_for(str(path)),
         "Accept-Ranges": "bytes",
         "Last-Modified": last_modified,
     }

@@ -194,3 +194,51 @@ def test_recordings_never_go_into_the_published_site(
         return
     with pytest.raises(SetupError, match="inside the published site"):
         load_config(write(tmp_path / "s", text))
+
+
+def test_station_and_notify_settings_read_lists_of_urls(tmp_path: Path) -> None:
+    show = write(
+        tmp_path / "s",
+        '[show]\ntitle = "T"\nbase_url = "https://e.org/"\nwebsub_hub = "https://hub.e.org/"\n'
+        "[station]\nnotes_wait_s = 30\n"
+        '[notify]\nwebhooks = ["https://desk.e.org/hook", "http://127.0.0.1:9000/x"]\n'
+        'secret_file = ".fieldreports/webhook.secret"\n',
+    )
+    config = load_config(show)
+    assert config.notify.webhooks == ("https://desk.e.org/hook", "http://127.0.0.1:9000/x")
+    assert config.station.notes_wait_s == 30.0 and config.show.websub_hub == "https://hub.e.org/"
+    assert (
+        load_config(
+            write(tmp_path / "d", '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n')
+        ).notify.webhooks
+        == ()
+    )
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        ('[notify]\nwebhooks = "https://e.org/hook"\n', "should be a list of text"),
+        ("[notify]\nwebhooks = [1, 2]\n", "should be a list of text"),
+        ('[notify]\nwebhooks = ["e.org/hook"]\n', "[notify] webhooks"),
+        ('[station]\nurl = "desk.e.org"\n', "[station] url"),
+        ('[notify]\nsecret_file = "public/hook.secret"\n', "lies in the published folder"),
+        ("[station]\nburst = 0\n", "[station] burst = 0 must be at least 1"),
+        ("[station]\nnotes_wait = 5\n", 'did you mean "notes_wait_s"'),
+    ],
+)
+def test_station_and_notify_mistakes_are_named(tmp_path: Path, tables: str, expected: str) -> None:
+    show = write(tmp_path / "s", '[show]\ntitle = "T"\nbase_url = "https://e.org/"\n' + tables)
+    with pytest.raises(SetupError) as error:
+        load_config(show)
+    assert expected in str(error.value)
+
+
+def test_a_websub_hub_changes_no_cached_episode() -> None:
+    """The hub is read by the feed alone: episodes and the map keep their cache keys."""
+    from fieldreports.catalog.serialise import key_data
+    from fieldreports.config import ShowInfo
+
+    plain = ShowInfo(title="T", base_url="https://e.org/")
+    hubbed = ShowInfo(title="T", base_url="https://e.org/", websub_hub="https://hub.e.org/")
+    assert key_data(plain) == key_data(hubbed)

@@ -187,20 +187,28 @@ def test_publishing_to_s3_leaks_nothing_in_keys_metadata_or_bodies(show: Path, m
     assert _leaks(blobs) == []
 
 
-def test_serve_hands_out_nothing_private(show: Path) -> None:
-    """Even when a symlink in the published folder points at the catalog or the inbox."""
+@pytest.mark.parametrize("kind", ["serve", "station"])
+def test_serve_hands_out_nothing_private(show: Path, kind: str) -> None:
+    """Even when a symlink in the published folder points at the catalog or the inbox; the same
+    for the station's site."""
     import urllib.error
     import urllib.request
 
-    from episodes.site.serve import running
+    from tests.support.station import serving_site
 
     public = show / "public"
     public.mkdir(exist_ok=True)
     (public / "catalog").unlink(missing_ok=True)
     (public / "catalog").symlink_to(show / ".fieldreports")
     (public / ".hidden").write_text("secret", encoding="utf-8")
-    with running(public) as base:
-        for path in ("catalog/catalog.sqlite3", ".hidden", "catalog/", "episodes/"):
+    with serving_site(kind, public) as base:
+        for path in (
+            "catalog/catalog.sqlite3",
+            ".hidden",
+            "catalog/",
+            "episodes/",
+            "%2e%2e/show.toml",
+        ):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(base + path, timeout=5)
             assert refused.value.code == 404, path

@@ -145,3 +145,24 @@ class RecordingRun:
     def __call__(self, config: ShowConfig, *, on_progress: Any = None, hold: Any = ()) -> Any:
         self.calls.append(frozenset(hold))
         return NoEpisodes(episodes={})
+
+
+@contextmanager
+def serving_site(
+    kind: str, directory: Path, *, signing_secret: bytes | None = None
+) -> Iterator[str]:
+    """The published folder served by `fieldreports serve` ("serve") or by the station's app
+    ("station"); yields the base URL. The same tests hold for both."""
+    if kind == "serve":
+        from episodes.site.serve import running as serve_running
+
+        with serve_running(directory, signing_secret=signing_secret) as base:
+            yield base
+        return
+    from episodes.station.site import PublishedSite
+    from fieldreports.config import UploadSettings
+    from tests.support.uploads import running as uvicorn_running
+
+    app = PublishedSite(directory, signing_secret=signing_secret)
+    with uvicorn_running(app, inbox=directory, settings=UploadSettings()) as server:
+        yield f"http://{server.host}:{server.port}/"

@@ -1,4 +1,5 @@
-"""`fieldreports serve`: HEAD and byte ranges over real HTTP, as Apple and players use them."""
+"""`fieldreports serve` and the station's site: HEAD and byte ranges over real HTTP, as Apple and
+players use them (every test runs against both)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from episodes.site.serve import running
+from tests.support.station import serving_site
 
 BODY = os.urandom(10_000)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+@pytest.fixture(scope="module", params=["serve", "station"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, int]]:
     root = tmp_path_factory.mktemp("public")
     (root / "episodes").mkdir()
     (root / "episodes" / "a.mp3").write_bytes(BODY)
@@ -26,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     (root / "transcripts" / "a.en.vtt").write_text("WEBVTT\n")
     (root / "chapters").mkdir()
     (root / "chapters" / "a.json").write_text('{"version": "1.2.0", "chapters": []}')
-    with running(root) as base_url:
+    with serving_site(request.param, root) as base_url:
         parts = urlsplit(base_url)
         yield parts.hostname, parts.port
 
@@ -119,3 +123,10 @@ def test_chapters_are_served_with_their_own_type(server) -> None:
     response, _body = request(server, "GET", "/chapters/a.json")
     assert response.status == 200
     assert response.getheader("Content-Type") == "application/json+chapters"
+
+
+def test_folders_redirect_to_their_slash_and_are_never_listed(server) -> None:
+    response, _ = request(server, "GET", "/transcripts")
+    assert response.status == 301 and response.getheader("Location").endswith("/transcripts/")
+    response, _ = request(server, "GET", "/transcripts/")
+    assert response.status == 404

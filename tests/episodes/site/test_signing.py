@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from episodes.episode import Episode
 from episodes.pages.partners import presign_masters
 from episodes.site.publish import build_site, publish
-from episodes.site.serve import running
 from episodes.site.signing import KEY_FILE, load_secret, sign
 from episodes.site.storage import open_storage
 from fieldreports.config import ShowConfig
 from tests.support.episodes import BASE_URL, make_show_episodes, show_config
+from tests.support.station import serving_site
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,11 @@ def show(tmp_path_factory: pytest.TempPathFactory) -> tuple[ShowConfig, tuple[Ep
     return config, episodes
 
 
-@pytest.fixture(scope="module")
-def server(show) -> Iterator[tuple[str, int]]:
+@pytest.fixture(scope="module", params=["serve", "station"])
+def server(show, request) -> Iterator[tuple[str, int]]:  # noqa: ANN001
     config, _episodes = show
-    with running(config.public_dir, signing_secret=load_secret(config.state_dir)) as base:
+    secret = load_secret(config.state_dir)
+    with serving_site(request.param, config.public_dir, signing_secret=secret) as base:
         parts = urlsplit(base)
         yield parts.hostname, parts.port
 

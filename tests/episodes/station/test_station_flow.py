@@ -24,6 +24,7 @@ from mutagen.id3 import ID3
 from tusclient import client as tus_client
 
 from episodes.station.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from fieldreports.naming import slugify
 from fieldreports.serving import listen
 from pipeline import run_show
 from tests.support.audio import speak
@@ -153,7 +154,7 @@ def speech(tmp_path_factory) -> Path:
 
 def other_speech(folder: Path, text: str) -> Path:
     """Another recording: the station takes the same bytes only once, under any name."""
-    return speak(text, folder / "other.wav")
+    return speak(text, folder / f"{slugify(text)[:40]}.wav")
 
 
 def send(station: RunningStation, key: str, path: Path, name: str) -> None:
@@ -254,9 +255,17 @@ def test_a_recording_without_notes_waits_for_them_then_goes_at_once(
     send(station, keys["Bo"], evening, "camp-evening.wav")
     waiting = station.wait_for_state("camp-evening", keys["Bo"], ("waiting-for-notes",))
     assert waiting["waiting_until"]
-    time.sleep(2)  # a run or two could happen meanwhile; the recording is held back
+    # Meanwhile another report goes out whole; the recording without notes is held back.
+    road = other_speech(tmp_path, "On the road to the border the buses are full.")
+    send(station, keys["Amal"], notes(tmp_path, "r.md", "title: On the road\n"), "road.md")
+    send(station, keys["Amal"], road, "road.wav")
+    assert (
+        station.wait_for_state("road", keys["Amal"], ("published", "failed"))["state"]
+        == "published"
+    )
     assert station.state("camp-evening", keys["Bo"])["state"] == "waiting-for-notes"
-    assert b"Camp" not in fetch(station.url + "feed.xml")[1]
+    feed = fetch(station.url + "feed.xml")[1]
+    assert b"On the road" in feed and b"Untitled" not in feed
     sent = time.monotonic()
     send(
         station,
