@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
+from episodes.i18n import interface
 from episodes.station import page
 from episodes.station import states as st
 from episodes.station.limits import RateLimit, TokenBuckets
@@ -48,6 +49,7 @@ class Station:
 
     def __init__(self, config: ShowConfig, *, run: RunShow) -> None:
         self.config = config
+        self.ui = interface(config.show.language)  # the API's sentences, as the page's
         config.inbox_dir.mkdir(parents=True, exist_ok=True)
         self.catalog: Catalog = open_catalog(config.state_dir, config.catalog)
         try:
@@ -120,7 +122,7 @@ class Station:
         body = {
             "reporter": viewer.name,
             "editor": viewer.is_editor,
-            "reports": st.report_list(states, visible, viewer),
+            "reports": st.report_list(states, visible, viewer, self.ui),
         }
         return JSONResponse(body, headers=_API_HEADERS)
 
@@ -138,7 +140,8 @@ class Station:
             )
         state = st.load_state(self.catalog, report_id)
         return JSONResponse(
-            st.public_view(report_id, state, visible[report_id], viewer), headers=_API_HEADERS
+            st.public_view(report_id, state, visible[report_id], viewer, self.ui),
+            headers=_API_HEADERS,
         )
 
     # -- the app -------------------------------------------------------------------------

@@ -13,7 +13,8 @@ failed (with the reason and what to do).
 The reporter's key comes in the link `reporters add` prints, after `#key=`: a fragment never
 reaches a server or its logs. The page keeps it on the phone and removes it from the address bar.
 
-Its fixed text is in `TEXT`, in one place, for the message catalogs to take over.
+Its fixed text is in the show's language: `page_text` looks it up in the message catalogs
+(`episodes.i18n`), and the script gets the same words with its settings.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
+from episodes.i18n import Interface, interface
 from fieldreports.config import ShowConfig
 from fieldreports.intake.notes import MAX_NOTES_BYTES
 
@@ -35,81 +37,90 @@ TUS_CLIENT = "tus-js-client-4.3.1/tus.min.js"
 # server keeps whatever part of it arrived anyway.
 CHUNK_BYTES = 256 * 1024
 
-# Languages offered for the notes' `language` hint (Whisper's codes); "" lets Whisper detect it.
+# Languages offered for the notes' `language` hint (Whisper's codes), named in the interface's
+# language by Babel; the first choice, "", lets Whisper find out.
 LANGUAGES = (
-    ("", "language_auto"),
-    ("ar", "Arabic"), ("bg", "Bulgarian"), ("de", "German"), ("el", "Greek"), ("en", "English"),
-    ("es", "Spanish"), ("fa", "Persian"), ("fr", "French"), ("hr", "Croatian"),
-    ("hu", "Hungarian"), ("it", "Italian"), ("nl", "Dutch"), ("pl", "Polish"), ("ps", "Pashto"),
-    ("ro", "Romanian"), ("ru", "Russian"), ("sr", "Serbian"), ("tr", "Turkish"),
-    ("uk", "Ukrainian"), ("ur", "Urdu"),
+    "ar", "bg", "de", "el", "en", "es", "fa", "fr", "hr", "hu", "it", "ku", "nl", "pl", "ps",
+    "ro", "ru", "so", "sr", "tr", "uk", "ur",
 )  # fmt: skip
 
-TEXT = {
-    "page_title": "Send a report",
-    "key_heading": "Your upload key",
-    "key_intro": "Open the link the desk sent you, or paste the key from it here. It stays on "
-    "this phone.",
-    "key_label": "Upload key",
-    "key_save": "Save the key",
-    "key_missing": "This phone has no upload key yet: open the link the desk sent you.",
-    "key_wrong": "The desk does not accept this key (wrong, or revoked). Ask the desk for a new "
-    "link.",
-    "recording_legend": "Recording",
-    "record": "Record",
-    "stop": "Stop recording",
-    "recording_now": "Recording… {time}",
-    "recorded": "Recorded {time}. Listen to it below, or record again.",
-    "no_microphone": "This browser cannot record here. Choose a file instead.",
-    "microphone_refused": "The microphone was not allowed. Allow it in the browser's settings, "
-    "or choose a file.",
-    "file_label": "Or choose a recording",
-    "title_label": "Title",
-    "title_help": "What listeners see first, like “Waiting at the harbour”.",
-    "place_label": "Place",
-    "place_help": "A town, border crossing or camp, like “Lampedusa”.",
-    "journey_label": "Journey",
-    "journey_help": "The trip this report belongs to, like “Border Reached! 2022”.",
-    "language_label": "Language spoken",
-    "language_auto": "Find out from the recording",
-    "notes_label": "Notes",
-    "notes_help": "What happened, who speaks, anything the desk should know. Published with "
-    "the episode.",
-    "sensitive_label": "Sensitive: hide the exact place",
-    "sensitive_help": "On: the map and the feed show only the nearest town or a 10 km area. "
-    "Leave it on when anyone could be put at risk.",
-    "send": "Send the report",
-    "need_recording": "Record something or choose a recording first.",
-    "need_title": "Give the report a title.",
-    "too_big": "This recording is {size}; the desk takes at most {max}.",
-    "notes_too_long": "The notes are too long; keep them under {max}.",
-    "reports_heading": "Your reports",
-    "no_reports": "No reports sent from here yet.",
-    "offline": "No connection. Reports are kept on this phone and sent when it is back.",
-    "local_saved": "Saved on this phone; sending soon.",
-    "local_waiting": "Waiting for a connection. Kept on this phone.",
-    "local_sending_notes": "Sending the notes…",
-    "local_sending": "Sending the recording: {percent}%",
-    "local_refused": "The desk refused it: {reason}",
-    "local_sent": "Sent.",
-    "state_received": "Received",
-    "state_waiting-for-notes": "Waiting for the notes",
-    "state_mastering": "Mastering",
-    "state_transcribing": "Transcribing",
-    "state_published": "Published",
-    "state_failed": "Failed",
-    "reason": "Why: {reason}",
-    "what_to_do": "What to do: {what}",
-    "link_episode": "Listen to the episode",
-    "link_page": "Its page",
-    "link_map": "Its stop on the map",
-    "place_published": "Shown as: {place}",
-    "retry": "Try again now",
-    "remove": "Remove from this list",
-}
+
+def page_text(ui: Interface) -> dict[str, str]:
+    """The page's fixed text in the show's language (`episodes.i18n`), by key; the script
+    gets it too."""
+    _ = ui.gettext
+    return {
+        "page_title": _("Send a report"),
+        "key_heading": _("Your upload key"),
+        "key_intro": _(
+            "Open the link the desk sent you, or paste the key from it here. It stays on "
+            "this phone."
+        ),
+        "key_label": _("Upload key"),
+        "key_save": _("Save the key"),
+        "key_missing": _("This phone has no upload key yet: open the link the desk sent you."),
+        "key_wrong": _(
+            "The desk does not accept this key (wrong, or revoked). Ask the desk for a new link."
+        ),
+        "recording_legend": _("Recording"),
+        "record": _("Record"),
+        "stop": _("Stop recording"),
+        "recording_now": _("Recording… {time}"),
+        "recorded": _("Recorded {time}. Listen to it below, or record again."),
+        "no_microphone": _("This browser cannot record here. Choose a file instead."),
+        "microphone_refused": _(
+            "The microphone was not allowed. Allow it in the browser's settings, or choose a file."
+        ),
+        "file_label": _("Or choose a recording"),
+        "title_label": _("Title"),
+        "title_help": _("What listeners see first, like “Waiting at the harbour”."),
+        "place_label": _("Place"),
+        "place_help": _("A town, border crossing or camp, like “Lampedusa”."),
+        "journey_label": _("Journey"),
+        "journey_help": _("The trip this report belongs to, like “Border Reached! 2022”."),
+        "language_label": _("Language spoken"),
+        "language_auto": _("Find out from the recording"),
+        "notes_label": _("Notes"),
+        "notes_help": _(
+            "What happened, who speaks, anything the desk should know. Published with the episode."
+        ),
+        "sensitive_label": _("Sensitive: hide the exact place"),
+        "sensitive_help": _(
+            "On: the map and the feed show only the nearest town or a 10 km area. "
+            "Leave it on when anyone could be put at risk."
+        ),
+        "send": _("Send the report"),
+        "need_recording": _("Record something or choose a recording first."),
+        "need_title": _("Give the report a title."),
+        "too_big": _("This recording is {size}; the desk takes at most {max}."),
+        "notes_too_long": _("The notes are too long; keep them under {max}."),
+        "reports_heading": _("Your reports"),
+        "no_reports": _("No reports sent from here yet."),
+        "offline": _("No connection. Reports are kept on this phone and sent when it is back."),
+        "local_saved": _("Saved on this phone; sending soon."),
+        "local_waiting": _("Waiting for a connection. Kept on this phone."),
+        "local_sending_notes": _("Sending the notes…"),
+        "local_sending": _("Sending the recording: {percent}%"),
+        "local_refused": _("The desk refused it: {reason}"),
+        "local_sent": _("Sent."),
+        "state_received": _("Received"),
+        "state_waiting-for-notes": _("Waiting for the notes"),
+        "state_mastering": _("Mastering"),
+        "state_transcribing": _("Transcribing"),
+        "state_published": _("Published"),
+        "state_failed": _("Failed"),
+        "reason": _("Why: {reason}"),
+        "what_to_do": _("What to do: {what}"),
+        "link_episode": _("Listen to the episode"),
+        "link_page": _("Its page"),
+        "link_map": _("Its stop on the map"),
+        "place_published": _("Shown as: {place}"),
+        "retry": _("Try again now"),
+        "remove": _("Remove from this list"),
+    }
 
 
-def settings_for(config: ShowConfig) -> dict[str, Any]:
+def settings_for(config: ShowConfig, ui: Interface) -> dict[str, Any]:
     """What the page's script needs to know, as JSON inside the page."""
     return {
         "endpoint": "files/",
@@ -119,22 +130,24 @@ def settings_for(config: ShowConfig) -> dict[str, Any]:
         "maxNotesBytes": MAX_NOTES_BYTES,
         "sensitiveByDefault": config.show.sensitive_by_default or config.geotag.sensitive,
         "pollSeconds": 5,
-        "text": TEXT,
+        "text": page_text(ui),
     }
 
 
 def render_page(config: ShowConfig) -> str:
-    """The page's HTML; its words from TEXT, its settings as JSON for the script."""
-    t = {key: escape(value) for key, value in TEXT.items()}
-    settings = json.dumps(settings_for(config), ensure_ascii=False).replace("<", "\\u003c")
-    checked = " checked" if settings_for(config)["sensitiveByDefault"] else ""
-    options = "".join(
-        f'<option value="{code}">{escape(TEXT.get(name, name))}</option>'
-        for code, name in LANGUAGES
+    """The page's HTML in the show's language; its settings as JSON for the script."""
+    ui = interface(config.show.language)
+    t = {key: escape(value) for key, value in page_text(ui).items()}
+    values = settings_for(config, ui)
+    settings = json.dumps(values, ensure_ascii=False).replace("<", "\\u003c")
+    checked = " checked" if values["sensitiveByDefault"] else ""
+    named = sorted(((ui.language_name(code), code) for code in LANGUAGES), key=lambda n: n[0])
+    options = f'<option value="">{t["language_auto"]}</option>' + "".join(
+        f'<option value="{code}">{escape(name)}</option>' for name, code in named
     )
     show = escape(config.show.title)
     return f"""<!doctype html>
-<html lang="en">
+<html lang="{escape(ui.lang)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -32,9 +32,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from episodes.addresses import EpisodeLinks, episode_links
 from episodes.episode import Episode
 from episodes.feed.rss import FEED_KEY
+from episodes.i18n import interface
+from episodes.links import EpisodeLinks, episode_links
 from episodes.site.storage import feed_url, open_storage, public_base_url
 from episodes.station import states as st
 from episodes.station.notify import Notifier, new_event
@@ -377,7 +378,9 @@ class Processor:
                             "reporter": self.catalog.sender_of(report_id),
                             "stage": failure.stage,
                             "reason": failure.reason,
-                            "what_to_do": state.what_to_do,
+                            "what_to_do": st.advice(
+                                interface(self.config.show.language), failure.stage
+                            ),
                         },
                     )
                 )

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from episodes.addresses import EpisodeLinks
+from episodes.i18n import Interface
+from episodes.links import EpisodeLinks
 from fieldreports.catalog import Catalog, Upload
 from fieldreports.intake.identity import Identity
 
@@ -37,30 +38,49 @@ FINAL = (PUBLISHED, FAILED)
 # A run's progress (pipeline stage names) as a reporter's state.
 STAGE_STATES = {"normalise": MASTERING, "transcribe": TRANSCRIBING, "translate": TRANSCRIBING}
 
-MESSAGES = {
-    RECEIVED: "Received. It goes out as soon as the recording and its notes are both here.",
-    WAITING: "The recording is here; its notes have not arrived yet. It waits for them a little, "
-    "then goes out as an untitled report with only an approximate place.",
-    MASTERING: "Being mastered: loudness for podcasts and a broadcast master.",
-    TRANSCRIBING: "Being transcribed.",
-    PUBLISHED: "In the feed and on the site; podcast apps get it at their next look.",
-    FAILED: "Not published.",
-}
 
-# What a reporter can do about a failure at each stage, in the words of the page.
-WHAT_TO_DO = {
-    "discover": "Fix the notes as the reason says and send the notes file again under the same "
-    "name, to replace the old one; the recording itself is fine and need not be sent again.",
-    "normalise": "The recording cannot be used as audio. Record it again, or export it again in "
-    "a common format (m4a, mp3, wav), and send it as a new report.",
-    "transcribe": "Nothing for now: the desk has been told and the station tries again with the "
-    "next report. Send it again only if the desk asks.",
-    "locate": "Check the place, lat and lon in the notes and send the notes file again under "
-    "the same name, to replace the old one.",
-    "station": "Nothing: the station tries again by itself in a few minutes, and the desk has "
-    "been told.",
-}
-DEFAULT_WHAT_TO_DO = "The desk has been told; nothing for you to do now."
+def message(ui: Interface, state: str) -> str:
+    """A sentence about a state, for the reporter, in the show's language."""
+    _ = ui.gettext
+    return {
+        RECEIVED: _("Received. It goes out as soon as the recording and its notes are both here."),
+        WAITING: _(
+            "The recording is here; its notes have not arrived yet. It waits for them a little, "
+            "then goes out as an untitled report with only an approximate place."
+        ),
+        MASTERING: _("Being mastered: loudness for podcasts and a broadcast master."),
+        TRANSCRIBING: _("Being transcribed."),
+        PUBLISHED: _("In the feed and on the site; podcast apps get it at their next look."),
+        FAILED: _("Not published."),
+    }.get(state, "")
+
+
+def advice(ui: Interface, stage: str) -> str:
+    """What a reporter can do about a failure at `stage`, in the show's language."""
+    _ = ui.gettext
+    return {
+        "discover": _(
+            "Fix the notes as the reason says and send the notes file again under the same "
+            "name, to replace the old one; the recording itself is fine and need not be sent "
+            "again."
+        ),
+        "normalise": _(
+            "The recording cannot be used as audio. Record it again, or export it again in a "
+            "common format (m4a, mp3, wav), and send it as a new report."
+        ),
+        "transcribe": _(
+            "Nothing for now: the desk has been told and the station tries again with the next "
+            "report. Send it again only if the desk asks."
+        ),
+        "locate": _(
+            "Check the place, lat and lon in the notes and send the notes file again under the "
+            "same name, to replace the old one."
+        ),
+        "station": _(
+            "Nothing: the station tries again by itself in a few minutes, and the desk has been "
+            "told."
+        ),
+    }.get(stage) or _("The desk has been told; nothing for you to do now.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +93,6 @@ class ReportState:
     title: str = ""
     stage: str = ""  # the stage that failed
     reason: str = ""
-    what_to_do: str = ""
     waiting_until: dt.datetime | None = None  # WAITING: when it goes out without notes
     guid: str = ""
     place: str = ""  # the public place name (coarsened for a sensitive report), never a point
@@ -86,7 +105,7 @@ class ReportState:
 
 
 def failed(report_id: str, *, stage: str, reason: str, title: str = "", **more: Any) -> ReportState:
-    """A failed state with what to do about that stage."""
+    """A failed state (what to do about it follows from the stage: `advice`)."""
     return ReportState(
         report_id=report_id,
         state=FAILED,
@@ -94,7 +113,6 @@ def failed(report_id: str, *, stage: str, reason: str, title: str = "", **more: 
         title=title,
         stage=stage,
         reason=reason,
-        what_to_do=WHAT_TO_DO.get(stage, DEFAULT_WHAT_TO_DO),
         **more,
     )
 
@@ -142,6 +160,7 @@ def public_view(
     state: ReportState | None,
     uploads: Sequence[Upload],
     viewer: Identity,
+    ui: Interface,
 ) -> dict[str, Any]:
     """The JSON the status API answers for one report the viewer may see."""
     if state is None:
@@ -161,12 +180,12 @@ def public_view(
         "id": report_id,
         "title": state.title,
         "state": state.state,
-        "message": MESSAGES.get(state.state, ""),
+        "message": message(ui, state.state),
         "updated_at": state.updated_at.isoformat(),
         "waiting_until": state.waiting_until.isoformat() if state.waiting_until else None,
         "stage": state.stage,
         "reason": state.reason,
-        "what_to_do": state.what_to_do,
+        "what_to_do": advice(ui, state.stage) if state.state == FAILED else "",
         "guid": state.guid or None,
         "place": state.place or None,
         "links": (
@@ -179,8 +198,11 @@ def public_view(
 
 
 def report_list(
-    states: Mapping[str, ReportState], visible: Mapping[str, list[Upload]], viewer: Identity
+    states: Mapping[str, ReportState],
+    visible: Mapping[str, list[Upload]],
+    viewer: Identity,
+    ui: Interface,
 ) -> list[dict[str, Any]]:
     """Every report the viewer may see, newest upload first."""
     ordered = sorted(visible.items(), key=lambda item: item[1][-1].received_at, reverse=True)
-    return [public_view(rid, states.get(rid), files, viewer) for rid, files in ordered]
+    return [public_view(rid, states.get(rid), files, viewer, ui) for rid, files in ordered]
