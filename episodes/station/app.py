@@ -15,7 +15,9 @@ the `notify` side what happened.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -38,6 +40,7 @@ from fieldreports.config import ShowConfig
 from fieldreports.intake.identity import Identity
 from fieldreports.intake.inbox import report_id_of
 from fieldreports.intake.tus import CompletedUpload, MountSlash, tus_app
+from fieldreports.intake.upload_store import UploadStore
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class Station:
             raise
 
     def start(self) -> None:
+        self.import_receipts()
         self.notifier.start()
         self.processor.start()
 
@@ -104,6 +108,33 @@ class Station:
             sha256=completed.sha256,
         )
         self.processor.landed(completed.path)
+
+    def import_receipts(self) -> int:
+        """Files whose upload receipt the catalog lacks (sent to `fieldreports receive`, or
+        landed just before a crash) are recorded with their sender; returns how many."""
+        known = {(u.file_name, u.sha256) for u in self.catalog.uploads()}
+        added = 0
+        for receipt in UploadStore(self.config.inbox_dir, self.config.uploads).receipts():
+            try:
+                name, digest = str(receipt["file"]), str(receipt["sha256"])
+                sender = str(receipt["sender"]["name"])
+                received_at = dt.datetime.fromisoformat(str(receipt["received_at"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if (name, digest) in known:
+                continue
+            self.catalog.record_upload(
+                file_name=name,
+                report_id=report_id_of(Path(name)),
+                reporter=sender,
+                sha256=digest,
+                received_at=received_at,
+            )
+            known.add((name, digest))
+            added += 1
+        if added:
+            log.info("recorded %d earlier upload(s) from their receipts", added)
+        return added
 
     # -- the status API ------------------------------------------------------------------
 

@@ -101,7 +101,6 @@ class Processor:
         self._next_scan = 0.0
         self._errors = 0  # runs in a row that stopped with an exception
         self._run_states: dict[str, str] = {}
-        self._running = False
         self._thread = threading.Thread(target=self._loop, name="station-processor", daemon=True)
         self.runs = 0  # finished runs, for tests and the log
 
@@ -124,11 +123,6 @@ class Processor:
     def landed(self, path: Path) -> None:
         """A file has just landed in the inbox (the upload server's `on_complete`)."""
         self._arrived(path)
-
-    def idle(self) -> bool:
-        """Nothing due and no run under way (pending reports may still be waiting for notes)."""
-        with self._cond:
-            return not self._running and not self._run_requested and not self._due()
 
     # -- what arrives --------------------------------------------------------------------
 
@@ -262,13 +256,7 @@ class Processor:
                 del self._pending[report_id]
             waiting = set(self._pending)
             self._run_requested = False
-            self._running = True
-        try:
-            self._run(due, waiting)
-        finally:
-            with self._cond:
-                self._running = False
-                self._cond.notify_all()
+        self._run(due, waiting)
 
     def _run(self, due: set[str], waiting: set[str]) -> None:
         before = {r.id: r.status for r in self.catalog.reports()}

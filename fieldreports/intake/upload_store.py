@@ -508,6 +508,17 @@ class UploadStore:
             "place: only the reporter who sent those notes, or an editor, may replace them",
         )
 
+    def receipts(self) -> Iterator[dict[str, Any]]:
+        """Every receipt kept (`_record_receipt`), oldest name first; unreadable ones are skipped."""
+        for path in sorted(self.received_dir.glob("*.json")):
+            try:
+                receipt = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                log.warning("ignoring unreadable upload receipt %s", path)
+                continue
+            if isinstance(receipt, dict):
+                yield receipt
+
     def sender_of(self, inbox_name: str) -> Identity | None:
         """Who sent the inbox file `inbox_name` last, if it came through this server."""
         try:

@@ -283,3 +283,27 @@ def test_states_of_a_report_survive_a_restart(tmp_path: Path) -> None:
         assert again.state("late-night", key)["waiting_until"] == waiting["waiting_until"]
         time.sleep(0.5)
         assert run.calls[-1] == frozenset({"late-night"})  # still held back for its notes
+
+
+def test_files_sent_to_receive_before_the_station_are_attributed_from_their_receipts(
+    tmp_path: Path,
+) -> None:
+    from fieldreports.config import UploadSettings
+    from fieldreports.intake.identity import shared_token
+    from fieldreports.intake.tus import receiving_app
+    from tests.support.uploads import running as running_receive
+
+    show = tmp_path / "show"
+    inbox = show / "inbox"
+    inbox.mkdir(parents=True)
+    app = receiving_app(inbox, authenticate=shared_token("s3cret"), settings=UploadSettings())
+    with running_receive(app, inbox=inbox, settings=UploadSettings()) as receive:
+        client = tus_client.TusClient(receive.url, headers={"Authorization": "Bearer s3cret"})
+        client.uploader(
+            str(recording(tmp_path, size=20_000)), metadata={"filename": "old.flac"}
+        ).upload()
+    with running_station(show, run=RecordingRun()) as station:
+        desk = add_reporters(show, editors=("Desk",))["Desk"]
+        (report,) = station.api("reports", desk)[1]["reports"]
+        assert report["id"] == "old" and report["files"][0]["reporter"] == "newsroom"
+        assert station.station.import_receipts() == 0  # once
