@@ -148,7 +148,8 @@ class Station:
         viewer = self._viewer(request)
         if viewer is None:
             return _unauthorised()
-        visible = st.visible_reports(self.catalog.uploads(), viewer)
+        known = (r.id for r in self.catalog.reports()) if viewer.is_editor else ()
+        visible = st.visible_reports(self.catalog.uploads(), viewer, known=known)
         states = st.load_states(self.catalog, visible)
         body = {
             "reporter": viewer.name,
@@ -163,7 +164,8 @@ class Station:
             return _unauthorised()
         report_id = request.path_params["report_id"]
         uploads = list(self.catalog.uploads(report_id))
-        visible = st.visible_reports(uploads, viewer)
+        known = [report_id] if viewer.is_editor and self.catalog.first_seen(report_id) else []
+        visible = st.visible_reports(uploads, viewer, known=known)
         if report_id not in visible:
             # Someone else's report answers as if it did not exist.
             return JSONResponse(

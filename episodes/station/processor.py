@@ -97,7 +97,8 @@ class Processor:
         self._pending: dict[str, float] = {}  # report id -> when it is due (time.time())
         self._run_requested = True  # a first run at start: whatever came while it was down
         self._closed = False
-        self._seen: dict[str, tuple[int, int]] = {}  # inbox name -> (size, mtime_ns)
+        self._seen: dict[str, tuple[int, int]] = {}  # inbox name -> (size, mtime_ns) acted on
+        self._last_listing: dict[str, tuple[int, int]] = {}  # the inbox at the last scan
         self._next_scan = 0.0
         self._errors = 0  # runs in a row that stopped with an exception
         self._run_states: dict[str, str] = {}
@@ -108,7 +109,7 @@ class Processor:
 
     def start(self) -> None:
         self._restore()
-        self._seen = self._listing()  # the first run takes whatever is there now
+        self._seen = self._last_listing = self._listing()  # the first run takes all there is
         self._thread.start()
 
     def close(self, timeout_s: float = 10.0) -> None:
@@ -202,12 +203,21 @@ class Processor:
         return found
 
     def _scan(self) -> None:
-        """Files that reached the inbox by another way than the upload server."""
+        """Files that reached the inbox by another way than the upload server. A report's files
+        count once they are all the same at two scans in a row: a copy under way is left alone."""
         found = self._listing()
         with self._cond:
-            new = [n for n, sig in found.items() if self._seen.get(n) != sig]
+            moving = {report_id_of(Path(n)) for n, sig in found.items()
+                      if self._last_listing.get(n) != sig}  # fmt: skip
+            new = [
+                n
+                for n, sig in found.items()
+                if self._seen.get(n) != sig and report_id_of(Path(n)) not in moving
+            ]
             gone = set(self._seen) - set(found)
-            self._seen = found
+            self._seen = {n: sig for n, sig in self._seen.items() if n in found}
+            self._seen.update((n, found[n]) for n in new)
+            self._last_listing = found
         for name in new:
             self._arrived(self.config.inbox_dir / name)
         if gone and not new:
@@ -256,7 +266,13 @@ class Processor:
                 del self._pending[report_id]
             waiting = set(self._pending)
             self._run_requested = False
-        self._run(due, waiting)
+        try:
+            self._run(due, waiting)
+        except Exception:
+            # Whatever failed after the run (the catalog away, say): run these again later.
+            for report_id in due:
+                self._schedule(report_id, time.time() + self.config.station.retry_s)
+            raise
 
     def _run(self, due: set[str], waiting: set[str]) -> None:
         before = {r.id: r.status for r in self.catalog.reports()}

@@ -141,13 +141,16 @@ def save_state(catalog: Catalog, state: ReportState) -> bool:
     return True
 
 
-def visible_reports(uploads: Sequence[Upload], viewer: Identity) -> dict[str, list[Upload]]:
-    """The reports `viewer` may see, with their uploads: their own, or every one for an editor."""
+def visible_reports(
+    uploads: Sequence[Upload], viewer: Identity, *, known: Iterable[str] = ()
+) -> dict[str, list[Upload]]:
+    """The reports `viewer` may see, with their uploads: their own, or for an editor every one,
+    also those `known` to the catalog that came by another way than an upload."""
     by_report: dict[str, list[Upload]] = {}
     for upload in uploads:
         by_report.setdefault(upload.report_id, []).append(upload)
     if viewer.is_editor:
-        return by_report
+        return {**{report_id: [] for report_id in known}, **by_report}
     return {
         report_id: files
         for report_id, files in by_report.items()
@@ -203,6 +206,13 @@ def report_list(
     viewer: Identity,
     ui: Interface,
 ) -> list[dict[str, Any]]:
-    """Every report the viewer may see, newest upload first."""
-    ordered = sorted(visible.items(), key=lambda item: item[1][-1].received_at, reverse=True)
+    """Every report the viewer may see, the latest news first."""
+
+    def latest(item: tuple[str, list[Upload]]) -> dt.datetime:
+        report_id, files = item
+        state = states.get(report_id)
+        times = [f.received_at for f in files] + ([state.updated_at] if state else [])
+        return max(times, default=dt.datetime.min.replace(tzinfo=dt.UTC))
+
+    ordered = sorted(visible.items(), key=latest, reverse=True)
     return [public_view(rid, states.get(rid), files, viewer, ui) for rid, files in ordered]
