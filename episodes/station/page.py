@@ -86,7 +86,7 @@ def page_text(ui: Interface) -> dict[str, str]:
         ),
         "sensitive_label": _("Sensitive: hide the exact place"),
         "sensitive_help": _(
-            "On: the map and the feed show only the nearest town or a 10 km area. "
+            "On: the map and the feed give only the nearest town or a 10 km area. "
             "Leave it on when anyone could be put at risk."
         ),
         "send": _("Send the report"),

@@ -36,6 +36,10 @@ CHROMIUM_ARGS = (
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--autoplay-policy=no-user-gesture-required",
+    # Chromium's own test microphone (a beep), allowed without asking: the station's upload page
+    # records with it (tests/episodes/station). Nothing else asks for a microphone.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 )
 UTC = dt.UTC
 

@@ -15,7 +15,7 @@
   const DB_NAME = 'fieldreports-station'
   const STORE = 'reports'
   const RETRY_DELAYS = [0, 1000, 3000, 6000]
-  const FINAL = ['published']
+  const RETRIED = ['station', 'transcribe']
   const $ = (id) => document.getElementById(id)
 
   function fmt (text, values) {
@@ -455,11 +455,18 @@
     } catch (error) { /* offline */ }
   }
 
+  // Published is final; so is a failure the reporter must act on. A failure the station
+  // retries by itself (its own error, the transcription) is still worth asking about.
+  function settled (server) {
+    if (!server) return false
+    if (server.state === 'published') return true
+    return server.state === 'failed' && !RETRIED.includes(server.stage)
+  }
+
   setInterval(() => {
     if (!key || !navigator.onLine) return
     for (const record of records.values()) {
-      const done = record.server && FINAL.includes(record.server.state)
-      if (record.recordingSent && !done) poll(record)
+      if (record.recordingSent && !settled(record.server)) poll(record)
     }
   }, settings.pollSeconds * 1000)
 

@@ -18,7 +18,7 @@ import pytest
 
 from fieldreports.intake.notes import read_notes
 from pipeline import run_show
-from tests.support import ROOT, mapkit
+from tests.support import ROOT
 from tests.support.audio import speak
 from tests.support.station import RunningStation, add_reporters, running_station
 
@@ -27,8 +27,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 360, "height": 740}
 TITLE = 'Harbour: #1 at night "all" waiting'
-# Chromium's own test microphone (a beep), allowed without asking.
-FAKE_MICROPHONE = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +34,6 @@ def station(tmp_path_factory) -> Iterator[RunningStation]:
     show = tmp_path_factory.mktemp("page") / "show"
     with running_station(show, run=run_show, extra_toml="[station]\nscan_interval_s = 0\n") as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not mapkit.CHROMIUM.exists():
-        pytest.skip(f"needs {mapkit.CHROMIUM} (make test installs it)")
-    if not AXE.is_file():
-        pytest.fail(f"{AXE} is missing: run make install (npm ci)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(mapkit.CHROMIUM), args=[*mapkit.CHROMIUM_ARGS, *FAKE_MICROPHONE]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +91,10 @@ def fetch(url: str) -> int:
 
 @pytest.fixture(scope="module")
 def sent(station, browser, recording) -> Iterator[dict[str, Any]]:
-    """One report sent from the page through a dropped connection and a reload."""
+    """One report sent from the page through a dropped connection and a reload (`browser`: the
+    session's Chromium, tests/conftest.py, with a fake microphone)."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run make install (npm ci)")
     key = add_reporters(station.config.show_dir, "Amal")["Amal"]
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, bypass_csp=True)
     network = Network(station.url.rstrip("/"))
