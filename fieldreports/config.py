@@ -630,7 +630,6 @@ def mask_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-
 def _check_station(config: ShowConfig, source: Path) -> None:
     """Web addresses are absolute http(s); the webhooks' secret file is never published."""
     urls = [
