@@ -7,19 +7,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from fieldreports.cli.console import load
+from fieldreports.cli.console import listen_options, load
 from fieldreports.errors import FieldReportsError
 
 
 @click.command()
 @click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 for the whole network).",
-)
+@listen_options(port=8000, host_help="Address to listen on (0.0.0.0 for the whole network).")
 @click.option(
     "--signed",
     is_flag=True,

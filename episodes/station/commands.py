@@ -17,7 +17,7 @@ from rich.table import Table
 
 from episodes.station.processor import RunShow
 from fieldreports.catalog import open_catalog
-from fieldreports.cli.console import load
+from fieldreports.cli.console import listen_options, load
 from fieldreports.config import ShowConfig
 from fieldreports.errors import FieldReportsError
 
@@ -29,12 +29,9 @@ def station_command(run: RunShow) -> click.Command:
 
     @click.command("station")
     @click.argument("show_dir", type=SHOW_DIR)
-    @click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
-    @click.option(
-        "--host",
-        default="127.0.0.1",
-        show_default=True,
-        help="Address to listen on; keep 127.0.0.1 behind an HTTPS proxy (docs/station.md).",
+    @listen_options(
+        port=8000,
+        host_help="Address to listen on; keep 127.0.0.1 behind an HTTPS proxy (docs/station.md).",
     )
     @click.pass_obj
     def station(console: Console, show_dir: Path, port: int, host: str) -> None:

@@ -7,7 +7,9 @@ library error reaches the user as one sentence, without a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from rich.console import Console
@@ -16,6 +18,22 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from fieldreports.config import ShowConfig, load_config, with_broker
 from fieldreports.errors import SetupError
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def listen_options(*, port: int, host_help: str) -> Callable[[F], F]:
+    """`--port` and `--host` for a command that serves (serve, receive, station): local by default."""
+
+    def decorate(command: F) -> F:
+        command = click.option("--host", default="127.0.0.1", show_default=True, help=host_help)(
+            command
+        )
+        return click.option(
+            "--port", default=port, show_default=True, help="TCP port to listen on."
+        )(command)
+
+    return decorate
 
 
 def console_setup(verbose: bool) -> Console:

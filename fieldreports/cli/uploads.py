@@ -9,18 +9,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, TaskID, TextColumn, TransferSpeedColumn
 from rich.progress import Progress as Progress_
 
-from fieldreports.cli.console import load
+from fieldreports.cli.console import listen_options, load
 from fieldreports.errors import FieldReportsError
 
 
 @click.command()
 @click.argument("show_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--port", default=8001, show_default=True, help="TCP port to listen on.")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 to take uploads from the network).",
+@listen_options(
+    port=8001, host_help="Address to listen on (0.0.0.0 to take uploads from the network)."
 )
 @click.option(
     "--token",

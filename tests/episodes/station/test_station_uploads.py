@@ -6,7 +6,6 @@ are checked here too."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from tusclient.exceptions import TusCommunicationError
 from pipeline import cli
 from tests.support import ROOT
 from tests.support.station import RecordingRun, RunningStation, add_reporters, running_station
+from tests.support.uploads import inbox_files, recording, sha256
 
 TUS_JS = ROOT / "tests" / "fieldreports" / "intake" / "clients" / "tus_js_upload.js"
 needs_node = pytest.mark.skipif(
@@ -42,22 +42,6 @@ def station(tmp_path: Path) -> Iterator[RunningStation]:
 @pytest.fixture
 def keys(station: RunningStation) -> dict[str, str]:
     return add_reporters(station.config.show_dir, "Amal", "Bo", editors=("Desk",))
-
-
-def recording(folder: Path, name: str = "harbour.flac", size: int = 2_000_000) -> Path:
-    """Bytes that start like FLAC and never repeat, so no chunk looks like another."""
-    blocks = (hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size // 32 + 1))
-    path = folder / name
-    path.write_bytes((b"fLaC" + b"".join(blocks))[:size])
-    return path
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def inbox_files(inbox: Path) -> list[Path]:
-    return sorted(p for p in inbox.iterdir() if p.is_file())
 
 
 def tus_js(station: RunningStation, file: Path, key: str, **options: Any) -> dict[str, Any]:

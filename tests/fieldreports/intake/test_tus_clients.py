@@ -3,7 +3,6 @@ in node) and tuspy, over real sockets. Each file must land in the inbox byte for
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -15,29 +14,13 @@ from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
 from tests.support import ROOT
-from tests.support.uploads import TOKEN, RunningServer
+from tests.support.uploads import TOKEN, RunningServer, inbox_files, recording, sha256
 
 TUS_JS = Path(__file__).parent / "clients" / "tus_js_upload.js"
 needs_node = pytest.mark.skipif(
     shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir(),
     reason="needs node and tus-js-client (make install runs npm ci)",
 )
-
-
-def recording(folder: Path, name: str = "Harbour 2022-09-20.flac", size: int = 3_000_000) -> Path:
-    """A file that starts like FLAC and is not one long repeat, so no chunk looks like another."""
-    blocks = (hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size // 32 + 1))
-    path = folder / name
-    path.write_bytes((b"fLaC" + b"".join(blocks))[:size])
-    return path
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def inbox_files(inbox: Path) -> list[Path]:
-    return sorted(p for p in inbox.iterdir() if p.is_file())
 
 
 def tus_js(server: RunningServer, file: Path, **options: Any) -> dict[str, Any]:
@@ -69,7 +52,7 @@ def tus_js(server: RunningServer, file: Path, **options: Any) -> dict[str, Any]:
     ids=["plain", "chunked", "creation-with-upload", "override-patch", "parallel"],
 )
 def test_tus_js_client_upload_lands_whole(server, tmp_path: Path, options) -> None:
-    source = recording(tmp_path)
+    source = recording(tmp_path, name="Harbour 2022-09-20.flac", size=3_000_000)
     result = tus_js(server, source, **options)
     assert result["ok"], result
     (received,) = inbox_files(server.inbox)
