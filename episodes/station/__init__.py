@@ -1,7 +1,7 @@
 """The station: from a reporter's phone to listeners' apps with nobody at a desk.
 
 `fieldreports station SHOW_DIR` runs one long-running process (uvicorn, through
-`fieldreports.serving`) serving one app (`app.Station`): tus uploads at /files/ by reporter key,
+`fieldreports.intake.serving`) serving one app (`app.Station`): tus uploads at /files/ by reporter key,
 the phone page at /upload (`page`, `assets/`), a JSON status API at /api/reports (`states`), the
 published folder at / (`site`), and beside them two threads: the `processor`, which runs the
 pipeline whenever a report becomes complete and keeps each report's state in the catalog, and

@@ -44,7 +44,7 @@ def station_command(run: RunShow) -> click.Command:
         folder is served at /, masters only through signed links. Ctrl+C stops it.
         """
         from episodes.station.app import Station
-        from fieldreports.serving import listen, serve
+        from fieldreports.intake.serving import listen, serve
 
         config = load(show_dir)
         try:

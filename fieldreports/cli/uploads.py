@@ -33,8 +33,8 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
     too; limits and allowed web pages are in show.toml's [uploads] table.
     """
     from fieldreports.intake.identity import anyone, shared_token
+    from fieldreports.intake.serving import listen, serve
     from fieldreports.intake.tus import receiving_app
-    from fieldreports.serving import listen, serve
 
     config = load(show_dir)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:

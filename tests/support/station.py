@@ -22,7 +22,7 @@ import uvicorn
 from episodes.station.app import Station
 from fieldreports.catalog import open_catalog
 from fieldreports.config import ShowConfig, load_config
-from fieldreports.serving import listen, server_config
+from fieldreports.intake.serving import listen, server_config
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

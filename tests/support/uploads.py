@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from fieldreports.config import UploadSettings
-from fieldreports.serving import listen, server_config
+from fieldreports.intake.serving import listen, server_config
 
 TOKEN = "s3cret"
 

@@ -24,8 +24,8 @@ from mutagen.id3 import ID3
 from tusclient import client as tus_client
 
 from episodes.station.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from fieldreports.intake.serving import listen
 from fieldreports.naming import slugify
-from fieldreports.serving import listen
 from pipeline import run_show
 from tests.support.audio import speak
 from tests.support.station import RunningStation, add_reporters, running_station, write_show
