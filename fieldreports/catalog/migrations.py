@@ -16,9 +16,12 @@ TEXT in both, as the catalog reads them back whole and never queries inside them
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from fieldreports.errors import SetupError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,3 +210,14 @@ def pending(version: int, *, where: str) -> tuple[Migration, ...]:
             f"(which knows {LATEST}); upgrade fieldreports on this machine, then run again."
         )
     return MIGRATIONS[version:]
+
+
+def log_migrated(where: str, *, was: int) -> None:
+    """One line for a catalog brought to LATEST: made new, or upgraded (each step at debug)."""
+    if was == LATEST:
+        return
+    if was == 0:
+        log.info("catalog %s made (schema version %d)", where, LATEST)
+        return
+    steps = "; ".join(m.name for m in MIGRATIONS[was:])
+    log.info("catalog %s upgraded from schema version %d to %d: %s", where, was, LATEST, steps)

@@ -22,7 +22,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from fieldreports.catalog.base import Catalog, Transaction
-from fieldreports.catalog.migrations import pending
+from fieldreports.catalog.migrations import log_migrated, pending
 from fieldreports.config import mask_password
 from fieldreports.errors import CatalogUnavailable, SetupError
 
@@ -95,7 +95,8 @@ class PostgresCatalog(Catalog):
                     "INSERT INTO catalog_schema (version, name) VALUES (%s, %s)",
                     (number, migration.name),
                 )
-                log.info("catalog %s: migration %d, %s", self.where, number, migration.name)
+                log.debug("catalog %s: migration %d, %s", self.where, number, migration.name)
+            log_migrated(self.where, was=version)
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Transaction]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from fieldreports.catalog import open_catalog
 from fieldreports.catalog.base import Catalog, Transaction, cache_key
-from fieldreports.catalog.migrations import pending
+from fieldreports.catalog.migrations import log_migrated, pending
 from fieldreports.errors import CatalogUnavailable, SetupError
 
 # Catalog, cache_key and open_catalog stay importable from here, for code written when SQLite
@@ -86,7 +86,8 @@ class SQLiteCatalog(Catalog):
                 for statement in migration.sqlite:
                     tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {number:d}")
-                log.info("catalog %s: migration %d, %s", self.where, number, migration.name)
+                log.debug("catalog %s: migration %d, %s", self.where, number, migration.name)
+            log_migrated(self.where, was=version)
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Transaction]:
