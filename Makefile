@@ -20,6 +20,9 @@ demo: install
 	@echo "Map:       $(SHOW)/public/map/index.html"
 	@echo "Home page: $(SHOW)/public/index.html"
 	@echo "Serve it:  $(VENV)/bin/fieldreports serve $(SHOW)   (then open http://localhost:8000/)"
+	@echo "Or run the station (uploads from phones, published by itself):"
+	@echo "           $(VENV)/bin/fieldreports reporters add $(SHOW) \"Your Name\""
+	@echo "           $(VENV)/bin/fieldreports station $(SHOW)   (then open the link it printed)"
 
 test: install
 	$(PY) -m pytest
