@@ -4,6 +4,7 @@
     /upload                  the phone page (`page`), and /upload/assets/ its own files
     /api/reports             the reports the key's holder may see, as JSON
     /api/reports/{id}        one of them
+    /api/health              whether the processor is alive and its last run went well
     /                        the published folder (`site`), as `fieldreports serve` serves it
 
 A reporter key travels as `Authorization: Bearer <key>` and is checked against the catalog
@@ -177,6 +178,11 @@ class Station:
             headers=_API_HEADERS,
         )
 
+    async def health(self, request: Request) -> Response:
+        """For a monitor or the proxy's health check: no key, nothing about any report."""
+        body = self.processor.health()
+        return JSONResponse(body, status_code=200 if body["ok"] else 503, headers=_API_HEADERS)
+
     # -- the app -------------------------------------------------------------------------
 
     def _app(self) -> Starlette:
@@ -191,6 +197,7 @@ class Station:
             routes=[
                 Route("/reports", self.list_reports, methods=["GET"]),
                 Route("/reports/{report_id}", self.one_report, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
             ],
             middleware=[
                 Middleware(

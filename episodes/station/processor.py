@@ -104,6 +104,7 @@ class Processor:
         self._run_states: dict[str, str] = {}
         self._thread = threading.Thread(target=self._loop, name="station-processor", daemon=True)
         self.runs = 0  # finished runs, for tests and the log
+        self.last_run_at: float | None = None  # when the last run ended well (time.time())
 
     # -- the outside world ---------------------------------------------------------------
 
@@ -120,6 +121,20 @@ class Processor:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+
+    def health(self) -> dict[str, Any]:
+        """How the processor is doing, for monitoring (`GET /api/health`): counts and times,
+        nothing of any report. `ok` is false when the thread is gone or the last run failed."""
+        with self._cond:
+            waiting = len(self._pending)
+        last = self.last_run_at
+        return {
+            "ok": self._thread.is_alive() and self._errors == 0,
+            "runs": self.runs,
+            "last_run_at": st.from_timestamp(last).isoformat() if last is not None else None,
+            "failed_runs_in_a_row": self._errors,
+            "reports_waiting": waiting,
+        }
 
     def landed(self, path: Path) -> None:
         """A file has just landed in the inbox (the upload server's `on_complete`)."""
@@ -310,6 +325,7 @@ class Processor:
             return
         self._errors = 0
         self.runs += 1
+        self.last_run_at = time.time()
         log.info("run %d done in %.1f s", self.runs, time.monotonic() - started)
         self._after(summary, due, before, previous)
 

@@ -83,3 +83,21 @@ def test_a_restart_picks_up_reports_on_their_way(processor: Processor) -> None:
     again = Processor(processor.config, RecordingRun(), processor.catalog, processor.notifier)
     again._restore()
     assert again._pending["late"] == pytest.approx(waiting_until, abs=1)
+
+
+def test_health_says_when_runs_fail_and_when_they_work_again(processor: Processor) -> None:
+    def broken(config: object, **options: object) -> object:
+        raise OSError("No space left on device")
+
+    good = processor.run
+    processor.run = broken
+    processor._run({"fence"}, set())
+    health = processor.health()
+    assert health["failed_runs_in_a_row"] == 1 and health["ok"] is False
+    assert health["last_run_at"] is None and health["reports_waiting"] == 1  # tried again later
+    processor.run = good
+    processor._run({"fence"}, set())
+    health = processor.health()
+    assert health["failed_runs_in_a_row"] == 0 and health["runs"] == 1
+    assert health["last_run_at"] is not None
+    assert "fence" not in str(health)  # nothing of any report

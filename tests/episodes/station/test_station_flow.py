@@ -201,6 +201,9 @@ def test_a_complete_report_is_published_by_the_station_alone(station, keys, publ
     assert f'id="{links["page"].rsplit("#", 1)[1]}"' in page
     feed = fetch(station.url + "feed.xml")[1]
     assert b"Harbour: #1 night" in feed
+    status, body = fetch(station.url + "api/health")  # no key: for a monitor
+    health = json.loads(body)
+    assert status == 200 and health["ok"] and health["runs"] >= 1, health
     # The report is sensitive: the API says the public place, never the exact point.
     assert (
         state["place"] and "35.499" not in json.dumps(state) and "12.606" not in json.dumps(state)
