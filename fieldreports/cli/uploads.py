@@ -66,13 +66,15 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
     "--to",
     "server_url",
     required=True,
-    help="The upload server, e.g. https://desk.example.org:8001/ (uploads go to its /files/).",
+    help="The station or upload server, e.g. https://desk.example.org/ (uploads go to its "
+    "/files/).",
 )
 @click.option(
     "--token",
     envvar="FIELDREPORTS_UPLOAD_TOKEN",
     default="",
-    help="The shared secret (or set FIELDREPORTS_UPLOAD_TOKEN).",
+    help="Your upload key from the station (`reporters add`), or `receive`'s shared secret "
+    "(or set FIELDREPORTS_UPLOAD_TOKEN).",
 )
 @click.option(
     "--replace", is_flag=True, help="Overwrite files of the same name (e.g. edited notes)."
@@ -81,7 +83,7 @@ def receive(console: Console, show_dir: Path, port: int, host: str, token: str) 
 def upload(
     console: Console, files: tuple[Path, ...], server_url: str, token: str, replace: bool
 ) -> None:
-    """Send recordings and notes to a `fieldreports receive` server, resuming where they stopped.
+    """Send recordings and notes to a station (or a `receive` server), resuming where they stopped.
 
     Run the same command again after a failure: finished files are not sent twice and a half-sent
     file continues from the last byte the server holds.

@@ -89,6 +89,25 @@ def test_tus_js_client_upload_lands_whole_and_is_recorded_with_its_sender(
     assert upload.sha256 == sha256(source)
 
 
+def test_the_upload_command_sends_notes_and_recording_with_a_reporter_key(
+    station, keys, tmp_path: Path
+) -> None:
+    notes = tmp_path / "fence.md"
+    notes.write_text("---\ntitle: At the fence\n---\n", encoding="utf-8")
+    source = recording(tmp_path, name="fence.flac", size=300_000)
+    args = ["upload", str(source), str(notes), "--to", station.url, "--token", keys["Bo"]]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in inbox_files(station.inbox)] == ["fence.flac", "fence.md"]
+    uploads = station.station.catalog.uploads()
+    assert sorted((u.file_name, u.reporter) for u in uploads) == [
+        ("fence.flac", "Bo"),
+        ("fence.md", "Bo"),
+    ]
+    refused = CliRunner().invoke(cli, [*args[:-1], "not-a-key"])
+    assert refused.exit_code != 0 and "key" in refused.output.lower(), refused.output
+
+
 @needs_node
 def test_tus_js_client_killed_mid_upload_resumes_in_the_station(
     station, keys, tmp_path: Path
