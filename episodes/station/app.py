@@ -178,6 +178,9 @@ class Station:
             headers=_API_HEADERS,
         )
 
+    def upload_page(self, request: Request) -> Response:
+        return page.page_response(self.config, journeys=self.processor.journeys)
+
     async def health(self, request: Request) -> Response:
         """For a monitor or the proxy's health check: no key, nothing about any report."""
         body = self.processor.health()
@@ -210,7 +213,7 @@ class Station:
             ],
         )
         routes: list[Any] = [
-            Route("/upload", lambda request: page.page_response(config), methods=["GET", "HEAD"]),
+            Route("/upload", self.upload_page, methods=["GET", "HEAD"]),
             Route("/upload/", lambda request: RedirectResponse("../upload", status_code=301)),
             Route("/upload/assets/{name:path}", page.asset_response, methods=["GET", "HEAD"]),
             Mount("/api", app=api),

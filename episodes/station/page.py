@@ -20,6 +20,7 @@ Its fixed text is in the show's language: `page_text` looks it up in the message
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,9 @@ def settings_for(config: ShowConfig, ui: Interface) -> dict[str, Any]:
     }
 
 
-def render_page(config: ShowConfig) -> str:
-    """The page's HTML in the show's language; its settings as JSON for the script."""
+def render_page(config: ShowConfig, *, journeys: Sequence[str] = ()) -> str:
+    """The page's HTML in the show's language; its settings as JSON for the script. `journeys`
+    (published ones, newest first) are offered as the journey field's suggestions."""
     ui = interface(config.show.language)
     t = {key: escape(value) for key, value in page_text(ui).items()}
     values = settings_for(config, ui)
@@ -145,6 +147,7 @@ def render_page(config: ShowConfig) -> str:
     options = f'<option value="">{t["language_auto"]}</option>' + "".join(
         f'<option value="{code}">{escape(name)}</option>' for name, code in named
     )
+    suggestions = "".join(f'<option value="{escape(name)}">' for name in journeys)
     show = escape(config.show.title)
     return f"""<!doctype html>
 <html lang="{escape(ui.lang)}">
@@ -196,7 +199,8 @@ def render_page(config: ShowConfig) -> str:
 <p id="place-help" class="help">{t["place_help"]}</p>
 
 <label for="journey">{t["journey_label"]}</label>
-<input id="journey" name="journey" type="text" maxlength="200" aria-describedby="journey-help">
+<input id="journey" name="journey" type="text" maxlength="200" list="journeys" aria-describedby="journey-help">
+<datalist id="journeys">{suggestions}</datalist>
 <p id="journey-help" class="help">{t["journey_help"]}</p>
 
 <label for="language">{t["language_label"]}</label>
@@ -240,8 +244,8 @@ PAGE_HEADERS = {
 }
 
 
-def page_response(config: ShowConfig) -> Response:
-    return HTMLResponse(render_page(config), headers=PAGE_HEADERS)
+def page_response(config: ShowConfig, *, journeys: Sequence[str] = ()) -> Response:
+    return HTMLResponse(render_page(config, journeys=journeys), headers=PAGE_HEADERS)
 
 
 _ASSET_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}

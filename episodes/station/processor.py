@@ -24,10 +24,11 @@ makes the processor wait and try again.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -105,6 +106,7 @@ class Processor:
         self._thread = threading.Thread(target=self._loop, name="station-processor", daemon=True)
         self.runs = 0  # finished runs, for tests and the log
         self.last_run_at: float | None = None  # when the last run ended well (time.time())
+        self.journeys: tuple[str, ...] = ()  # published journeys, newest first, for the page
 
     # -- the outside world ---------------------------------------------------------------
 
@@ -351,6 +353,7 @@ class Processor:
     ) -> None:
         base_url = public_base_url(self.config)
         links = episode_links(list(summary.episodes.values()), base_url=base_url)
+        self.journeys = journeys_of(summary.episodes.values())
         failures = {f.report_id: f for f in summary.failures}
         for report_id, episode in summary.episodes.items():
             if report_id in failures:
@@ -457,6 +460,27 @@ class Processor:
     def _put(self, state: ReportState) -> None:
         if st.save_state(self.catalog, state):
             log.debug("%s: %s", state.report_id, state.state)
+
+
+def journeys_of(episodes: Iterable[Episode]) -> tuple[str, ...]:
+    """Journey names, the one with the newest episode first, each once: the page offers them so
+    that a reporter on the road types "Balkans 2024" the same way twice (a new spelling is a new
+    season).
+
+    >>> from types import SimpleNamespace as E
+    >>> import datetime as dt
+    >>> day = lambda d: dt.datetime(2024, 5, d, tzinfo=dt.UTC)
+    >>> journeys_of([E(journey="Poland", published_at=day(1)), E(journey="", published_at=day(3)),
+    ...              E(journey="Greece", published_at=day(2)), E(journey="Poland", published_at=day(4))])
+    ('Poland', 'Greece')
+    """
+    newest: dict[str, dt.datetime] = {}
+    for episode in episodes:
+        if episode.journey:
+            newest[episode.journey] = max(
+                episode.published_at, newest.get(episode.journey, episode.published_at)
+            )
+    return tuple(sorted(newest, key=lambda j: (-newest[j].timestamp(), j)))
 
 
 def _title(notes: Path | None) -> str:

@@ -40,3 +40,10 @@ def test_a_show_title_cannot_close_the_settings_script(tmp_path: Path) -> None:
     html = render_page(show_config(tmp_path / "s", show={"title": title}))
     assert html.count("<script") == 3  # settings, tus-js-client, the page's own
     assert "alert(1)</script>" not in html
+
+
+def test_published_journeys_are_offered_as_typed_before(tmp_path: Path) -> None:
+    html = render_page(show_config(tmp_path / "s"), journeys=("Balkans 2024", 'Greece "2023"'))
+    assert 'list="journeys"' in html
+    datalist = html.split('<datalist id="journeys">')[1].split("</datalist>")[0]
+    assert datalist == '<option value="Balkans 2024"><option value="Greece &quot;2023&quot;">'

@@ -201,6 +201,8 @@ def test_a_complete_report_is_published_by_the_station_alone(station, keys, publ
     assert f'id="{links["page"].rsplit("#", 1)[1]}"' in page
     feed = fetch(station.url + "feed.xml")[1]
     assert b"Harbour: #1 night" in feed
+    # The page offers the journey as it was spelt, so the next report joins the same season.
+    assert '<option value="Test route">' in fetch(station.url + "upload")[1].decode("utf-8")
     status, body = fetch(station.url + "api/health")  # no key: for a monitor
     health = json.loads(body)
     assert status == 200 and health["ok"] and health["runs"] >= 1, health
