@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -12,12 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 
 from fieldreports.config import UploadSettings
 from fieldreports.intake.serving import listen, server_config
+from tests.support import ROOT
 
 TOKEN = "s3cret"
+TUS_JS = ROOT / "tests" / "fieldreports" / "intake" / "clients" / "tus_js_upload.js"
+needs_node = pytest.mark.skipif(
+    shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir(),
+    reason="needs node and tus-js-client (make install runs npm ci)",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,3 +79,21 @@ def sha256(path: Path) -> str:
 
 def inbox_files(inbox: Path) -> list[Path]:
     return sorted(p for p in inbox.iterdir() if p.is_file())
+
+
+def tus_js(endpoint: str, file: Path, token: str = TOKEN, **options: Any) -> dict[str, Any]:
+    """Send `file` with tus-js-client under node (`tus_js_upload.js`; `options` are the
+    client's); its last line of output, or {"killed": True} when it killed itself on purpose."""
+    args = {"file": str(file), "endpoint": endpoint, "token": token, **options}
+    args.setdefault("metadata", {"filename": file.name, "filetype": "audio/flac"})
+    done = subprocess.run(
+        ["node", str(TUS_JS), json.dumps(args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode == -9:
+        return {"killed": True}
+    assert done.stdout, done.stderr
+    return dict(json.loads(done.stdout.splitlines()[-1]))

@@ -7,13 +7,10 @@ are checked here too."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,15 +18,8 @@ from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
 from pipeline import cli
-from tests.support import ROOT
 from tests.support.station import RecordingRun, RunningStation, add_reporters, running_station
-from tests.support.uploads import inbox_files, recording, sha256
-
-TUS_JS = ROOT / "tests" / "fieldreports" / "intake" / "clients" / "tus_js_upload.js"
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir(),
-    reason="needs node and tus-js-client (make install runs npm ci)",
-)
+from tests.support.uploads import inbox_files, needs_node, recording, sha256, tus_js
 
 
 @pytest.fixture
@@ -42,22 +32,6 @@ def station(tmp_path: Path) -> Iterator[RunningStation]:
 @pytest.fixture
 def keys(station: RunningStation) -> dict[str, str]:
     return add_reporters(station.config.show_dir, "Amal", "Bo", editors=("Desk",))
-
-
-def tus_js(station: RunningStation, file: Path, key: str, **options: Any) -> dict[str, Any]:
-    args = {"file": str(file), "endpoint": station.files_url, "token": key, **options}
-    args.setdefault("metadata", {"filename": file.name, "filetype": "audio/flac"})
-    done = subprocess.run(
-        ["node", str(TUS_JS), json.dumps(args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode == -9:
-        return {"killed": True}
-    assert done.stdout, done.stderr
-    return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
 def tuspy(station: RunningStation, key: str) -> tus_client.TusClient:
@@ -77,7 +51,7 @@ def test_tus_js_client_upload_lands_whole_and_is_recorded_with_its_sender(
     station, keys, tmp_path: Path, options
 ) -> None:
     source = recording(tmp_path)
-    assert tus_js(station, source, keys["Amal"], **options)["ok"]
+    assert tus_js(station.files_url, source, keys["Amal"], **options)["ok"]
     (received,) = inbox_files(station.inbox)
     assert sha256(received) == sha256(source)
     (upload,) = station.station.catalog.uploads()
@@ -114,13 +88,13 @@ def test_tus_js_client_killed_mid_upload_resumes_in_the_station(
 ) -> None:
     source = recording(tmp_path, size=32_000_000)
     urls = tmp_path / "tus-urls.json"
-    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls), killAtFraction=0.25) == {
-        "killed": True
-    }
+    assert tus_js(
+        station.files_url, source, keys["Amal"], urlStorage=str(urls), killAtFraction=0.25
+    ) == {"killed": True}
     (part,) = (station.inbox / ".uploads").glob("*.part")
     assert 0 < part.stat().st_size < source.stat().st_size
     assert not inbox_files(station.inbox)
-    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls))["ok"]
+    assert tus_js(station.files_url, source, keys["Amal"], urlStorage=str(urls))["ok"]
     (received,) = inbox_files(station.inbox)
     assert sha256(received) == sha256(source)
 
@@ -131,9 +105,11 @@ def test_sending_again_after_completion_succeeds_and_lands_once(
 ) -> None:
     source = recording(tmp_path, size=300_000)
     urls = tmp_path / "tus-urls.json"
-    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls))["ok"]
-    assert tus_js(station, source, keys["Amal"], urlStorage=str(urls))["ok"]  # lost the reply
-    assert tus_js(station, source, keys["Amal"])["ok"]  # a fresh client, same bytes
+    assert tus_js(station.files_url, source, keys["Amal"], urlStorage=str(urls))["ok"]
+    assert tus_js(station.files_url, source, keys["Amal"], urlStorage=str(urls))[
+        "ok"
+    ]  # lost the reply
+    assert tus_js(station.files_url, source, keys["Amal"])["ok"]  # a fresh client, same bytes
     (received,) = inbox_files(station.inbox)
     assert sha256(received) == sha256(source)
     assert len(station.station.catalog.uploads()) == 1
@@ -144,11 +120,11 @@ def test_wrong_and_revoked_keys_get_401_and_nothing_is_stored(
     station, keys, tmp_path: Path
 ) -> None:
     source = recording(tmp_path, size=200_000)
-    wrong = tus_js(station, source, "not-a-key")
+    wrong = tus_js(station.files_url, source, "not-a-key")
     assert wrong["ok"] is False and wrong["status"] == 401
     result = CliRunner().invoke(cli, ["reporters", "revoke", str(station.config.show_dir), "Bo"])
     assert result.exit_code == 0, result.output
-    revoked = tus_js(station, source, keys["Bo"])
+    revoked = tus_js(station.files_url, source, keys["Bo"])
     assert revoked["ok"] is False and revoked["status"] == 401
     assert "Authorization: Bearer" in revoked["body"]
     assert not inbox_files(station.inbox)

@@ -3,40 +3,21 @@ in node) and tuspy, over real sockets. Each file must land in the inbox byte for
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
-from tests.support import ROOT
-from tests.support.uploads import TOKEN, RunningServer, inbox_files, recording, sha256
-
-TUS_JS = Path(__file__).parent / "clients" / "tus_js_upload.js"
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir(),
-    reason="needs node and tus-js-client (make install runs npm ci)",
+from tests.support.uploads import (
+    TOKEN,
+    RunningServer,
+    inbox_files,
+    needs_node,
+    recording,
+    sha256,
+    tus_js,
 )
-
-
-def tus_js(server: RunningServer, file: Path, **options: Any) -> dict[str, Any]:
-    args = {"file": str(file), "endpoint": server.url, "token": TOKEN, **options}
-    args.setdefault("metadata", {"filename": file.name, "filetype": "audio/flac"})
-    done = subprocess.run(
-        ["node", str(TUS_JS), json.dumps(args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode == -9:
-        return {"killed": True}
-    assert done.stdout, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
 
 
 @needs_node
@@ -53,7 +34,7 @@ def tus_js(server: RunningServer, file: Path, **options: Any) -> dict[str, Any]:
 )
 def test_tus_js_client_upload_lands_whole(server, tmp_path: Path, options) -> None:
     source = recording(tmp_path, name="Harbour 2022-09-20.flac", size=3_000_000)
-    result = tus_js(server, source, **options)
+    result = tus_js(server.url, source, **options)
     assert result["ok"], result
     (received,) = inbox_files(server.inbox)
     assert received.name == "harbour-2022-09-20.flac"
@@ -67,14 +48,14 @@ def test_tus_js_client_killed_mid_upload_resumes(server, tmp_path: Path) -> None
     # Large enough that the kernel's socket buffers cannot hold the rest when the client dies.
     source = recording(tmp_path, size=32_000_000)
     storage = tmp_path / "tus-urls.json"
-    first = tus_js(server, source, urlStorage=str(storage), killAtFraction=0.25)
+    first = tus_js(server.url, source, urlStorage=str(storage), killAtFraction=0.25)
     assert first == {"killed": True}
     (part,) = (server.inbox / ".uploads").glob("*.part")
     kept = part.stat().st_size
     assert 0 < kept < source.stat().st_size  # the bytes that arrived before the kill are kept
     assert not inbox_files(server.inbox)  # half a file never enters the inbox
 
-    second = tus_js(server, source, urlStorage=str(storage))
+    second = tus_js(server.url, source, urlStorage=str(storage))
     assert second["ok"], second
     (received,) = inbox_files(server.inbox)
     assert sha256(received) == sha256(source)
@@ -86,11 +67,11 @@ def test_tus_js_client_sending_again_after_completion_succeeds_and_lands_once(
 ) -> None:
     source = recording(tmp_path, size=500_000)
     storage = tmp_path / "tus-urls.json"
-    assert tus_js(server, source, urlStorage=str(storage))["ok"]
+    assert tus_js(server.url, source, urlStorage=str(storage))["ok"]
     # The same client resuming a finished upload (it lost the last reply): HEAD says complete.
-    assert tus_js(server, source, urlStorage=str(storage))["ok"]
+    assert tus_js(server.url, source, urlStorage=str(storage))["ok"]
     # A fresh client sending the same bytes under the same name: a new upload, landing nowhere.
-    assert tus_js(server, source)["ok"]
+    assert tus_js(server.url, source)["ok"]
     (received,) = inbox_files(server.inbox)
     assert sha256(received) == sha256(source)
 
@@ -99,7 +80,7 @@ def test_tus_js_client_sending_again_after_completion_succeeds_and_lands_once(
 def test_tus_js_client_with_a_wrong_token_gets_401_and_stores_nothing(
     server, tmp_path: Path
 ) -> None:
-    result = tus_js(server, recording(tmp_path), token="guess")
+    result = tus_js(server.url, recording(tmp_path), token="guess")
     assert result["ok"] is False and result["status"] == 401
     assert "Authorization: Bearer" in result["body"]
     assert not inbox_files(server.inbox)
@@ -109,9 +90,9 @@ def test_tus_js_client_with_a_wrong_token_gets_401_and_stores_nothing(
 @needs_node
 def test_a_different_file_under_a_taken_name_is_refused_with_409(server, tmp_path: Path) -> None:
     first = recording(tmp_path, size=200_000)
-    assert tus_js(server, first)["ok"]
+    assert tus_js(server.url, first)["ok"]
     other = recording(tmp_path / "..", name=first.name, size=300_000)
-    result = tus_js(server, other)
+    result = tus_js(server.url, other)
     assert result["ok"] is False and result["status"] == 409
     assert "already in the inbox" in result["body"]
     (received,) = inbox_files(server.inbox)
