@@ -7,7 +7,6 @@ The port is taken first, so the show's base_url can name it: the links the stati
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from episodes.station.app import Station
 from fieldreports.catalog import open_catalog
 from fieldreports.config import ShowConfig, load_config
-from fieldreports.intake.serving import listen, server_config
+from fieldreports.intake.serving import listen
+from tests.support.uploads import serving
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,20 +107,10 @@ def running_station(
     config = load_config(show_dir)
     station = Station(config, run=run)
     station.start()
-    server = uvicorn.Server(server_config(station.app, settings=config.uploads))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the station did not start")
-        time.sleep(0.01)
     try:
-        yield RunningStation(url=f"http://127.0.0.1:{port}/", config=config, station=station)
+        with serving(station.app, sock, settings=config.uploads):
+            yield RunningStation(url=f"http://127.0.0.1:{port}/", config=config, station=station)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         station.close()
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -39,25 +40,32 @@ class RunningServer:
 
 
 @contextmanager
-def running(app: Any, *, inbox: Path, settings: UploadSettings) -> Iterator[RunningServer]:
-    sock = listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
+def serving(app: Any, sock: socket.socket, *, settings: UploadSettings) -> Iterator[None]:
+    """`app` on uvicorn as `fieldreports receive` and `station` run it, in a thread, on `sock`."""
     server = uvicorn.Server(server_config(app, settings=settings))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the upload server did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
-        yield RunningServer(
-            url=f"http://127.0.0.1:{port}/files/", host="127.0.0.1", port=port, inbox=inbox
-        )
+        yield
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@contextmanager
+def running(app: Any, *, inbox: Path, settings: UploadSettings) -> Iterator[RunningServer]:
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    with serving(app, sock, settings=settings):
+        yield RunningServer(
+            url=f"http://127.0.0.1:{port}/files/", host="127.0.0.1", port=port, inbox=inbox
+        )
 
 
 def encode_metadata(values: Mapping[str, str]) -> str:
