@@ -58,7 +58,10 @@ class Station:
         self.catalog: Catalog = open_catalog(config.state_dir, config.catalog)
         try:
             self.notifier = Notifier(
-                config.notify, secret=load_webhook_secret(config), hub=config.show.websub_hub
+                config.notify,
+                secret=load_webhook_secret(config),
+                hub=config.show.websub_hub,
+                outbox=self.catalog,
             )
             self.processor = Processor(config, run, self.catalog, self.notifier)
             self.app = self._app()

@@ -17,8 +17,9 @@ podcast apps subscribed there fetch the feed at once instead of at their next po
 
 Everything goes out from one background thread and is retried with exponential backoff
 (`[notify] first_retry_s`, doubled each time, at most an hour apart, `max_attempts` in all): a
-slow or failing receiver never holds up publishing. Deliveries wait in memory: events not yet
-delivered when the station stops are logged, not kept.
+slow or failing receiver never holds up publishing. Each delivery waits in the catalog's outbox
+until it is delivered or given up, so one not yet delivered when the station stops, or dies, is
+sent at once after the restart (to the receivers show.toml still names).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fieldreports.catalog import Catalog, Notification
 from fieldreports.config import NotifySettings, ShowConfig
-from fieldreports.errors import SetupError
+from fieldreports.errors import FieldReportsError, SetupError
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,11 @@ class _Delivery:
     kind: str = field(compare=False)  # "webhook" or "websub"
     payload: dict[str, Any] = field(compare=False)
     attempt: int = field(default=0, compare=False)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()), compare=False)
+
+    def stored(self) -> Notification:
+        return Notification(id=self.id, kind=self.kind, url=self.url, payload=self.payload,
+                            attempt=self.attempt, due=self.due)  # fmt: skip
 
 
 class Notifier:
@@ -139,11 +146,13 @@ class Notifier:
         *,
         secret: bytes | None,
         hub: str = "",
+        outbox: Catalog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.secret = secret
         self.hub = hub
+        self.outbox = outbox  # None: deliveries wait in memory only (tests of the rules)
         self._clock = clock
         self._queue: list[_Delivery] = []
         self._order = itertools.count()
@@ -158,8 +167,29 @@ class Notifier:
         return bool(self.settings.webhooks or self.hub)
 
     def start(self) -> None:
+        self._reload()
         if self.enabled:
             self._thread.start()
+
+    def _reload(self) -> None:
+        """Deliveries an earlier station left in the outbox: due at once, if their receiver is
+        still configured (a webhook taken out of show.toml is not called again)."""
+        if self.outbox is None:
+            return
+        now = self._clock()
+        for stored in self.outbox.notifications():
+            wanted = stored.url in self.settings.webhooks if stored.kind == "webhook" else (
+                stored.url == self.hub)  # fmt: skip
+            if not wanted:
+                log.info("%s %s: no longer configured; not sent", stored.kind, stored.url)
+                self._forget(stored.id)
+                continue
+            delivery = _Delivery(min(stored.due, now), next(self._order), stored.url, stored.kind,
+                                 dict(stored.payload), stored.attempt, stored.id)  # fmt: skip
+            with self._cond:
+                heapq.heappush(self._queue, delivery)
+        if self._queue:
+            log.info("%d notification(s) from before the restart go out now", len(self._queue))
 
     def close(self, timeout_s: float = 5.0) -> None:
         with self._cond:
@@ -168,7 +198,9 @@ class Notifier:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
-        if left:
+        if left and self.outbox is not None:
+            log.info("%d notification(s) not yet delivered wait for the next start", left)
+        elif left:
             log.warning("the station stopped with %d notification(s) not delivered", left)
 
     def event(self, payload: Mapping[str, Any]) -> None:
@@ -185,6 +217,7 @@ class Notifier:
                 )
 
     def _put(self, delivery: _Delivery) -> None:
+        self._keep(delivery)
         with self._cond:
             heapq.heappush(self._queue, delivery)
             self._cond.notify_all()
@@ -209,11 +242,13 @@ class Notifier:
         else:
             if 200 <= status < 300:
                 self.delivered += 1
+                self._forget(delivery.id)
                 log.info("%s %s: delivered (%d)", delivery.kind, delivery.url, status)
                 return
             problem = f"HTTP {status}"
         if delivery.attempt >= self.settings.max_attempts:
             self.dropped += 1
+            self._forget(delivery.id)
             log.error(
                 "%s %s: gave up after %d attempts (%s); the event was %s",
                 delivery.kind,
@@ -234,6 +269,23 @@ class Notifier:
         )
         delivery.due = self._clock() + delay
         self._put(delivery)
+
+    # The outbox may be away for a moment (PostgreSQL restarting): the delivery still goes out
+    # from memory, it only would not survive a restart in that moment.
+
+    def _keep(self, delivery: _Delivery) -> None:
+        if self.outbox is not None:
+            try:
+                self.outbox.keep_notification(delivery.stored())
+            except FieldReportsError as exc:
+                log.warning("could not keep a notification in the catalog: %s", exc)
+
+    def _forget(self, notification_id: str) -> None:
+        if self.outbox is not None:
+            try:
+                self.outbox.forget_notification(notification_id)
+            except FieldReportsError as exc:
+                log.warning("could not clear a notification from the catalog: %s", exc)
 
     def _send(self, delivery: _Delivery) -> int:
         headers = {"User-Agent": USER_AGENT}

@@ -9,11 +9,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fieldreports.catalog.base import Attempt, Catalog, Reporter, ReportRecord, Upload, cache_key
+from fieldreports.catalog.base import (
+    Attempt,
+    Catalog,
+    Notification,
+    Reporter,
+    ReportRecord,
+    Upload,
+    cache_key,
+)
 from fieldreports.config import CatalogSettings
 from fieldreports.errors import SetupError
 
-__all__ = ["Attempt", "Catalog", "ReportRecord", "Reporter", "Upload", "cache_key", "open_catalog"]
+__all__ = [
+    "Attempt",
+    "Catalog",
+    "Notification",
+    "ReportRecord",
+    "Reporter",
+    "Upload",
+    "cache_key",
+    "open_catalog",
+]
 
 
 def open_catalog(state_dir: Path, settings: CatalogSettings | None = None) -> Catalog:

@@ -88,6 +88,18 @@ class Upload:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """A webhook (`kind` "webhook") or WebSub ping ("websub") the station has yet to deliver."""
+
+    id: str
+    kind: str
+    url: str
+    payload: Mapping[str, Any]
+    attempt: int  # attempts made so far
+    due: float  # when to try next, seconds since the epoch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Attempt:
     """One time a worker took a task. `finished_at` None: the worker died, or is still at it."""
 
@@ -448,6 +460,40 @@ class Catalog(ABC):
         return tuple(
             Upload(file_name=f, report_id=r, reporter=who, sha256=h, received_at=_time(at))
             for f, r, who, h, at in rows
+        )
+
+    # -- the station's outbox: notifications not yet delivered ------------------------------
+
+    def keep_notification(self, notification: Notification) -> None:
+        """Store `notification`, or its new attempt count and due time when it is stored."""
+        with self._session(write=True) as tx:
+            tx.execute(
+                "INSERT INTO notifications (id, kind, url, payload, attempt, due) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "attempt = excluded.attempt, due = excluded.due",
+                (
+                    notification.id,
+                    notification.kind,
+                    notification.url,
+                    json.dumps(dict(notification.payload), ensure_ascii=False),
+                    notification.attempt,
+                    notification.due,
+                ),
+            )
+
+    def forget_notification(self, notification_id: str) -> None:
+        """A notification delivered, or given up."""
+        with self._session(write=True) as tx:
+            tx.execute("DELETE FROM notifications WHERE id = %s", (notification_id,))
+
+    def notifications(self) -> tuple[Notification, ...]:
+        """Every notification not yet delivered, the soonest due first."""
+        rows = self._read(
+            "SELECT id, kind, url, payload, attempt, due FROM notifications ORDER BY due, id", ()
+        )
+        return tuple(
+            Notification(id=i, kind=k, url=u, payload=json.loads(p), attempt=int(a), due=float(d))
+            for i, k, u, p, a, d in rows
         )
 
 

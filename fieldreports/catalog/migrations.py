@@ -192,6 +192,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX attempts_by_run ON attempts (run_id)",
         ),
     ),
+    Migration(
+        # The station's outbox: a webhook or WebSub ping stays here until it is delivered or
+        # given up, so a station stopped (or killed) while a receiver was down sends it after
+        # its restart instead of forgetting it. `due` is seconds since the epoch.
+        name="notifications waiting to be delivered",
+        sqlite=(
+            """CREATE TABLE notifications (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    due         REAL NOT NULL
+)""",
+        ),
+        postgres=(
+            """CREATE TABLE notifications (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    due         DOUBLE PRECISION NOT NULL
+)""",
+        ),
+    ),
 )
 
 #: The schema version this code writes: a catalog at a higher one was made by a newer fieldreports.

@@ -8,9 +8,7 @@ and a hub, all tiny HTTP servers on this machine.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -28,48 +26,15 @@ from fieldreports.intake.serving import listen
 from fieldreports.naming import slugify
 from pipeline import run_show
 from tests.support.audio import speak
-from tests.support.station import RunningStation, add_reporters, running_station, write_show
+from tests.support.station import (
+    Receiver,
+    RunningStation,
+    add_reporters,
+    running_station,
+    write_show,
+)
 
 SECRET = "a webhook secret of some length"
-
-
-class Receiver:
-    """A webhook receiver (or WebSub hub) that keeps what it got; it answers 500 to the first
-    `fail_first` requests."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.fail_first = fail_first
-        self.requests: list[tuple[float, dict[str, str], bytes]] = []
-        self.answered: list[int] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((time.time(), dict(self.headers), body))
-                status = 500 if len(receiver.requests) <= receiver.fail_first else 204
-                receiver.answered.append(status)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        return [
-            json.loads(body)
-            for _, _, body in self.requests
-            if body.startswith(b"{") and (name is None or json.loads(body)["event"] == name)
-        ]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def wait(predicate: Any, timeout_s: float = 60) -> None:

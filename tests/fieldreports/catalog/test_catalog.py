@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fieldreports.audio import Loudness, MasteredAudio
-from fieldreports.catalog import Catalog, cache_key
+from fieldreports.catalog import Catalog, Notification, cache_key
 from fieldreports.catalog.sqlite import SQLiteCatalog
 from fieldreports.errors import CatalogUnavailable
 from fieldreports.intake.notes import Notes
@@ -104,6 +105,23 @@ def test_attempts_show_which_worker_took_a_task_and_a_redo(catalog: Catalog) -> 
     assert (second.worker, second.outcome) == ("b:2", "done") and second.finished_at
     assert catalog.attempts(run_id=run) == (first, second)
     assert catalog.attempts(run_id=run + 1) == ()
+
+
+def test_notifications_wait_in_the_outbox_until_forgotten(catalog: Catalog) -> None:
+    later = Notification(id="n2", kind="websub", url="https://hub.example/", payload={"url": FEED},
+                         attempt=0, due=2000.5)  # fmt: skip
+    sooner = Notification(id="n1", kind="webhook", url="https://cms.example/hook",
+                          payload={"event": "episode.published", "title": "Ε, Ж"}, attempt=0,
+                          due=1000.25)  # fmt: skip
+    catalog.keep_notification(later)
+    catalog.keep_notification(sooner)
+    assert catalog.notifications() == (sooner, later)
+    retried = replace(sooner, attempt=3, due=3000.0)
+    catalog.keep_notification(retried)  # the same id: its attempt and due time change
+    assert catalog.notifications() == (later, retried)
+    catalog.forget_notification("n2")
+    catalog.forget_notification("n2")  # twice is harmless
+    assert catalog.notifications() == (retried,)
 
 
 def test_outcomes_are_recorded_for_status(catalog: Catalog) -> None:
