@@ -64,8 +64,8 @@ def episode_jobs(
     jobs = {k: replace(j, numbering=numbers[k]) for k, j in kept.items()}
     for report_id, (item, when) in fresh.items():
         notes = item.report.notes
-        if not notes.reporter and (sender := catalog.sender_of(report_id)):
-            notes = replace(notes, reporter=sender)  # uploaded with a reporter's own key
+        if not notes.reporter and (owner := catalog.owner_of(report_id)):
+            notes = replace(notes, reporter=owner)  # uploaded with a reporter's own key
         image = (
             item.report.audio_path.parent / item.report.notes.image
             if item.report.notes.image

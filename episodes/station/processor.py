@@ -398,7 +398,7 @@ class Processor:
                                 report_id, feed_url=feed_url(self.config)
                             ),
                             "title": state.title,
-                            "reporter": self.catalog.sender_of(report_id),
+                            "reporter": self.catalog.owner_of(report_id),
                             "stage": failure.stage,
                             "reason": failure.reason,
                             "what_to_do": st.advice(

@@ -440,11 +440,11 @@ class Catalog(ABC):
                 (file_name, report_id, reporter, sha256, received_at or _now()),
             )
 
-    def sender_of(self, report_id: str) -> str | None:
-        """The reporter who last sent a file for this report, or None if none was uploaded."""
+    def owner_of(self, report_id: str) -> str | None:
+        """Whose report this is: the reporter who sent its first file (an editor replacing a
+        file later does not change it); None if nothing of it was uploaded."""
         rows = self._read(
-            "SELECT reporter FROM uploads WHERE report_id = %s "
-            "ORDER BY received_at DESC, id DESC LIMIT 1",
+            "SELECT reporter FROM uploads WHERE report_id = %s ORDER BY received_at, id LIMIT 1",
             (report_id,),
         )
         return str(rows[0][0]) if rows else None

@@ -276,12 +276,16 @@ class _TusServer:
             return Response(status_code=201, headers=self._state_headers(request, upload))
         if concat not in ("", "partial"):
             raise TusError(400, "Upload-Concat must be partial, or final;<upload URLs>")
-        upload = self.store.create(
-            length=creation_length(request.headers),
-            metadata=metadata,
-            raw_metadata=raw_metadata,
-            sender=sender,
-            partial=concat == "partial",
+        length = creation_length(request.headers)
+        # In a thread: creation may hash inbox files of the same length (a file sent again).
+        upload = await anyio.to_thread.run_sync(
+            lambda: self.store.create(
+                length=length,
+                metadata=metadata,
+                raw_metadata=raw_metadata,
+                sender=sender,
+                partial=concat == "partial",
+            )
         )
         log.debug("created upload %s for %s (%s)", upload.id, sender.name, upload.name or "?")
         if body.present and not upload.finished and self.store.offset(upload) == 0:

@@ -33,10 +33,9 @@ from typing import Any
 
 from fieldreports.config import UploadSettings
 from fieldreports.digest import file_sha256
-from fieldreports.errors import FieldReportsError, ReportError
+from fieldreports.errors import FieldReportsError
 from fieldreports.intake.identity import Identity
-from fieldreports.intake.inbox import NOTES_SUFFIX
-from fieldreports.intake.notes import read_notes
+from fieldreports.intake.inbox import report_id_of
 from fieldreports.naming import slugify
 
 log = logging.getLogger(__name__)
@@ -46,6 +45,7 @@ _ID = re.compile(r"[0-9a-f]{32}")
 MAX_NAME_CHARS = 255  # what file systems allow; a longer client name is refused, not cut
 _STEM_CHARS = 120  # a transliterated name grows ("щ" is "shch"); keep it under the 255-byte limit
 SNIFF_BYTES = 64  # enough of a file's start to tell its type
+DESK = ""  # `owner_of` a report that came into the inbox without an upload
 
 # Content types a phone or browser may send as `filetype`, and the suffix they get in the inbox.
 _SUFFIX_BY_TYPE = {
@@ -277,6 +277,7 @@ class UploadStore:
                 # Already here: answer "complete" at once, and send no byte again.
                 return self._save(replace(upload, state="finished", landed_as=identical.name))
         if upload.name:
+            self._check_may_send(upload)
             self._check_name_free(upload, length=length)
         self.part_path(upload.id).touch()
         return self._save(upload)
@@ -354,6 +355,7 @@ class UploadStore:
             )
         stem = upload.stem or f"upload-{upload.id[:8]}"
         named = replace(upload, name=stem + suffix)
+        self._check_may_send(named)
         self._check_name_free(named, length=upload.length)
         return self._save(named)
 
@@ -381,6 +383,7 @@ class UploadStore:
             part.unlink()
             self._save(replace(upload, state="finished", landed_as=identical.name))
             return None
+        owner = self._check_may_send(upload, cancel=True)
         target = self.inbox / upload.name
         replaced = target.exists()
         if replaced and not upload.replace:
@@ -391,8 +394,6 @@ class UploadStore:
             self._save(replace(upload, state="conflict"))
             log.warning("%s arrived twice with different content; kept as %s", upload.name, kept)
             raise _name_taken(upload.name)
-        if replaced:
-            self._check_may_replace(target, part, upload)
         os.replace(part, target)
         _fsync_dir(self.inbox)
         self._save(replace(upload, state="finished", landed_as=target.name))
@@ -405,7 +406,7 @@ class UploadStore:
             upload_id=upload.id,
             replaced=replaced,
         )
-        self._record_receipt(completed)
+        self._record_receipt(completed, owner=owner or upload.sender.name)
         log.info("received %s (%d bytes) from %s", target.name, size, upload.sender.name)
         return completed
 
@@ -426,6 +427,7 @@ class UploadStore:
         self._check_length(length)
         upload = self._new(length, metadata, raw_metadata, sender, partial=False)
         if upload.name:
+            self._check_may_send(upload)
             self._check_name_free(upload, length=length)
         with self.part_path(upload.id).open("wb") as out:
             for part in parts:
@@ -472,14 +474,15 @@ class UploadStore:
                 return path
         return None
 
-    def _record_receipt(self, completed: CompletedUpload) -> None:
-        # Who sent which file, kept after the upload's record expires: the station's record of
-        # senders, and what a rule "only the same reporter may replace notes" will check.
+    def _record_receipt(self, completed: CompletedUpload, *, owner: str) -> None:
+        # Who sent which file, and whose report it is, kept after the upload's record expires:
+        # the station's record of senders, and what `owner_of` reads.
         receipt = {
             "file": completed.path.name,
             "size_bytes": completed.size_bytes,
             "sha256": completed.sha256,
             "sender": {"name": completed.sender.name, "is_editor": completed.sender.is_editor},
+            "owner": owner,
             "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "upload_id": completed.upload_id,
             "replaced": completed.replaced,
@@ -490,22 +493,41 @@ class UploadStore:
         tmp.write_text(json.dumps(receipt, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, path)
 
-    def _check_may_replace(self, target: Path, part: Path, upload: Upload) -> None:
-        """Notes that would lift a report's `sensitive: true` come only from the reporter who
-        sent the notes, or from an editor: anyone else with an upload key could otherwise
-        publish the exact place of someone else's source."""
-        if target.suffix.lower() != NOTES_SUFFIX or upload.sender.is_editor:
-            return
-        if not _says_sensitive(target) or _says_sensitive(part):
-            return
-        sender = self.sender_of(target.name)
-        if sender is not None and sender.name == upload.sender.name:
-            return
-        self.cancel(upload)
+    def owner_of(self, report_id: str) -> str | None:
+        """Whose report `report_id` is: the reporter who sent its first file (an editor's
+        replacement does not change it); DESK for one whose files reached the inbox another way;
+        None when nothing of it has come yet."""
+        first: tuple[str, str] | None = None
+        for receipt in self.receipts():
+            if report_id_of(Path(str(receipt.get("file", "")))) != report_id:
+                continue
+            sender = receipt.get("sender")
+            owner = receipt.get("owner") or (sender.get("name") if isinstance(sender, dict) else "")
+            received_at = str(receipt.get("received_at", ""))
+            if owner and (first is None or received_at < first[0]):
+                first = (received_at, str(owner))
+        if first is not None:
+            return first[1]
+        for path in self.inbox.iterdir():
+            if path.is_file() and not path.name.startswith(".") and report_id_of(path) == report_id:
+                return DESK
+        return None
+
+    def _check_may_send(self, upload: Upload, *, cancel: bool = False) -> str | None:
+        """A report is its first sender's: another reporter's file for it, new or a
+        replacement, is refused (editors may send to any report). Otherwise anyone with an
+        upload key could pair notes saying `sensitive: false` with someone else's recording,
+        replace their audio, or follow their report in the status API. Returns the owner."""
+        owner = self.owner_of(report_id_of(Path(upload.name)))
+        if upload.sender.is_editor or owner is None or owner == upload.sender.name:
+            return owner
+        if cancel:
+            self.cancel(upload)
+        whose = "the desk's" if owner == DESK else "another reporter's"
         raise TusError(
             403,
-            f"{target.name} marks its report sensitive, and these notes would publish its exact "
-            "place: only the reporter who sent those notes, or an editor, may replace them",
+            f"{upload.name} belongs to {whose} report of the same name: name your recording and "
+            "notes differently (add the date or place) and send them again, or ask an editor",
         )
 
     def receipts(self) -> Iterator[dict[str, Any]]:
@@ -518,14 +540,6 @@ class UploadStore:
                 continue
             if isinstance(receipt, dict):
                 yield receipt
-
-    def sender_of(self, inbox_name: str) -> Identity | None:
-        """Who sent the inbox file `inbox_name` last, if it came through this server."""
-        try:
-            data = json.loads((self.received_dir / f"{inbox_name}.json").read_text("utf-8"))
-            return Identity(**data["sender"])
-        except (OSError, ValueError, TypeError, KeyError):
-            return None
 
 
 def _name_taken(name: str) -> TusError:
@@ -544,11 +558,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _says_sensitive(notes: Path) -> bool:
-    """Whether a notes file marks its report sensitive; unreadable notes count as if they did."""
-    try:
-        return read_notes(notes, default_title="").sensitive is True
-    except ReportError:
-        return True

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,3 +107,23 @@ def tus_js(endpoint: str, file: Path, token: str = TOKEN, **options: Any) -> dic
         return {"killed": True}
     assert done.stdout, done.stderr
     return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
+def post_whole(
+    files_url: str, key: str, name: str, data: bytes, **metadata: str
+) -> tuple[int, str]:
+    """One tus creation-with-upload POST carrying all of `data`: (status, body)."""
+    parts = urllib.parse.urlsplit(files_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    try:
+        connection.request("POST", parts.path, body=data, headers={
+            "Authorization": f"Bearer {key}",
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": encode_metadata({"filename": name, **metadata}),
+            "Content-Type": "application/offset+octet-stream",
+        })  # fmt: skip
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()

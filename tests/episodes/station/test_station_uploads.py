@@ -19,7 +19,14 @@ from tusclient.exceptions import TusCommunicationError
 
 from pipeline import cli
 from tests.support.station import RecordingRun, RunningStation, add_reporters, running_station
-from tests.support.uploads import inbox_files, needs_node, recording, sha256, tus_js
+from tests.support.uploads import (
+    inbox_files,
+    needs_node,
+    post_whole,
+    recording,
+    sha256,
+    tus_js,
+)
 
 
 @pytest.fixture
@@ -80,6 +87,49 @@ def test_the_upload_command_sends_notes_and_recording_with_a_reporter_key(
     ]
     refused = CliRunner().invoke(cli, [*args[:-1], "not-a-key"])
     assert refused.exit_code != 0 and "key" in refused.output.lower(), refused.output
+
+
+def test_a_report_takes_files_only_from_its_first_sender_or_an_editor(
+    station, keys, tmp_path: Path
+) -> None:
+    """Otherwise another key could pair `sensitive: false` notes with someone's recording,
+    replace their audio, or follow their report in the status API."""
+    amal, bo, desk = keys["Amal"], keys["Bo"], keys["Desk"]
+    sensitive = b"---\ntitle: Fence\nsensitive: true\n---\n"
+    audio = recording(tmp_path, size=50_000).read_bytes()
+    assert post_whole(station.files_url, amal, "fence.md", sensitive)[0] == 201
+    assert post_whole(station.files_url, amal, "fence.flac", audio)[0] == 201
+    assert post_whole(station.files_url, amal, "camp.flac", audio[::-1])[0] == 201  # no notes yet
+    before = {p.name: p.read_bytes() for p in inbox_files(station.inbox)}
+
+    lifted = b"---\ntitle: Camp\nsensitive: false\n---\n"
+    attempts = [
+        ("camp.md", lifted, {}),  # the notes a waiting recording would pair with
+        ("fence.jpg", b"\xff\xd8\xff\xe0", {}),  # any file, to see the report in the API
+        ("fence.md", sensitive.replace(b"Fence", b"Fence!"), {"replace": "1"}),  # then lift it
+        ("fence.flac", b"fLaC" + bytes(40_000), {"replace": "1"}),
+    ]
+    for name, data, metadata in attempts:
+        status, body = post_whole(station.files_url, bo, name, data, **metadata)
+        assert status == 403 and "another reporter's report" in body, (name, status, body)
+    assert {p.name: p.read_bytes() for p in inbox_files(station.inbox)} == before
+    assert station.api("reports/fence", bo)[0] == 404
+
+    edited = b"---\ntitle: Fence, edited\nsensitive: true\n---\n"
+    assert post_whole(station.files_url, amal, "fence.md", edited, replace="1")[0] == 201
+    assert post_whole(station.files_url, desk, "fence.md", sensitive, replace="1")[0] == 201
+    assert station.station.catalog.owner_of("fence") == "Amal"  # an editor's edit keeps it hers
+    assert post_whole(station.files_url, bo, "fence.md", lifted, replace="1")[0] == 403
+
+
+def test_a_report_copied_into_the_inbox_takes_files_only_from_editors(
+    station, keys, tmp_path: Path
+) -> None:
+    (station.inbox / "copied.flac").write_bytes(recording(tmp_path, size=20_000).read_bytes())
+    notes = b"---\ntitle: Copied\nsensitive: false\n---\n"
+    status, body = post_whole(station.files_url, keys["Bo"], "copied.md", notes)
+    assert status == 403 and "the desk's report" in body
+    assert post_whole(station.files_url, keys["Desk"], "copied.md", notes)[0] == 201
 
 
 @needs_node

@@ -124,9 +124,9 @@ def test_uploads_say_who_sent_which_file(catalog: Catalog) -> None:
         received_at=t0 + dt.timedelta(minutes=5),
     )
     catalog.record_upload(file_name="sfax.m4a", report_id="sfax", reporter="Amal", sha256="cc" * 32)
-    assert catalog.sender_of("2022-03-14-lampedusa-harbour") == "Dana"  # the latest file
-    assert catalog.sender_of("sfax") == "Amal"
-    assert catalog.sender_of("nobody-sent-this") is None
+    assert catalog.owner_of("2022-03-14-lampedusa-harbour") == "Amal"  # the first file's
+    assert catalog.owner_of("sfax") == "Amal"
+    assert catalog.owner_of("nobody-sent-this") is None
     first, second = catalog.uploads("2022-03-14-lampedusa-harbour")
     assert (first.file_name, first.reporter, first.sha256, first.received_at) == (
         "2022-03-14-lampedusa-harbour.m4a",

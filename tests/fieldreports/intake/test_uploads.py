@@ -207,7 +207,7 @@ def test_receive_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
     assert open_net.exit_code == 1 and "without a token" in open_net.output
 
 
-def test_only_the_sender_or_an_editor_may_lift_sensitive_notes(
+def test_a_report_takes_files_only_from_its_first_sender_or_an_editor(
     start_server, tmp_path: Path
 ) -> None:
     """Anyone with an upload key could otherwise publish another reporter's source's place."""
@@ -220,13 +220,14 @@ def test_only_the_sender_or_an_editor_may_lift_sensitive_notes(
     notes.write_text("---\ntitle: Camp\nsensitive: true\n---\n", encoding="utf-8")
     upload_file(notes, url, token="ana-key")
     notes.write_text("---\ntitle: Camp\nsensitive: false\nlat: 45.1\nlon: 19.2\n---\n")
-    with pytest.raises(FieldReportsError, match="403.*only the reporter who sent"):
+    with pytest.raises(FieldReportsError, match="403.*another reporter's report"):
         upload_file(notes, url, token="ben-key", replace=True)
     assert "sensitive: true" in (inbox / "camp.md").read_text(encoding="utf-8")
     upload_file(notes, url, token="ana-key", replace=True)  # the reporter herself may
     assert "sensitive: false" in (inbox / "camp.md").read_text(encoding="utf-8")
-    notes.write_text("---\ntitle: Camp\nsensitive: true\n---\n")
-    upload_file(notes, url, token="ben-key", replace=True)  # making it sensitive: anyone
-    notes.write_text("---\ntitle: Camp, edited\n---\n")
-    upload_file(notes, url, token="desk-key", replace=True)  # an editor may lift it
+    notes.write_text("---\ntitle: Camp, edited\nsensitive: true\n---\n")
+    upload_file(notes, url, token="desk-key", replace=True)  # an editor may
     assert "edited" in (inbox / "camp.md").read_text(encoding="utf-8")
+    notes.write_text("---\ntitle: Camp\nsensitive: false\n---\n")
+    with pytest.raises(FieldReportsError, match="403"):  # still Ana's report after the edit
+        upload_file(notes, url, token="ben-key", replace=True)
