@@ -621,11 +621,13 @@ class Geotagger:
         if there not in countries:
             return
         where = self._gazetteer.country_name(here) if here else "open sea or wilderness"
-        swapped_name, _ = self._gazetteer.describe(lon, lat)
+        # Countries only: a failure's reason travels on (the reporter's status, the desk's
+        # webhooks), and swapped back these numbers are the exact place of a sensitive report.
         raise ReportError(
-            f"lat = {lat}, lon = {lon} lies in {where}, off this journey "
-            f"({', '.join(sorted(countries))}), but swapped it lies {swapped_name}: "
-            "are lat and lon the wrong way round? Fix them in the front matter.",
+            f"lat and lon in the notes lie in {where}, off this journey "
+            f"({', '.join(sorted(countries))}), but swapped they lie in "
+            f"{self._gazetteer.country_name(there)}: are lat and lon the wrong way round? "
+            "Fix them in the front matter.",
             path=report.notes_path or report.audio_path,
         )
 
