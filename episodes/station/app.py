@@ -38,7 +38,7 @@ from episodes.station.processor import Processor, RunShow
 from episodes.station.site import PublishedSite
 from fieldreports.catalog import Catalog, open_catalog
 from fieldreports.config import ShowConfig
-from fieldreports.intake.identity import Identity
+from fieldreports.intake.identity import Identity, bearer
 from fieldreports.intake.inbox import report_id_of
 from fieldreports.intake.tus import CompletedUpload, MountSlash, tus_app
 from fieldreports.intake.upload_store import UploadStore
@@ -98,8 +98,7 @@ class Station:
         return Identity(name=reporter.name, is_editor=reporter.is_editor)
 
     def _viewer(self, request: Request) -> Identity | None:
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        return self.authenticate(credential.strip()) if scheme.lower() == "bearer" else None
+        return self.authenticate(bearer(request.headers))
 
     # -- uploads -------------------------------------------------------------------------
 
@@ -237,7 +236,10 @@ class Station:
             middleware=[
                 Middleware(MountSlash, path="/files"),
                 Middleware(
-                    RateLimit, buckets=buckets, allowed_origins=config.uploads.allowed_origins
+                    RateLimit,
+                    buckets=buckets,
+                    is_key=lambda credential: self.authenticate(credential) is not None,
+                    allowed_origins=config.uploads.allowed_origins,
                 ),
             ],
         )

@@ -15,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fieldreports.intake.identity import bearer
 
 _MAX_BUCKETS = 10_000  # full buckets are forgotten past this many keys
 
@@ -53,18 +56,24 @@ class TokenBuckets:
             return (1.0 - tokens) / self.rate_per_s
 
     def _forget_full(self, at: float) -> None:
+        # Past the cap, full buckets go; if that is not enough (many addresses at once), the
+        # least recently used half goes too, so the next sweep is _MAX_BUCKETS / 2 keys away.
         if len(self._buckets) <= _MAX_BUCKETS:
             return
         for key, (tokens, then) in list(self._buckets.items()):
             if tokens + (at - then) * self.rate_per_s >= self.burst:
                 del self._buckets[key]
+        if len(self._buckets) > _MAX_BUCKETS // 2:
+            by_age = sorted(self._buckets, key=lambda k: self._buckets[k][1])
+            for key in by_age[: len(by_age) - _MAX_BUCKETS // 2]:
+                del self._buckets[key]
 
 
-def bucket_key(headers: Headers, client: tuple[str, int] | None) -> str:
-    """Whose bucket a request takes from: its bearer key's hash, else its address."""
-    scheme, _, credential = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credential.strip():
-        return "key:" + hashlib.sha256(credential.strip().encode()).hexdigest()
+def bucket_key(credential: str, client: tuple[str, int] | None, *, known: bool) -> str:
+    """Whose bucket a request takes from: a known key's (by its hash), else its address; an
+    unknown key counts as none, or a new made-up key each time would escape every limit."""
+    if credential and known:
+        return "key:" + hashlib.sha256(credential.encode()).hexdigest()
     return f"addr:{client[0] if client else '?'}"
 
 
@@ -76,12 +85,16 @@ class RateLimit:
         app: ASGIApp,
         *,
         buckets: TokenBuckets,
+        is_key: Callable[[str], bool],
         upload_prefix: str = "/files",
         api_prefix: str = "/api/",
+        exempt: tuple[str, ...] = ("/api/health",),
         allowed_origins: tuple[str, ...] = ("*",),
     ) -> None:
         self.app = app
         self.buckets = buckets
+        self.is_key = is_key  # a catalog lookup: run in a thread
+        self.exempt = exempt
         self.upload_prefix = upload_prefix
         self.api_prefix = api_prefix
         self.allowed_origins = allowed_origins
@@ -89,7 +102,9 @@ class RateLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._counted(scope):
             headers = Headers(scope=scope)
-            wait_s = self.buckets.take(bucket_key(headers, scope.get("client")))
+            credential = bearer(headers)
+            known = bool(credential) and await anyio.to_thread.run_sync(self.is_key, credential)
+            wait_s = self.buckets.take(bucket_key(credential, scope.get("client"), known=known))
             if wait_s > 0:
                 await self._refuse(scope, headers, wait_s)(scope, receive, send)
                 return
@@ -97,7 +112,7 @@ class RateLimit:
 
     def _counted(self, scope: Scope) -> bool:
         path, method = scope["path"], scope["method"]
-        if method == "OPTIONS":
+        if method == "OPTIONS" or path in self.exempt:
             return False
         if path.startswith(self.api_prefix):
             return True

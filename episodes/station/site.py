@@ -51,7 +51,8 @@ class PublishedSite:
             return _not_found()
         if target.is_dir():
             if not path.endswith("/"):
-                location = path + "/" + (f"?{query}" if query else "")
+                # One leading slash: "//map" would send the browser to a host named "map".
+                location = "/" + path.lstrip("/") + "/" + (f"?{query}" if query else "")
                 return RedirectResponse(location, status_code=301)
             target = target / "index.html"
             if not target.is_file():

@@ -8,7 +8,7 @@ per-reporter keys plug in here later without the server changing.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -21,6 +21,17 @@ class Identity:
 
 
 Authenticate = Callable[[str], "Identity | None"]
+
+
+def bearer(headers: Mapping[str, str]) -> str:
+    """The credential of a request's `Authorization: Bearer <key>` header, or "".
+
+    >>> bearer({"authorization": "Bearer  abc "}), bearer({"authorization": "Basic abc"})
+    ('abc', '')
+    """
+    scheme, _, credential = headers.get("authorization", "").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
+
 
 ANONYMOUS = Identity(name="anonymous")
 NEWSROOM = Identity(name="newsroom")  # whoever holds the one shared token

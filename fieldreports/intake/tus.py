@@ -36,7 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fieldreports.config import UploadSettings
-from fieldreports.intake.identity import Authenticate, Identity
+from fieldreports.intake.identity import Authenticate, Identity, bearer
 from fieldreports.intake.tus_http import (
     CHECKSUM_ALGORITHMS,
     TUS_VERSION,
@@ -236,8 +236,7 @@ class _TusServer:
         return PlainTextResponse(text, status_code=exc.status, headers=headers)
 
     def _sender(self, request: Request) -> Identity:
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        sender = self.authenticate(credential.strip() if scheme.lower() == "bearer" else "")
+        sender = self.authenticate(bearer(request.headers))
         if sender is None:
             raise TusError(
                 401,

@@ -130,3 +130,7 @@ def test_folders_redirect_to_their_slash_and_are_never_listed(server) -> None:
     assert response.status == 301 and response.getheader("Location").endswith("/transcripts/")
     response, _ = request(server, "GET", "/transcripts/")
     assert response.status == 404
+    # "//transcripts" must not redirect to a host named "transcripts".
+    response, _ = request(server, "GET", "//transcripts")
+    location = response.getheader("Location") or ""
+    assert response.status in (301, 404) and not location.startswith("//"), location

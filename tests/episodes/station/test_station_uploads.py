@@ -7,6 +7,7 @@ are checked here too."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -262,6 +263,16 @@ def test_a_key_that_starts_too_many_uploads_is_told_to_wait(station, keys, tmp_p
     assert statuses[:8] == [201] * 8 and 429 in statuses[8:]
     # Another reporter's bucket is their own.
     assert station.api("reports", keys["Bo"])[0] == 200
+
+
+def test_made_up_keys_share_their_address_bucket_and_health_is_never_limited(station, keys) -> None:
+    # A new made-up key each time must not escape the limit, nor starve the health check.
+    statuses = [station.api("reports", secrets.token_urlsafe(16))[0] for _ in range(12)]
+    assert statuses[:8] == [401] * 8 and 429 in statuses[8:], statuses
+    assert station.api("reports", keys["Amal"])[0] == 200  # a real key has its own bucket
+    for _ in range(12):
+        with urllib.request.urlopen(station.url + "api/health", timeout=10) as response:
+            assert response.status == 200
 
 
 # -- the status API: who sees what -----------------------------------------------------------
