@@ -272,7 +272,7 @@ class UploadStore:
                     return existing
         upload = self._new(length, metadata, raw_metadata, sender, partial, fingerprint)
         if fingerprint and length is not None and not partial:
-            identical = self._find_identical(fingerprint, length)
+            identical = self._find_identical(fingerprint, length, upload.name)
             if identical is not None:
                 # Already here: answer "complete" at once, and send no byte again.
                 return self._save(replace(upload, state="finished", landed_as=identical.name))
@@ -377,7 +377,7 @@ class UploadStore:
         if upload.partial:
             self._save(replace(upload, state="finished"))
             return None
-        identical = self._find_identical(digest, size)
+        identical = self._find_identical(digest, size, upload.name)
         if identical is not None:
             log.info("%s is already in the inbox as %s; not added twice", upload.name, identical)
             part.unlink()
@@ -463,11 +463,19 @@ class UploadStore:
             log.info("deleted %d expired upload(s) from %s", gone, self.state_dir)
         return gone
 
-    def _find_identical(self, sha256: str, length: int) -> Path | None:
+    def _find_identical(self, sha256: str, length: int, name: str) -> Path | None:
+        """A file of the same report already holding these bytes (the same file sent again,
+        maybe spelt another way). Only the same report: two reports may share bytes (the same
+        notes typed twice, a recording sent again with fixed notes), and neither may lose its
+        file to the other."""
+        if not name:
+            return None
+        report_id = report_id_of(Path(name))
         for path in self.inbox.iterdir():
             if (
                 path.is_file()
                 and not path.name.startswith(".")
+                and report_id_of(path) == report_id
                 and path.stat().st_size == length
                 and file_sha256(path)[0] == sha256
             ):

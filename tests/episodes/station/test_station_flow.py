@@ -118,7 +118,7 @@ def speech(tmp_path_factory) -> Path:
 
 
 def other_speech(folder: Path, text: str) -> Path:
-    """Another recording: the station takes the same bytes only once, under any name."""
+    """Another recording, so that no two reports of a test share their audio."""
     return speak(text, folder / f"{slugify(text)[:40]}.wav")
 
 

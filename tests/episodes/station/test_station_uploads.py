@@ -123,6 +123,26 @@ def test_a_report_takes_files_only_from_its_first_sender_or_an_editor(
     assert post_whole(station.files_url, bo, "fence.md", lifted, replace="1")[0] == 403
 
 
+def test_two_reports_sharing_bytes_each_keep_their_files(station, keys, tmp_path: Path) -> None:
+    """The same form typed twice gives the same notes; a report sent again with fixed notes
+    has the same recording. Neither may be taken for the other's file and dropped."""
+    amal = keys["Amal"]
+    notes = b'---\ntitle: "Interview at the camp"\nplace: "Lipa"\nsensitive: true\n---\n'
+    audio = recording(tmp_path, size=30_000).read_bytes()
+    for stem in ("2024-05-01-camp-aaaaaa", "2024-05-01-camp-bbbbbb"):
+        assert post_whole(station.files_url, amal, f"{stem}.md", notes)[0] == 201
+        assert post_whole(station.files_url, amal, f"{stem}.flac", audio)[0] == 201
+    assert [p.name for p in inbox_files(station.inbox)] == [
+        "2024-05-01-camp-aaaaaa.flac",
+        "2024-05-01-camp-aaaaaa.md",
+        "2024-05-01-camp-bbbbbb.flac",
+        "2024-05-01-camp-bbbbbb.md",
+    ]
+    # Sent again under its own name, or spelt another way, a file still lands once.
+    assert post_whole(station.files_url, amal, "2024-05-01 Camp BBBBBB.flac", audio)[0] == 201
+    assert len(inbox_files(station.inbox)) == 4
+
+
 def test_a_report_copied_into_the_inbox_takes_files_only_from_editors(
     station, keys, tmp_path: Path
 ) -> None:
