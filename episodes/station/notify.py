@@ -166,6 +166,11 @@ class Notifier:
     def enabled(self) -> bool:
         return bool(self.settings.webhooks or self.hub)
 
+    @property
+    def alive(self) -> bool:
+        """Whether deliveries go out: the thread runs, or there is nothing to deliver to."""
+        return self._thread.is_alive() or not self.enabled or self._closed
+
     def start(self) -> None:
         self._reload()
         if self.enabled:
@@ -237,7 +242,8 @@ class Notifier:
         delivery.attempt += 1
         try:
             status = self._send(delivery)
-        except (OSError, urllib.error.URLError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a receiver speaking garbage is a failed attempt
+            # (OSError, URLError, http.client's BadStatusLine...): never the thread's end.
             problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
         else:
             if 200 <= status < 300:

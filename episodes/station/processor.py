@@ -96,7 +96,9 @@ class Processor:
         self.notifier = notifier
         self._cond = threading.Condition()
         self._pending: dict[str, float] = {}  # report id -> when it is due (time.time())
-        self._run_requested = True  # a first run at start: whatever came while it was down
+        # When to run the whole show even if no report is due (None: no need): at start, for
+        # whatever came while the station was down; after a withdrawal; after a locked run.
+        self._run_at: float | None = time.time()
         self._closed = False
         self._seen: dict[str, tuple[int, int]] = {}  # inbox name -> (size, mtime_ns) acted on
         self._last_listing: dict[str, tuple[int, int]] = {}  # the inbox at the last scan
@@ -131,7 +133,7 @@ class Processor:
             waiting = len(self._pending)
         last = self.last_run_at
         return {
-            "ok": self._thread.is_alive() and self._errors == 0,
+            "ok": self._thread.is_alive() and self.notifier.alive and self._errors == 0,
             "runs": self.runs,
             "last_run_at": st.from_timestamp(last).isoformat() if last is not None else None,
             "failed_runs_in_a_row": self._errors,
@@ -180,9 +182,12 @@ class Processor:
 
     def _restore(self) -> None:
         """After a restart: reports that were on their way are pending again."""
-        report_ids = {u.report_id for u in self.catalog.uploads()} | {
-            r.id for r in self.catalog.reports()
-        }
+        inbox = self.config.inbox_dir
+        report_ids = (
+            {u.report_id for u in self.catalog.uploads()}
+            | {r.id for r in self.catalog.reports()}
+            | {report_id_of(p) for p in (inbox.iterdir() if inbox.is_dir() else ())}
+        )
         for report_id, state in st.load_states(self.catalog, report_ids).items():
             if state.state == st.WAITING and state.waiting_until is not None:
                 self._pending[report_id] = state.waiting_until.timestamp()
@@ -239,7 +244,7 @@ class Processor:
             self._arrived(self.config.inbox_dir / name)
         if gone and not new:
             with self._cond:
-                self._run_requested = True  # a withdrawn recording: publish without it
+                self._run_at = time.time()  # a withdrawn recording: publish without it
 
     # -- the thread ----------------------------------------------------------------------
 
@@ -251,10 +256,12 @@ class Processor:
         while True:
             with self._cond:
                 while not self._closed:
-                    if self._run_requested or self._due():
-                        break
                     at = time.time()
+                    if (self._run_at is not None and self._run_at <= at) or self._due():
+                        break
                     waits = [due - at for due in self._pending.values()]
+                    if self._run_at is not None:
+                        waits.append(self._run_at - at)
                     if self.config.station.scan_interval_s:
                         if at >= self._next_scan:
                             break
@@ -282,7 +289,7 @@ class Processor:
             for report_id in due:
                 del self._pending[report_id]
             waiting = set(self._pending)
-            self._run_requested = False
+            self._run_at = None
         try:
             self._run(due, waiting)
         except Exception:
@@ -305,6 +312,8 @@ class Processor:
             summary = self.run(self.config, on_progress=self._tick, hold=frozenset(hold))
         except RunLocked:
             log.info("another run holds the show; the station tries again shortly")
+            with self._cond:  # the whole run again, even when no report was due (the first)
+                self._run_at = time.time() + LOCKED_RETRY_S
             for report_id in due:
                 self._schedule(report_id, time.time() + LOCKED_RETRY_S)
                 if (state := previous.get(report_id)) is not None:
@@ -355,9 +364,12 @@ class Processor:
         links = episode_links(list(summary.episodes.values()), base_url=base_url)
         self.journeys = journeys_of(summary.episodes.values())
         failures = {f.report_id: f for f in summary.failures}
+        after = {r.id: r.status for r in self.catalog.reports()}
         for report_id, episode in summary.episodes.items():
             if report_id in failures:
                 continue
+            if after.get(report_id) in ("failed", "quarantined"):
+                continue  # the episode from before a failed re-send stays up; the failure stands
             state = ReportState(
                 report_id=report_id,
                 state=st.PUBLISHED,
@@ -372,11 +384,15 @@ class Processor:
             self._put(state)
             if state.same_as(old):
                 continue
-            if old is not None and old.state == st.PUBLISHED:
+            # Out before: by the station (its state kept the version, whatever came since), or
+            # by a run at the desk (the catalog says so; news only if this report was due).
+            if old is not None and old.version:
                 if old.version != state.version:
                     self._tell("episode.updated", episode, links[episode.guid])
-            elif before.get(report_id) != "published" or report_id in due:
+            elif before.get(report_id) != "published":
                 self._tell("episode.published", episode, links[episode.guid])
+            elif report_id in due:
+                self._tell("episode.updated", episode, links[episode.guid])
         for report_id, failure in failures.items():
             kept = summary.episodes.get(report_id)
             old = previous.get(report_id)
@@ -387,6 +403,7 @@ class Processor:
                 title=kept.title if kept else (old.title if old else ""),
                 guid=kept.guid if kept else (old.guid if old else ""),
                 links=links[kept.guid] if kept else (old.links if old else None),
+                version=old.version if old else "",
             )
             self._put(state)
             if not (old and old.state == st.FAILED and old.reason == failure.reason):
@@ -407,9 +424,13 @@ class Processor:
                         },
                     )
                 )
-        for report_id in due - set(summary.episodes) - set(failures):
+        # Off the feed (its recording withdrawn), or only its notes are here: no links.
+        published_before = {r for r, s in previous.items() if s.state == st.PUBLISHED}
+        for report_id in (due | published_before) - set(summary.episodes) - set(failures):
             if not self._inbox_has_recording(report_id):
-                self._save(report_id, st.RECEIVED)  # withdrawn, or only its notes are here
+                old = previous.get(report_id) or st.load_state(self.catalog, report_id)
+                self._put(ReportState(report_id=report_id, state=st.RECEIVED, updated_at=st.now(),
+                                      title=old.title if old else ""))  # fmt: skip
         published = getattr(summary, "published", None)
         if published is not None:
             feeds = [k for k in published.uploaded if k == FEED_KEY or k.endswith(f"/{FEED_KEY}")]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from episodes.site.storage import feed_url
 from episodes.station.app import Station
 from fieldreports.catalog import open_catalog
 from fieldreports.config import ShowConfig, load_config
@@ -123,6 +124,49 @@ class NoEpisodes:
     episodes: Mapping[str, Any]
     failures: tuple[Any, ...] = ()
     published: Any = None
+
+
+class ScriptedRun:
+    """A run function that returns what the test sets (`episodes`, `failures`) and records
+    their outcomes in the catalog as `run_show` does: for the processor's rules."""
+
+    def __init__(self) -> None:
+        self.episodes: dict[str, Any] = {}
+        self.kept: set[str] = set()  # episodes from before, left up while their report fails
+        self.failures: list[Any] = []
+        self.calls: list[frozenset[str]] = []
+
+    def __call__(self, config: ShowConfig, *, on_progress: Any = None, hold: Any = ()) -> Any:
+        self.calls.append(frozenset(hold))
+        with open_catalog(config.state_dir, config.catalog) as catalog:
+            for report_id in {*self.episodes, *(f.report_id for f in self.failures)}:
+                catalog.guid_for(report_id, feed_url=feed_url(config))
+            for failure in self.failures:
+                status = "quarantined" if failure.set_aside else "failed"
+                catalog.record(failure.report_id, status=status, stage=failure.stage,
+                               reason=failure.reason)  # fmt: skip
+            for report_id in set(self.episodes) - self.kept:
+                catalog.record(report_id, status="published", summary={})
+        return NoEpisodes(episodes=dict(self.episodes), failures=tuple(self.failures))
+
+
+class Told:
+    """A notifier that keeps what it is told, for the processor's rules."""
+
+    enabled = True
+    alive = True
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def event(self, payload: Mapping[str, Any]) -> None:
+        self.events.append(dict(payload))
+
+    def feeds_changed(self, feed_urls: list[str]) -> None:
+        pass
+
+    def names(self) -> list[str]:
+        return [e["event"] for e in self.events]
 
 
 class RecordingRun:

@@ -389,6 +389,7 @@
         record.refusal = refused.reason
         await saveRecord(record)
         render(record)
+        retryTimer = setTimeout(pump, 0) // the reports queued behind it go on
       } else {
         if (record) { record.local = 'waiting'; render(record) }
         retryTimer = setTimeout(pump, retryDelay)

@@ -5,6 +5,8 @@ station's own webhooks and WebSub pings are in test_station_flow.py."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +87,36 @@ def test_a_webhook_taken_out_of_the_settings_is_not_called_after_a_restart(
     again.close()
     assert catalog.notifications() == ()
     assert len(receiver.requests) == 1
+
+
+def test_a_receiver_speaking_garbage_does_not_stop_the_others(tmp_path: Path) -> None:
+    """A misconfigured proxy answering something that is not HTTP is a failed attempt, never
+    the end of the notifier's thread (which would silence every receiver until a restart)."""
+    garbage = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage() -> None:
+        while True:
+            try:
+                connection, _ = garbage.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HELLO I AM NOT HTTP\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    good = Receiver()
+    try:
+        bad_url = f"http://127.0.0.1:{garbage.getsockname()[1]}/hook"
+        config = show_config(tmp_path, notify={"webhooks": [bad_url, good.url],
+                                               "first_retry_s": 0.2})  # fmt: skip
+        notifier = Notifier(config.notify, secret=SECRET)
+        notifier.start()
+        for title in ("one", "two"):
+            notifier.event(new_event("episode.published", episode={"title": title}))
+            wait_for(lambda t=title: t in [e["episode"]["title"] for e in good.events()])
+        assert notifier.alive
+        notifier.close()
+    finally:
+        garbage.close()
+        good.close()

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from episodes.episode import Episode
 from episodes.station import states as st
 from episodes.station.notify import Notifier
 from episodes.station.processor import Processor
 from fieldreports.catalog import Catalog, open_catalog
-from tests.support.episodes import show_config
-from tests.support.station import RecordingRun
+from fieldreports.errors import RunLocked
+from fieldreports.intake.inbox import Failure
+from tests.support.episodes import make_show_episodes, show_config
+from tests.support.station import RecordingRun, ScriptedRun, Told
 
 
 @pytest.fixture
@@ -101,3 +105,104 @@ def test_health_says_when_runs_fail_and_when_they_work_again(processor: Processo
     assert health["failed_runs_in_a_row"] == 0 and health["runs"] == 1
     assert health["last_run_at"] is not None
     assert "fence" not in str(health)  # nothing of any report
+
+
+# -- after a run: states and news, with a scripted run ------------------------------------
+
+NOTES = "---\ntitle: Waiting at the harbour\n---\n"
+
+
+@pytest.fixture
+def scripted(tmp_path: Path) -> Iterator[tuple[Processor, ScriptedRun, Told, Episode]]:
+    config = show_config(tmp_path / "show", station={"notes_wait_s": 300.0})
+    config.inbox_dir.mkdir()
+    episode = make_show_episodes(config, tmp_path / "work")[0]
+    with open_catalog(config.state_dir, config.catalog) as catalog:
+        run, told = ScriptedRun(), Told()
+        made = Processor(config, run, catalog, told)  # type: ignore[arg-type]
+        made._seen = made._last_listing = made._listing()
+        yield made, run, told, episode
+
+
+def publish(processor: Processor, run: ScriptedRun, episode: Episode) -> None:
+    inbox = processor.config.inbox_dir
+    (inbox / "x.md").write_text(NOTES, encoding="utf-8")
+    processor.landed(inbox / "x.md")
+    (inbox / "x.wav").write_bytes(b"RIFF....WAVE")
+    processor.landed(inbox / "x.wav")
+    run.episodes = {"x": episode}
+    processor._run_once()
+
+
+def state_of(processor: Processor, report_id: str) -> st.ReportState:
+    state = st.load_state(processor.catalog, report_id)
+    assert state is not None
+    return state
+
+
+def test_edited_notes_of_a_published_report_are_an_update(scripted) -> None:
+    processor, run, told, episode = scripted
+    publish(processor, run, episode)
+    inbox = processor.config.inbox_dir
+    (inbox / "x.md").write_text(NOTES + "Edited.\n", encoding="utf-8")
+    processor.landed(inbox / "x.md")  # sent again with replace
+    retagged = replace(episode, audio=replace(episode.audio, sha256="f" * 64))
+    run.episodes = {"x": retagged}
+    processor._run_once()
+    assert told.names() == ["episode.published", "episode.updated"]
+
+
+def test_a_rejected_replacement_stays_failed_and_is_not_published_again(scripted) -> None:
+    processor, run, told, episode = scripted
+    publish(processor, run, episode)
+    inbox = processor.config.inbox_dir
+    (inbox / "x.wav").write_bytes(b"RIFF..broken..")
+    processor.landed(inbox / "x.wav")
+    run.failures = [Failure(report_id="x", path=inbox / "x.wav", stage="normalise",
+                            reason="not audio", set_aside=True)]  # fmt: skip
+    run.kept = {"x"}
+    processor._run_once()
+    (inbox / "x.wav").unlink()  # set aside into quarantine/; the old episode stays up
+    run.failures = []
+    processor._run_at = time.time()  # the next run, for another report or the scan
+    processor._run_once()
+    assert told.names() == ["episode.published", "report.failed"]
+    assert (state_of(processor, "x").state, state_of(processor, "x").stage) == (
+        st.FAILED,
+        "normalise",
+    )
+
+
+def test_a_withdrawn_recording_leaves_no_dead_links(scripted) -> None:
+    processor, run, told, episode = scripted
+    publish(processor, run, episode)
+    (processor.config.inbox_dir / "x.wav").unlink()  # taken out by the desk
+    run.episodes = {}
+    processor._run_at = time.time()
+    processor._run_once()
+    state = state_of(processor, "x")
+    assert (state.state, state.links, state.title) == (st.RECEIVED, None, "Waiting at the harbour")
+
+
+def test_a_copied_recording_waiting_for_notes_still_waits_after_a_restart(scripted) -> None:
+    processor, run, told, _ = scripted
+    (processor.config.inbox_dir / "copied.wav").write_bytes(b"RIFF....WAVE")
+    processor._scan()
+    processor._scan()
+    assert state_of(processor, "copied").state == st.WAITING
+    again = Processor(processor.config, run, processor.catalog, told)  # type: ignore[arg-type]
+    again._restore()
+    again._seen = again._last_listing = again._listing()
+    again._run_once()  # the first run at start
+    assert "copied" in run.calls[-1]  # held back: still waiting for its notes
+
+
+def test_the_first_run_is_tried_again_when_a_run_at_the_desk_holds_the_lock(scripted) -> None:
+    processor, run, _, _ = scripted
+
+    def locked(config: object, **options: object) -> object:
+        raise RunLocked("another run holds the show")
+
+    processor.run = locked  # type: ignore[assignment]
+    processor._run_once()  # the run at start, with nothing due
+    assert processor._run_at is not None and processor._run_at > time.time() + 5
