@@ -329,9 +329,13 @@ class Processor:
                     f"the station's run stopped with an error ({type(exc).__name__}); "
                     f"it tries again in {delay:.0f} s"
                 )
-                self._put(st.failed(report_id, stage="station", reason=reason,
-                                    title=state.title if state else "",
-                                    links=state.links if state else None))  # fmt: skip
+                failed = st.failed(report_id, stage="station", reason=reason,
+                                   title=state.title if state else "",
+                                   links=state.links if state else None,
+                                   version=state.version if state else "")  # fmt: skip
+                self._put(failed)
+                if not (state and state.state == st.FAILED and state.stage == "station"):
+                    self._tell_failed(failed)  # once, not at every retry
                 self._schedule(report_id, time.time() + delay)
             return
         self._errors = 0
@@ -407,23 +411,7 @@ class Processor:
             )
             self._put(state)
             if not (old and old.state == st.FAILED and old.reason == failure.reason):
-                self.notifier.event(
-                    new_event(
-                        "report.failed",
-                        report={
-                            "guid": self.catalog.guid_for(
-                                report_id, feed_url=feed_url(self.config)
-                            ),
-                            "title": state.title,
-                            "reporter": self.catalog.owner_of(report_id),
-                            "stage": failure.stage,
-                            "reason": failure.reason,
-                            "what_to_do": st.advice(
-                                interface(self.config.show.language), failure.stage
-                            ),
-                        },
-                    )
-                )
+                self._tell_failed(state)
         # Off the feed (its recording withdrawn), or only its notes are here: no links.
         published_before = {r for r, s in previous.items() if s.state == st.PUBLISHED}
         for report_id in (due | published_before) - set(summary.episodes) - set(failures):
@@ -435,6 +423,21 @@ class Processor:
         if published is not None:
             feeds = [k for k in published.uploaded if k == FEED_KEY or k.endswith(f"/{FEED_KEY}")]
             self.notifier.feeds_changed([f"{base_url}{k}" for k in sorted(feeds)])
+
+    def _tell_failed(self, state: ReportState) -> None:
+        self.notifier.event(
+            new_event(
+                "report.failed",
+                report={
+                    "guid": self.catalog.guid_for(state.report_id, feed_url=feed_url(self.config)),
+                    "title": state.title,
+                    "reporter": self.catalog.owner_of(state.report_id),
+                    "stage": state.stage,
+                    "reason": state.reason,
+                    "what_to_do": st.advice(interface(self.config.show.language), state.stage),
+                },
+            )
+        )
 
     def _tell(self, event: str, episode: Episode, links: EpisodeLinks) -> None:
         if not self.notifier.enabled:

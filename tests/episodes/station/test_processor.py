@@ -206,3 +206,17 @@ def test_the_first_run_is_tried_again_when_a_run_at_the_desk_holds_the_lock(scri
     processor.run = locked  # type: ignore[assignment]
     processor._run_once()  # the run at start, with nothing due
     assert processor._run_at is not None and processor._run_at > time.time() + 5
+
+
+def test_a_run_that_keeps_failing_tells_the_desk_once(scripted) -> None:
+    processor, _, told, _ = scripted
+
+    def broken(config: object, **options: object) -> object:
+        raise OSError("No space left on device")
+
+    processor.run = broken  # type: ignore[assignment]
+    processor._run({"x"}, set())
+    processor._run({"x"}, set())  # the retry fails too
+    assert told.names() == ["report.failed"]
+    (event,) = told.events
+    assert event["report"]["stage"] == "station" and "OSError" in event["report"]["reason"]
