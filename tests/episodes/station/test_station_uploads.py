@@ -176,10 +176,9 @@ def test_sending_again_after_completion_succeeds_and_lands_once(
 ) -> None:
     source = recording(tmp_path, size=300_000)
     urls = tmp_path / "tus-urls.json"
-    assert tus_js(station.files_url, source, keys["Amal"], urlStorage=str(urls))["ok"]
-    assert tus_js(station.files_url, source, keys["Amal"], urlStorage=str(urls))[
-        "ok"
-    ]  # lost the reply
+    amal = keys["Amal"]
+    assert tus_js(station.files_url, source, amal, urlStorage=str(urls))["ok"]
+    assert tus_js(station.files_url, source, amal, urlStorage=str(urls))["ok"]  # lost the reply
     assert tus_js(station.files_url, source, keys["Amal"])["ok"]  # a fresh client, same bytes
     (received,) = inbox_files(station.inbox)
     assert sha256(received) == sha256(source)
