@@ -506,9 +506,7 @@ class UploadStore:
         replacement does not change it); DESK for one whose files reached the inbox another way;
         None when nothing of it has come yet."""
         first: tuple[str, str] | None = None
-        for receipt in self.receipts():
-            if report_id_of(Path(str(receipt.get("file", "")))) != report_id:
-                continue
+        for receipt in self.receipts(report_id):
             sender = receipt.get("sender")
             owner = receipt.get("owner") or (sender.get("name") if isinstance(sender, dict) else "")
             received_at = str(receipt.get("received_at", ""))
@@ -538,9 +536,12 @@ class UploadStore:
             "notes differently (add the date or place) and send them again, or ask an editor",
         )
 
-    def receipts(self) -> Iterator[dict[str, Any]]:
-        """Every receipt kept (`_record_receipt`), oldest name first; unreadable ones are skipped."""
+    def receipts(self, report_id: str = "") -> Iterator[dict[str, Any]]:
+        """Every receipt kept (`_record_receipt`), or one report's (told by the receipt's name,
+        `<inbox file>.json`, before it is read), oldest name first; unreadable ones are skipped."""
         for path in sorted(self.received_dir.glob("*.json")):
+            if report_id and report_id_of(Path(path.name.removesuffix(".json"))) != report_id:
+                continue
             try:
                 receipt = json.loads(path.read_text("utf-8"))
             except (OSError, ValueError):
