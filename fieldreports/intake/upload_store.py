@@ -271,13 +271,14 @@ class UploadStore:
                 ):
                     return existing
         upload = self._new(length, metadata, raw_metadata, sender, partial, fingerprint)
+        if upload.name:
+            self._check_may_send(upload)  # first: "already here" would tell what is in the report
         if fingerprint and length is not None and not partial:
             identical = self._find_identical(fingerprint, length, upload.name)
             if identical is not None:
                 # Already here: answer "complete" at once, and send no byte again.
                 return self._save(replace(upload, state="finished", landed_as=identical.name))
         if upload.name:
-            self._check_may_send(upload)
             self._check_name_free(upload, length=length)
         self.part_path(upload.id).touch()
         return self._save(upload)
@@ -377,13 +378,13 @@ class UploadStore:
         if upload.partial:
             self._save(replace(upload, state="finished"))
             return None
+        owner = self._check_may_send(upload, cancel=True)
         identical = self._find_identical(digest, size, upload.name)
         if identical is not None:
             log.info("%s is already in the inbox as %s; not added twice", upload.name, identical)
             part.unlink()
             self._save(replace(upload, state="finished", landed_as=identical.name))
             return None
-        owner = self._check_may_send(upload, cancel=True)
         target = self.inbox / upload.name
         replaced = target.exists()
         if replaced and not upload.replace:

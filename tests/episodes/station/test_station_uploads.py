@@ -110,6 +110,7 @@ def test_a_report_takes_files_only_from_its_first_sender_or_an_editor(
         ("fence.md", sensitive.replace(b"Fence", b"Fence!"), {"replace": "1"}),  # then lift it
         ("fence.flac", b"fLaC" + bytes(40_000), {"replace": "1"}),
     ]
+    attempts.append(("fence.flac", audio, {"sha256": sha256(station.inbox / "fence.flac")}))
     for name, data, metadata in attempts:
         status, body = post_whole(station.files_url, bo, name, data, **metadata)
         assert status == 403 and "another reporter's report" in body, (name, status, body)
