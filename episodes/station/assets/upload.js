@@ -464,11 +464,12 @@
     return server.state === 'failed' && !RETRIED.includes(server.stage)
   }
 
+  // One request for all of them, however many are under way: a phone following twenty reports
+  // asks as often as one following one, well inside the station's rate limit.
   setInterval(() => {
     if (!key || !navigator.onLine) return
-    for (const record of records.values()) {
-      if (record.recordingSent && !settled(record.server)) poll(record)
-    }
+    const waiting = [...records.values()].some((r) => r.recordingSent && !settled(r.server))
+    if (waiting) refreshAll()
   }, settings.pollSeconds * 1000)
 
   // -- showing it ----------------------------------------------------------------------------
