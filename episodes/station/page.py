@@ -103,6 +103,15 @@ def page_text(ui: Interface) -> dict[str, str]:
         "local_sending_notes": _("Sending the notes…"),
         "local_sending": _("Sending the recording: {percent}%"),
         "local_refused": _("The desk refused it: {reason}"),
+        "local_need_key": _("Waiting for a valid upload key (see above). Kept on this phone."),
+        "local_unreadable": _(
+            "The recording can no longer be read on this phone (moved or deleted?). Choose it "
+            "again and send the report anew, then remove this one."
+        ),
+        "no_room": _(
+            "This phone has no room left to keep the report until it is sent. Free some space, "
+            "or send a shorter recording."
+        ),
         "local_sent": _("Sent."),
         "state_received": _("Received"),
         "state_waiting-for-notes": _("Waiting for the notes"),
@@ -172,7 +181,7 @@ def render_page(config: ShowConfig, *, journeys: Sequence[str] = ()) -> str:
 
 <section id="key-section" aria-labelledby="key-heading" hidden>
 <h2 id="key-heading">{t["key_heading"]}</h2>
-<p id="key-message">{t["key_intro"]}</p>
+<p id="key-message" role="status">{t["key_intro"]}</p>
 <form id="key-form">
 <label for="key">{t["key_label"]}</label>
 <input id="key" name="key" type="password" autocomplete="off" autocapitalize="off" spellcheck="false" required>

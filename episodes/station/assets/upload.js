@@ -46,10 +46,18 @@
   }
 
   let key = readKey()
+  let keyRefused = false // the station said 401: nothing is sent or asked until a new key
 
   function showKeyForm (message) {
     $('key-section').hidden = false
     $('key-message').textContent = message
+  }
+
+  function refuseKey () {
+    keyRefused = true
+    showKeyForm(T.key_wrong)
+    records.forEach(render)
+    $('key').focus()
   }
 
   $('key-form').addEventListener('submit', (event) => {
@@ -57,6 +65,7 @@
     const value = $('key').value.trim()
     if (!value) return
     key = value
+    keyRefused = false
     localStorage.setItem(KEY_STORE, key)
     $('key').value = ''
     $('key-section').hidden = true
@@ -241,8 +250,22 @@
     if (field) field.focus()
   }
 
+  let submitting = false // a double tap makes one report, not two
+
   $('report-form').addEventListener('submit', async (event) => {
     event.preventDefault()
+    if (submitting) return
+    submitting = true
+    $('send').disabled = true
+    try {
+      await submit()
+    } finally {
+      submitting = false
+      $('send').disabled = false
+    }
+  })
+
+  async function submit () {
     formError('')
     const file = $('file').files[0]
     const recording = recorded ? recorded.blob : file
@@ -280,7 +303,11 @@
       local: 'saved',
       server: null
     }
-    await saveRecord(record)
+    try {
+      await saveRecord(record)
+    } catch (error) { // QuotaExceededError: the form keeps everything, nothing is lost
+      return formError(T.no_room, $('send'))
+    }
     localStorage.setItem(PREFS_STORE, JSON.stringify({ journey: form.journey, language: form.language }))
     $('report-form').reset()
     $('sensitive').checked = settings.sensitiveByDefault
@@ -293,7 +320,7 @@
     const heading = document.querySelector('#report-' + CSS.escape(record.id) + ' h3')
     if (heading) heading.focus()
     pump()
-  })
+  }
 
   // -- sending -------------------------------------------------------------------------------
 
@@ -344,6 +371,9 @@
     if (!record.recordingSent) {
       record.local = 'sending'
       render(record)
+      // A picked file is kept by reference: if the phone has moved or deleted it since, say so
+      // now (NotFoundError) rather than let the upload wait at 0 % for ever.
+      await record.recording.slice(0, 1).arrayBuffer()
       await upload(record, 'recording', record.recording, record.recordingName, record.recordingType)
       record.recordingSent = true
       record.recording = null // the station has it: the phone's copy goes
@@ -364,16 +394,36 @@
     return null
   }
 
+  // The oldest report still to send, asked afresh after each one: a report sent meanwhile joins.
+  function nextUnsent () {
+    return [...records.values()]
+      .filter((r) => !r.recordingSent && !['refused', 'unreadable'].includes(r.local))
+      .sort((a, b) => a.createdAt - b.createdAt)[0]
+  }
+
+  // The key is asked about before an upload starts: tus-js-client forgets an upload's URL when
+  // its HEAD is refused, and the recording would start again from byte 0 under the new key.
+  async function keyAccepted () {
+    const response = await fetch(settings.api, { headers: authHeaders(), cache: 'no-store' })
+    if (response.status === 401) { refuseKey(); return false }
+    return true
+  }
+
+  function unreadable (error) {
+    // The Blob kept in IndexedDB points at a file the phone has moved or deleted.
+    const causes = [error, error && error.originalError, error && error.causingError]
+    return causes.some((e) => e && /NotFoundError|NotReadableError/.test(String(e.name) + ' ' + String(e.message)))
+  }
+
   async function pump () {
-    if (sending || !key) return
+    if (sending || !key || keyRefused) return
     sending = true
     clearTimeout(retryTimer)
     try {
-      const queue = [...records.values()]
-        .filter((r) => !r.recordingSent && r.local !== 'refused')
-        .sort((a, b) => a.createdAt - b.createdAt)
-      for (const record of queue) {
+      let record
+      while ((record = nextUnsent())) {
         if (!navigator.onLine) throw new Error('offline')
+        if (!(await keyAccepted())) return
         await send(record)
         retryDelay = 5000
         poll(record)
@@ -382,8 +432,13 @@
       const refused = refusal(error)
       const record = [...records.values()].find((r) => r.local === 'sending')
       if (refused && refused.status === 401) {
-        if (record) { record.local = 'saved'; render(record) }
-        showKeyForm(T.key_wrong)
+        if (record) { record.local = 'saved' }
+        refuseKey()
+      } else if (record && unreadable(error)) {
+        record.local = 'unreadable'
+        await saveRecord(record)
+        render(record)
+        retryTimer = setTimeout(pump, 0)
       } else if (refused && record) {
         record.local = 'refused'
         record.refusal = refused.reason
@@ -417,7 +472,7 @@
 
   async function fetchState (id) {
     const response = await fetch(settings.api + '/' + encodeURIComponent(id), { headers: authHeaders(), cache: 'no-store' })
-    if (response.status === 401) { showKeyForm(T.key_wrong); return null }
+    if (response.status === 401) { refuseKey(); return null }
     if (!response.ok) return null
     return response.json()
   }
@@ -437,10 +492,10 @@
     if (!key) return
     try {
       const response = await fetch(settings.api, { headers: authHeaders(), cache: 'no-store' })
-      if (response.status === 401) return showKeyForm(T.key_wrong)
+      if (response.status === 401) return refuseKey()
       if (!response.ok) return
       const listing = await response.json()
-      for (const state of listing.reports) {
+      for (const state of [...listing.reports].reverse()) { // newest ends on top
         let record = records.get(state.id)
         if (!record) {
           // Sent from another phone, or before this page kept a list.
@@ -467,7 +522,7 @@
   // One request for all of them, however many are under way: a phone following twenty reports
   // asks as often as one following one, well inside the station's rate limit.
   setInterval(() => {
-    if (!key || !navigator.onLine) return
+    if (!key || keyRefused || !navigator.onLine) return
     const waiting = [...records.values()].some((r) => r.recordingSent && !settled(r.server))
     if (waiting) refreshAll()
   }, settings.pollSeconds * 1000)
@@ -484,9 +539,11 @@
   function localLine (record) {
     const sent = progress.get(record.id)
     if (record.local === 'refused') return fmt(T.local_refused, { reason: record.refusal || '' })
+    if (record.local === 'unreadable') return T.local_unreadable
+    if (keyRefused && !record.recordingSent) return T.local_need_key
     if (record.local === 'waiting' || (!navigator.onLine && !record.recordingSent)) return T.local_waiting
     if (record.local === 'sending' && sent && sent.kind === 'recording') {
-      return fmt(T.local_sending, { percent: Math.floor((sent.sent / Math.max(1, sent.total)) * 100) })
+      return fmt(T.local_sending, { percent: Math.floor((sent.sent / Math.max(1, sent.total)) * 4) * 25 })
     }
     if (record.local === 'sending') return T.local_sending_notes
     if (!record.recordingSent) return T.local_saved
@@ -500,8 +557,11 @@
     let item = document.getElementById(id)
     if (!item) {
       item = el('li', { id, class: 'report' })
-      item.append(el('h3', { tabindex: '-1' }), el('p', { class: 'state', 'aria-live': 'polite' }),
-        el('div', { class: 'detail' }))
+      // One live region for the state and, on a failure, why and what to do: a screen reader
+      // hears all of it, not just "Failed". Links and the progress bar stay outside it.
+      const status = el('div', { class: 'status', 'aria-live': 'polite' })
+      status.append(el('p', { class: 'state' }), el('div', { class: 'why' }))
+      item.append(el('h3', { tabindex: '-1' }), status, el('div', { class: 'detail' }))
       list.prepend(item)
     }
     item.querySelector('h3').textContent = (record.server && record.server.title) || record.title || record.id
@@ -517,12 +577,15 @@
     if (!server && record.local === 'sending' && sent && sent.kind === 'recording') {
       detail.append(el('progress', { max: String(sent.total), value: String(sent.sent), 'aria-label': line }))
     }
+    const why = []
+    if (server && server.state === 'failed') {
+      if (server.reason) why.push(el('p', { class: 'reason' }, fmt(T.reason, { reason: server.reason })))
+      if (server.what_to_do) why.push(el('p', { class: 'what' }, fmt(T.what_to_do, { what: server.what_to_do })))
+    }
+    const whyBox = item.querySelector('.why')
+    if (whyBox.textContent !== why.map((n) => n.textContent).join('')) whyBox.replaceChildren(...why)
     if (server) {
       if (server.message) detail.append(el('p', {}, server.message))
-      if (server.state === 'failed') {
-        if (server.reason) detail.append(el('p', { class: 'reason' }, fmt(T.reason, { reason: server.reason })))
-        if (server.what_to_do) detail.append(el('p', { class: 'what' }, fmt(T.what_to_do, { what: server.what_to_do })))
-      }
       if (server.place) detail.append(el('p', {}, fmt(T.place_published, { place: server.place })))
       if (server.links) {
         const links = el('ul', { class: 'links' })
@@ -536,18 +599,25 @@
         detail.append(links)
       }
     }
-    if (!record.recordingSent && (record.local === 'waiting' || record.local === 'refused')) {
-      const retry = el('button', { type: 'button', class: 'secondary' }, record.local === 'refused' ? T.remove : T.retry)
-      retry.addEventListener('click', async () => {
-        if (record.local === 'refused') {
+    const gone = ['refused', 'unreadable'].includes(record.local)
+    if (!record.recordingSent && (record.local === 'waiting' || gone)) {
+      const button = el('button', { type: 'button', class: 'secondary' }, gone ? T.remove : T.retry)
+      button.addEventListener('click', async () => {
+        if (gone) {
+          // Focus moves on to the next report (or the list's heading), not to the page's top.
+          const next = item.nextElementSibling || item.previousElementSibling
           records.delete(record.id)
           await deleteRecord(record.id)
           item.remove()
+          const target = next ? next.querySelector('h3') : $('reports-heading')
+          if (!next) $('reports-heading').setAttribute('tabindex', '-1')
+          target.focus()
         } else {
+          item.querySelector('h3').focus() // the button is about to be redrawn
           retryNow()
         }
       })
-      detail.append(retry)
+      detail.append(button)
     }
   }
 
