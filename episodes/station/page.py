@@ -91,6 +91,10 @@ def page_text(ui: Interface) -> dict[str, str]:
             "Leave it on when anyone could be put at risk."
         ),
         "send": _("Send the report"),
+        "fix_notes": _("Fix the notes"),
+        "send_fix": _("Send the fixed notes"),
+        "cancel_fix": _("Cancel"),
+        "fixing": _("Fixing the notes of “{title}”: the recording is at the desk already."),
         "need_recording": _("Record something or choose a recording first."),
         "need_title": _("Give the report a title."),
         "too_big": _("This recording is {size}; the desk takes at most {max}."),
@@ -190,7 +194,8 @@ def render_page(config: ShowConfig, *, journeys: Sequence[str] = ()) -> str:
 </section>
 
 <form id="report-form" novalidate>
-<fieldset>
+<p id="fixing" class="help" role="status" hidden></p>
+<fieldset id="recording-fields">
 <legend>{t["recording_legend"]}</legend>
 <button type="button" id="record" class="record" aria-pressed="false">{t["record"]}</button>
 <p id="record-status" class="help" aria-live="polite"></p>
@@ -227,6 +232,7 @@ def render_page(config: ShowConfig, *, journeys: Sequence[str] = ()) -> str:
 
 <p id="form-error" class="error" role="alert"></p>
 <button type="submit" id="send" class="send">{t["send"]}</button>
+<button type="button" id="cancel-fix" class="secondary" hidden>{t["cancel_fix"]}</button>
 </form>
 
 <section aria-labelledby="reports-heading">

@@ -265,24 +265,95 @@
     }
   })
 
-  async function submit () {
-    formError('')
-    const file = $('file').files[0]
-    const recording = recorded ? recorded.blob : file
-    if (!recording) return formError(T.need_recording, $('record').hidden ? $('file') : $('record'))
-    const title = $('title').value.trim()
-    if (!title) return formError(T.need_title, $('title'))
-    if (recording.size > settings.maxSizeBytes) {
-      return formError(fmt(T.too_big, { size: size(recording.size), max: size(settings.maxSizeBytes) }), $('file'))
-    }
-    const form = {
-      title,
+  function formValues (recordedAt) {
+    return {
+      title: $('title').value.trim(),
       place: $('place').value.trim(),
       journey: $('journey').value.trim(),
       language: $('language').value,
       notes: $('notes').value,
       sensitive: $('sensitive').checked,
-      recordedAt: recorded ? localTime(recorded.startedAt) : ''
+      recordedAt
+    }
+  }
+
+  function resetForm () {
+    $('report-form').reset()
+    $('sensitive').checked = settings.sensitiveByDefault
+    restorePrefs()
+    recorded = null
+    $('preview').hidden = true
+    $('record-status').textContent = ''
+  }
+
+  // -- fixing the notes of a report that failed on them ---------------------------------------
+
+  // The station replaces the notes when they come again under the report's name with `replace`;
+  // the recording is there already and is not sent again.
+  let fixing = null // the record whose notes are being fixed
+
+  function startFix (record) {
+    fixing = record
+    const form = record.form
+    for (const name of ['title', 'place', 'journey', 'language', 'notes']) $(name).value = form[name] || ''
+    $('sensitive').checked = form.sensitive
+    $('recording-fields').hidden = true
+    $('fixing').hidden = false
+    $('fixing').textContent = fmt(T.fixing, { title: form.title })
+    $('send').textContent = T.send_fix
+    $('cancel-fix').hidden = false
+    $('title').focus()
+  }
+
+  function endFix () {
+    const record = fixing
+    fixing = null
+    $('recording-fields').hidden = false
+    $('fixing').hidden = true
+    $('send').textContent = T.send
+    $('cancel-fix').hidden = true
+    resetForm()
+    return record
+  }
+
+  $('cancel-fix').addEventListener('click', () => {
+    const record = endFix()
+    const heading = document.querySelector('#report-' + CSS.escape(record.id) + ' h3')
+    if (heading) heading.focus()
+  })
+
+  async function submitFix () {
+    const form = formValues(fixing.form.recordedAt || '')
+    if (!form.title) return formError(T.need_title, $('title'))
+    const notes = notesFile(form)
+    if (new TextEncoder().encode(notes).length > settings.maxNotesBytes) {
+      return formError(fmt(T.notes_too_long, { max: size(settings.maxNotesBytes) }), $('notes'))
+    }
+    const record = fixing
+    Object.assign(record, { form, notes, title: form.title, notesFix: (record.notesFix || 0) + 1, local: 'saved' })
+    try {
+      await saveRecord(record)
+    } catch (error) {
+      return formError(T.no_room, $('send'))
+    }
+    endFix()
+    render(record)
+    const heading = document.querySelector('#report-' + CSS.escape(record.id) + ' h3')
+    if (heading) heading.focus()
+    pump()
+  }
+
+  async function submit () {
+    formError('')
+    if (fixing) return submitFix()
+    const file = $('file').files[0]
+    const recording = recorded ? recorded.blob : file
+    if (!recording) return formError(T.need_recording, $('record').hidden ? $('file') : $('record'))
+    const form = formValues(recorded ? localTime(recorded.startedAt) : '')
+    const title = form.title
+    if (!title) return formError(T.need_title, $('title'))
+    if (recording.size > settings.maxSizeBytes) {
+      return formError(fmt(T.too_big, { size: size(recording.size), max: size(settings.maxSizeBytes) }), $('file'))
     }
     const notes = notesFile(form)
     if (new TextEncoder().encode(notes).length > settings.maxNotesBytes) {
@@ -294,6 +365,7 @@
       id: stem,
       title,
       createdAt: Date.now(),
+      form,
       notes,
       recording,
       recordingName: stem + suffixFor(recorded ? '' : file.name, type),
@@ -309,12 +381,7 @@
       return formError(T.no_room, $('send'))
     }
     localStorage.setItem(PREFS_STORE, JSON.stringify({ journey: form.journey, language: form.language }))
-    $('report-form').reset()
-    $('sensitive').checked = settings.sensitiveByDefault
-    restorePrefs()
-    recorded = null
-    $('preview').hidden = true
-    $('record-status').textContent = ''
+    resetForm()
     records.set(record.id, record)
     render(record)
     const heading = document.querySelector('#report-' + CSS.escape(record.id) + ' h3')
@@ -331,14 +398,14 @@
   let current = null // the upload under way: {upload, reject}
   const progress = new Map() // id -> {kind, sent, total}
 
-  function upload (record, kind, blob, name, type) {
+  function upload (record, kind, blob, name, type, extra) {
     return new Promise((resolve, reject) => {
       const options = {
         endpoint: new URL(settings.endpoint, window.location.href).href,
         chunkSize: settings.chunkSize,
         retryDelays: RETRY_DELAYS,
         headers: authHeaders(),
-        metadata: { filename: name, filetype: type || (kind === 'notes' ? 'text/markdown' : '') },
+        metadata: { filename: name, filetype: type || (kind === 'notes' ? 'text/markdown' : ''), ...(extra || {}) },
         // One report's file, whatever the Blob object: it is read back from IndexedDB after a
         // reload. tus-js-client keeps the upload's URL under it in localStorage.
         fingerprint: () => Promise.resolve('fieldreports:' + record.id + ':' + kind + ':' + blob.size),
@@ -360,6 +427,19 @@
   }
 
   async function send (record) {
+    if (record.notesFix) {
+      const fix = record.notesFix
+      record.local = 'sending'
+      render(record)
+      await upload(record, 'notes-fix-' + fix, new Blob([record.notes], { type: 'text/markdown' }),
+        record.id + '.md', 'text/markdown', { replace: '1' })
+      if (record.notesFix === fix) record.notesFix = 0 // not fixed again meanwhile
+      record.local = 'sent'
+      record.server = null // the station's word on the fixed notes comes next
+      await saveRecord(record)
+      render(record)
+      return
+    }
     if (!record.notesSent) {
       record.local = 'sending'
       render(record)
@@ -397,7 +477,7 @@
   // The oldest report still to send, asked afresh after each one: a report sent meanwhile joins.
   function nextUnsent () {
     return [...records.values()]
-      .filter((r) => !r.recordingSent && !['refused', 'unreadable'].includes(r.local))
+      .filter((r) => (!r.recordingSent || r.notesFix) && !['refused', 'unreadable'].includes(r.local))
       .sort((a, b) => a.createdAt - b.createdAt)[0]
   }
 
@@ -540,13 +620,14 @@
     const sent = progress.get(record.id)
     if (record.local === 'refused') return fmt(T.local_refused, { reason: record.refusal || '' })
     if (record.local === 'unreadable') return T.local_unreadable
-    if (keyRefused && !record.recordingSent) return T.local_need_key
-    if (record.local === 'waiting' || (!navigator.onLine && !record.recordingSent)) return T.local_waiting
+    const unsent = !record.recordingSent || record.notesFix
+    if (keyRefused && unsent) return T.local_need_key
+    if (record.local === 'waiting' || (!navigator.onLine && unsent)) return T.local_waiting
     if (record.local === 'sending' && sent && sent.kind === 'recording') {
       return fmt(T.local_sending, { percent: Math.floor((sent.sent / Math.max(1, sent.total)) * 4) * 25 })
     }
     if (record.local === 'sending') return T.local_sending_notes
-    if (!record.recordingSent) return T.local_saved
+    if (unsent) return T.local_saved
     return T.local_sent
   }
 
@@ -565,7 +646,7 @@
       list.prepend(item)
     }
     item.querySelector('h3').textContent = (record.server && record.server.title) || record.title || record.id
-    const server = record.recordingSent ? record.server : null
+    const server = record.recordingSent && !record.notesFix ? record.server : null
     const stateLine = item.querySelector('.state')
     const state = server ? server.state : 'local'
     const line = server ? (T['state_' + server.state] || server.state) : localLine(record)
@@ -598,6 +679,12 @@
         }
         detail.append(links)
       }
+    }
+    const aboutNotes = server && server.state === 'failed' && ['discover', 'locate'].includes(server.stage)
+    if (aboutNotes && record.form && fixing !== record) {
+      const fix = el('button', { type: 'button', class: 'secondary' }, T.fix_notes)
+      fix.addEventListener('click', () => startFix(record))
+      detail.append(fix)
     }
     const gone = ['refused', 'unreadable'].includes(record.local)
     if (!record.recordingSent && (record.local === 'waiting' || gone)) {

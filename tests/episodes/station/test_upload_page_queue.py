@@ -194,3 +194,40 @@ def test_a_failure_is_heard_whole_and_focus_stays_in_the_list(
     expect(remove).to_have_count(0)
     assert page.evaluate(FOCUSED).startswith("<h3")
     context.close()
+
+
+def test_notes_that_failed_are_fixed_from_the_page_without_sending_the_recording_again(
+    browser, station, tmp_path: Path
+) -> None:
+    key = add_reporters(station.config.show_dir, "Amal")["Amal"]
+    context, page = opened(browser, station, key)
+    posts: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and posts.append(upload_name(r.headers)))
+    fill(page, noise(tmp_path / "clip.wav", 1), "Camp")
+    page.fill("#place", "Lipaa")  # a typo the gazetteer cannot place
+    page.click("#send")
+    report = page.locator("#reports li").first
+    expect(report.locator(".state")).to_have_text("Mastering", timeout=30_000)  # the run notes it
+    report_id = str(report.get_attribute("id")).removeprefix("report-")
+    failed = {"id": report_id, "title": "Camp", "state": "failed", "stage": "locate",
+              "message": "", "reason": 'place "Lipaa" is not in the gazetteer',
+              "what_to_do": "Check the place", "updated_at": "2026-01-01T00:00:00+00:00",
+              "links": None, "place": None, "files": []}  # fmt: skip
+    context.route(f"**/api/reports/{report_id}", lambda route, _: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(failed)))  # fmt: skip
+    context.route("**/api/reports", lambda route, _: route.fulfill(
+        status=200, content_type="application/json",
+        body=json.dumps({"reporter": "Amal", "editor": False, "reports": [failed]})))  # fmt: skip
+    report.get_by_role("button", name="Fix the notes").click(timeout=15_000)
+    assert page.input_value("#title") == "Camp" and page.input_value("#place") == "Lipaa"
+    assert page.locator("#recording-fields").is_hidden()
+    page.fill("#place", "Lipa")
+    page.get_by_role("button", name="Send the fixed notes").click()
+    notes = station.inbox / f"{report_id}.md"
+    deadline = time.monotonic() + 30
+    while 'place: "Lipa"' not in notes.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline, notes.read_text(encoding="utf-8")
+        page.wait_for_timeout(200)
+    assert sum(name.endswith(".wav") for name in posts) == 1  # the recording went once
+    assert page.locator("#recording-fields").is_visible()  # the form is a new report's again
+    context.close()
