@@ -7,7 +7,6 @@ shows the report published, with links that work, without anyone running `fieldr
 
 from __future__ import annotations
 
-import base64
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ import pytest
 
 from fieldreports.intake.notes import read_notes
 from pipeline import run_show
-from tests.support.audio import speak, tone
+from tests.support.audio import speak
 from tests.support.mapkit import AXE, axe_violations
-from tests.support.station import RecordingRun, RunningStation, add_reporters, running_station
+from tests.support.station import RunningStation, add_reporters, running_station
 from tests.support.uploads import sha256
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -222,50 +221,3 @@ def test_a_report_recorded_in_the_browser_is_sent_and_published(station, browser
     notes = read_notes(webm.with_suffix(".md"), default_title="")
     assert notes.title == "Recorded at the fence" and notes.recorded_at is not None
     assert notes.recorded_at.tzinfo is not None
-
-
-def test_a_refused_report_does_not_hold_up_the_next_one(browser, tmp_path: Path) -> None:
-    """The station refuses one report's recording for good (413): the page says so, and the
-    report queued behind it goes out without waiting for a reload."""
-    with running_station(tmp_path / "show", run=RecordingRun(),
-                         extra_toml="[station]\nscan_interval_s = 0\n") as station:  # fmt: skip
-        key = add_reporters(station.config.show_dir, "Amal")["Amal"]
-        clip = tone(tmp_path / "clip.wav", seconds=1.0)
-        context = browser.new_context(viewport=PHONE, bypass_csp=True)
-        refused: list[str] = []
-
-        def refuse_the_first_recording(route: Any, request: Any) -> None:
-            name = upload_name(request.headers)
-            if request.method == "POST" and name.endswith(".wav") and "first" in name:
-                refused.append(name)
-                route.fulfill(status=413, body="the file is over this server's limit")
-                return
-            route.continue_()
-
-        context.route("**/files/", refuse_the_first_recording)
-        page = context.new_page()
-        page.goto(station.url + "upload")  # no key yet: both reports wait on the phone
-        for count, title in enumerate(("first report", "second report"), start=1):
-            page.set_input_files("#file", str(clip))
-            page.fill("#title", title)
-            page.click("#send")
-            page.wait_for_function(f"document.querySelectorAll('#reports li').length >= {count}")
-        page.fill("#key", key)
-        page.locator("#key-form").evaluate("form => form.requestSubmit()")
-        deadline = time.monotonic() + 30
-        while not any("second-report" in p.name and p.suffix == ".wav"
-                      for p in station.inbox.iterdir()):  # fmt: skip
-            assert time.monotonic() < deadline, "the second report was never sent"
-            page.wait_for_timeout(200)  # not time.sleep: playwright runs the route meanwhile
-        assert refused
-        playwright_api.expect(page.locator("#reports")).to_contain_text("over this server's limit")
-        context.close()
-
-
-def upload_name(headers: dict[str, str]) -> str:
-    """The file name in a tus creation's Upload-Metadata."""
-    for pair in headers.get("upload-metadata", "").split(","):
-        name, _, value = pair.strip().partition(" ")
-        if name == "filename":
-            return base64.b64decode(value).decode()
-    return ""

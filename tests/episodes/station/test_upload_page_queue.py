@@ -231,3 +231,36 @@ def test_notes_that_failed_are_fixed_from_the_page_without_sending_the_recording
     assert sum(name.endswith(".wav") for name in posts) == 1  # the recording went once
     assert page.locator("#recording-fields").is_visible()  # the form is a new report's again
     context.close()
+
+
+def test_a_refused_report_does_not_hold_up_the_next_one(browser, station, tmp_path: Path) -> None:
+    """The station refuses one report's recording for good (413): the page says so, and the
+    report queued behind it goes out without waiting for a reload."""
+    key = add_reporters(station.config.show_dir, "Amal")["Amal"]
+    context = browser.new_context(viewport=PHONE)
+    refused: list[str] = []
+
+    def refuse_the_first_recording(route: Any, request: Any) -> None:
+        name = upload_name(request.headers)
+        if request.method == "POST" and name.endswith(".wav") and "first" in name:
+            refused.append(name)
+            route.fulfill(status=413, body="the file is over this server's limit")
+            return
+        route.continue_()
+
+    context.route("**/files/", refuse_the_first_recording)
+    page = context.new_page()
+    page.goto(station.url + "upload")  # no key yet: both reports wait on the phone
+    for count, title in enumerate(("first report", "second report"), start=1):
+        fill(page, noise(tmp_path / f"{count}.wav", 1), title)
+        page.click("#send")
+        page.wait_for_function(f"document.querySelectorAll('#reports li').length >= {count}")
+    page.fill("#key", key)
+    page.locator("#key-form").evaluate("form => form.requestSubmit()")
+    deadline = time.monotonic() + 30
+    while not any("second-report" in name and name.endswith(".wav") for name in landed(station)):
+        assert time.monotonic() < deadline, "the second report was never sent"
+        page.wait_for_timeout(200)
+    assert refused
+    expect(page.locator("#reports")).to_contain_text("over this server's limit")
+    context.close()
