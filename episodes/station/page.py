@@ -8,7 +8,8 @@ it makes no request to another site. What it keeps on the phone (IndexedDB: the 
 the form until both files are sent; tus-js-client's upload URLs in localStorage) lets it resume
 after a dropped connection, a reload or a night offline. Then it asks `/api/reports/<id>` how
 the report is doing and shows it: received, mastering, transcribing, published (with links) or
-failed (with the reason and what to do).
+failed (with the reason and what to do; a report that failed on its notes can have them fixed
+and sent again alone, with `replace`).
 
 The reporter's key comes in the link `reporters add` prints, after `#key=`: a fragment never
 reaches a server or its logs. The page keeps it on the phone and removes it from the address bar.
