@@ -91,6 +91,8 @@ class RunSummary:
     published: PublishReport | None = None
     # Report ids whose place was too doubtful to pin, with the warning that says so.
     doubts: Mapping[str, str] = field(default_factory=dict)
+    # Report ids whose episode from before stays up because their report fails now.
+    kept: tuple[str, ...] = ()
 
 
 def run_show(
@@ -151,7 +153,7 @@ def run_show(
                 catalog.record(report_id, status="published", summary=summary)
         work = catalog.work_done(run_id)
         catalog.finish_run(run_id, "failed" if failures else "ok")
-    kept = sorted(set(jobs) - {h.report.id for h in heard})
+    kept = tuple(sorted(set(jobs) - {h.report.id for h in heard}))
     doubts = {k: p.location.doubt for k, p in placements.items() if p.location and p.location.doubt}
     warnings = (
         *found.warnings,
@@ -163,7 +165,7 @@ def run_show(
     )  # fmt: skip
     return RunSummary(
         episodes=episodes, failures=tuple(failures), warnings=warnings, work=work,
-        published=published, doubts=doubts,
+        published=published, doubts=doubts, kept=kept,
     )  # fmt: skip
 
 

@@ -75,6 +75,9 @@ class RunResult(Protocol):
     @property
     def published(self) -> Any: ...  # episodes.site.publish.PublishReport | None
 
+    @property
+    def kept(self) -> Sequence[str]: ...  # episodes from before, up while their report fails
+
 
 class RunShow(Protocol):
     """`pipeline.run_show`, which the station gets as a parameter (imports go one way)."""
@@ -368,11 +371,8 @@ class Processor:
         links = episode_links(list(summary.episodes.values()), base_url=base_url)
         self.journeys = journeys_of(summary.episodes.values())
         failures = {f.report_id: f for f in summary.failures}
-        after = {r.id: r.status for r in self.catalog.reports()}
         for report_id, episode in summary.episodes.items():
-            if report_id in failures:
-                continue
-            if after.get(report_id) in ("failed", "quarantined"):
+            if report_id in failures or report_id in summary.kept:
                 continue  # the episode from before a failed re-send stays up; the failure stands
             state = ReportState(
                 report_id=report_id,
@@ -419,7 +419,7 @@ class Processor:
                 old = previous.get(report_id) or st.load_state(self.catalog, report_id)
                 self._put(ReportState(report_id=report_id, state=st.RECEIVED, updated_at=st.now(),
                                       title=old.title if old else ""))  # fmt: skip
-        published = getattr(summary, "published", None)
+        published = summary.published
         if published is not None:
             feeds = [k for k in published.uploaded if k == FEED_KEY or k.endswith(f"/{FEED_KEY}")]
             self.notifier.feeds_changed([f"{base_url}{k}" for k in sorted(feeds)])

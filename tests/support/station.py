@@ -124,6 +124,7 @@ class NoEpisodes:
     episodes: Mapping[str, Any]
     failures: tuple[Any, ...] = ()
     published: Any = None
+    kept: tuple[str, ...] = ()
 
 
 class ScriptedRun:
@@ -147,7 +148,8 @@ class ScriptedRun:
                                reason=failure.reason)  # fmt: skip
             for report_id in set(self.episodes) - self.kept:
                 catalog.record(report_id, status="published", summary={})
-        return NoEpisodes(episodes=dict(self.episodes), failures=tuple(self.failures))
+        return NoEpisodes(episodes=dict(self.episodes), failures=tuple(self.failures),
+                          kept=tuple(self.kept))  # fmt: skip
 
 
 class Told:
