@@ -289,14 +289,14 @@ def test_stops_at_one_place_stay_reachable(browser, tmp_path: Path, mp3: Path) -
         try:
             cluster = v.page.locator(".leaflet-marker-pane .marker-cluster")
             v.page.wait_for_function(  # once the clusters have finished animating in
-                "document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length === 1",
+                "() => document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length === 1",
                 timeout=15000,
             )
             assert cluster.inner_text() == "2"
             assert v.page.locator(".leaflet-marker-pane .fr-stop").count() == 1
             cluster.click()  # zooms to the closest zoom, then spreads the two markers
             v.page.wait_for_function(
-                "document.querySelectorAll('.leaflet-marker-pane .fr-stop').length >= 2",
+                "() => document.querySelectorAll('.leaflet-marker-pane .fr-stop').length >= 2",
                 timeout=15000,
             )
             v.page.locator(".leaflet-marker-pane .fr-stop", has_text=re.compile("^2$")).click()

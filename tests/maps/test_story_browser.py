@@ -190,7 +190,7 @@ def test_play_the_journey_moves_on_when_a_report_ends(browser, base: str) -> Non
         assert v.page.evaluate("location.hash") == "#poland-2021/2"
         # the journey's last report ends: playing stops, the stop stays open
         v.page.wait_for_function(
-            "document.querySelector('.fr-play').getAttribute('aria-pressed') === 'false'",
+            "() => document.querySelector('.fr-play').getAttribute('aria-pressed') === 'false'",
             timeout=15000,
         )
         assert _title(v) == "2. Podlasie"
@@ -312,7 +312,7 @@ def test_the_transcript_follows_the_voice_and_a_sentence_seeks(visit: Visit) -> 
     sentences.nth(0).focus()
     visit.page.keyboard.press("Enter")
     visit.page.wait_for_function(
-        "document.querySelector('#fr-sheet audio').currentTime < 1.0", timeout=15000
+        "() => document.querySelector('#fr-sheet audio').currentTime < 1.0", timeout=15000
     )
     visit.page.evaluate("document.querySelector('#fr-sheet audio').pause()")
     assert visit.errors == [] and visit.failed == []

@@ -3,6 +3,10 @@ server, Chromium, a page visit that records everything that goes wrong, and axe-
 
 Episodes are built directly (not through the pipeline) around one tiny real MP3, so the stops'
 audio players have something to play.
+
+Give `page.wait_for_function` a function ("() => ..."), never a bare expression: Playwright
+re-evaluates a bare expression with `eval` on every poll, which our pages' Content-Security-Policy
+(no 'unsafe-eval') refuses, so the wait fails whenever its first check is false.
 """
 
 from __future__ import annotations
@@ -317,7 +321,7 @@ class Visit:
         self.page.goto(base + path, wait_until="load")
         if wait_for_map:
             self.page.wait_for_function(
-                "window.fieldreportsStory && window.fieldreportsStory.ready"
+                "() => window.fieldreportsStory && window.fieldreportsStory.ready"
             )
 
     @property

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import podcastparser
+from redis import Redis
 
 from fieldreports.catalog import Attempt, open_catalog
-from fieldreports.config import CatalogSettings
+from fieldreports.config import CatalogSettings, QueueSettings
+from fieldreports.workers.app import transport_options
 from tests.support.workers import (
     BASE_URL,
     FIELDREPORTS,
@@ -41,14 +43,16 @@ def ffmpeg_reading(folder: Path) -> list[int]:
 
 
 def test_a_worker_killed_mid_transcription_loses_nothing(tmp_path: Path, redis, postgres) -> None:
-    """Two workers; kill -9 the one transcribing the long report. Its task comes back after
-    the visibility timeout, the other worker does it, and the episode is published once."""
+    """Two workers; kill -9 the one transcribing the long report, as it holds the lock of
+    kombu's sweep for lost tasks. Its task comes back after the visibility timeout and that
+    lock's expiry, the other worker does it, and the episode is published once."""
     url = postgres.create_database()
+    queue = {"broker": redis.url(3), "visibility_timeout_s": 10, "retry_backoff_max_s": 2}
     show = worker_show(
         tmp_path / "show",
         {"long-night": LONG, "short-stop": "A short stop at the fuel station."},
         catalog={"url": url},
-        queue={"broker": redis.url(3), "visibility_timeout_s": 10, "retry_backoff_max_s": 2},
+        queue=queue,
     )
     with (
         started_workers(show, count=2) as workers,
@@ -75,6 +79,12 @@ def test_a_worker_killed_mid_transcription_loses_nothing(tmp_path: Path, redis, 
         assert busy is not None, "the transcription finished before it could be killed"
         pool_pid = int(busy.worker.rsplit(":", 1)[1])
         (victim,) = [w for w in workers if os.getpgid(pool_pid) == w.proc.pid]
+        # Each worker sweeps every second under that lock, so a kill lands mid-sweep now and
+        # then (CI saw it); here it always does. The dead worker's lock was taken with its
+        # expiry; kombu's default (5 minutes) would hold the lost task back that long.
+        expiry = transport_options(QueueSettings(**queue))["unacked_mutex_expire"]
+        sweep = Redis.from_url(queue["broker"]).lock("unacked_mutex", timeout=expiry)
+        assert sweep.acquire(blocking_timeout=5)
         victim.kill()
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 0, output

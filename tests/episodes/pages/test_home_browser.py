@@ -68,7 +68,9 @@ def test_home_page_passes_axe_and_its_links_open_the_stops(
             # the report off the map has no map link; the others open their stop
             assert v.page.locator("#studio a", has_text="On the map").count() == 0
             v.page.locator("#lampedusa a", has_text="On the map").click()
-            v.page.wait_for_function("window.fieldreportsStory && window.fieldreportsStory.ready")
+            v.page.wait_for_function(
+                "() => window.fieldreportsStory && window.fieldreportsStory.ready"
+            )
             v.wait_for_stop("2. Lampedusa")
             assert v.page.url.endswith("/map/index.html#border-reached-2022/2")
             v.page.go_back()

@@ -98,7 +98,7 @@ def sent(station, browser, recording) -> Iterator[dict[str, Any]]:
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(station.url + "upload#key=" + key)
-    page.wait_for_function("document.querySelector('#key-section').hidden")
+    page.wait_for_function("() => document.querySelector('#key-section').hidden")
     url_after_key = page.url
 
     page.set_input_files("#file", str(recording))

@@ -57,7 +57,7 @@ def opened(browser: Any, station: RunningStation, key: str) -> tuple[Any, Any]:
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = context.new_page()
     page.goto(station.url + "upload#key=" + key)
-    page.wait_for_function("document.querySelector('#key-section').hidden")
+    page.wait_for_function("() => document.querySelector('#key-section').hidden")
     return context, page
 
 
@@ -254,7 +254,7 @@ def test_a_refused_report_does_not_hold_up_the_next_one(browser, station, tmp_pa
     for count, title in enumerate(("first report", "second report"), start=1):
         fill(page, noise(tmp_path / f"{count}.wav", 1), title)
         page.click("#send")
-        page.wait_for_function(f"document.querySelectorAll('#reports li').length >= {count}")
+        page.wait_for_function(f"() => document.querySelectorAll('#reports li').length >= {count}")
     page.fill("#key", key)
     page.locator("#key-form").evaluate("form => form.requestSubmit()")
     deadline = time.monotonic() + 30
