@@ -16,6 +16,7 @@ report (or an editor), never the exact place, and the names of files only to who
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +27,10 @@ from fieldreports.catalog import Catalog, Upload
 from fieldreports.intake.identity import Identity
 
 STATE_STAGE = "station-state"
+
+# An absolute path on the station's disk, quoted in a reason from ffmpeg or the system; not
+# the path of a URL (after "://" or a host name).
+_SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"]+/)+([^\s/'\"]+)")
 
 RECEIVED = "received"
 WAITING = "waiting-for-notes"
@@ -117,6 +122,16 @@ def failed(report_id: str, *, stage: str, reason: str, title: str = "", **more: 
     )
 
 
+def without_server_paths(text: str) -> str:
+    """`text` with each absolute path cut to its file name: how the station's disk is laid
+    out is nobody's business outside it.
+
+    >>> without_server_paths("ffmpeg: /srv/show/inbox/talk.m4a: Invalid data; https://x.org/a/b")
+    'ffmpeg: talk.m4a: Invalid data; https://x.org/a/b'
+    """
+    return _SERVER_PATH.sub(r"\1", text)
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -187,7 +202,7 @@ def public_view(
         "updated_at": state.updated_at.isoformat(),
         "waiting_until": state.waiting_until.isoformat() if state.waiting_until else None,
         "stage": state.stage,
-        "reason": state.reason,
+        "reason": without_server_paths(state.reason),
         "what_to_do": advice(ui, state.stage) if state.state == FAILED else "",
         "guid": state.guid or None,
         "place": state.place or None,

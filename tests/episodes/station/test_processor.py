@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from episodes.episode import Episode
+from episodes.i18n import interface
 from episodes.station import states as st
 from episodes.station.notify import Notifier
 from episodes.station.processor import Processor
 from fieldreports.catalog import Catalog, open_catalog
 from fieldreports.errors import RunLocked
+from fieldreports.intake.identity import Identity
 from fieldreports.intake.inbox import Failure
 from tests.support.episodes import make_show_episodes, show_config
 from tests.support.station import RecordingRun, ScriptedRun, Told
@@ -170,6 +172,22 @@ def test_a_rejected_replacement_stays_failed_and_is_not_published_again(scripted
     assert (state_of(processor, "x").state, state_of(processor, "x").stage) == (
         st.FAILED,
         "normalise",
+    )
+
+
+def test_a_reporter_is_told_the_reason_without_the_station_s_folders(scripted) -> None:
+    processor, run, _, _ = scripted
+    inbox = processor.config.inbox_dir
+    (inbox / "x.m4a").write_bytes(b"\x00\x00\x00\x1cftypM4A ")
+    processor.landed(inbox / "x.m4a")
+    ffmpeg = f"{inbox / 'x.m4a'}: Invalid data found when processing input"
+    run.failures = [Failure(report_id="x", path=inbox / "x.m4a", stage="normalise",
+                            reason=f"ffmpeg cannot decode the aac audio: {ffmpeg}",
+                            set_aside=True)]  # fmt: skip
+    processor._run_once()
+    view = st.public_view("x", state_of(processor, "x"), [], Identity(name="Amal"), interface("en"))
+    assert view["reason"] == (
+        "ffmpeg cannot decode the aac audio: x.m4a: Invalid data found when processing input"
     )
 
 
