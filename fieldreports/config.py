@@ -188,6 +188,9 @@ class UploadSettings:
     """The `[uploads]` table: limits of the tus upload server (docs/uploads.md)."""
 
     max_size_mb: int = 4096  # MiB; 4 GiB is hours of WAV from a field recorder
+    # Uploads that would leave less than this free on the inbox's disk are refused (507) and
+    # kept by the client, so the station always has room to master, publish and keep its catalog.
+    min_free_mb: int = 1024
     # Unfinished uploads untouched this long are deleted; finished ones are remembered as long.
     expire_partial_hours: float = 168.0
     # A client that sends nothing for this long (headers or body) is cut off; what arrived is kept.
@@ -198,6 +201,10 @@ class UploadSettings:
     @property
     def max_size_bytes(self) -> int:
         return self.max_size_mb * 1024 * 1024
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mb * 1024 * 1024
 
     @property
     def expire_s(self) -> float:

@@ -41,7 +41,7 @@ from fieldreports.config import ShowConfig
 from fieldreports.intake.identity import Identity, bearer
 from fieldreports.intake.inbox import report_id_of
 from fieldreports.intake.tus import CompletedUpload, MountSlash, tus_app
-from fieldreports.intake.upload_store import UploadStore
+from fieldreports.intake.upload_store import UploadStore, room_for_uploads
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,10 @@ class Station:
 
     async def health(self, request: Request) -> Response:
         """For a monitor or the proxy's health check: no key, nothing about any report."""
+        room = room_for_uploads(self.config.inbox_dir, self.config.uploads)
         body = self.processor.health()
+        body["uploads_room_mb"] = room >> 20  # below zero: the disk is too full for uploads
+        body["ok"] = body["ok"] and room > 0
         return JSONResponse(body, status_code=200 if body["ok"] else 503, headers=_API_HEADERS)
 
     # -- the app -------------------------------------------------------------------------

@@ -105,6 +105,10 @@ def page_text(ui: Interface) -> dict[str, str]:
         "offline": _("No connection. Reports are kept on this phone and sent when it is back."),
         "local_saved": _("Saved on this phone; sending soon."),
         "local_waiting": _("Waiting for a connection. Kept on this phone."),
+        "local_station_says": _(
+            "The station cannot take it now: {reason} Kept on this phone; it is sent again by "
+            "itself."
+        ),
         "local_sending_notes": _("Sending the notes…"),
         "local_sending": _("Sending the recording: {percent}%"),
         "local_refused": _("The desk refused it: {reason}"),

@@ -350,6 +350,8 @@ class _TusServer:
             )
         if upload.finished:
             return upload  # a repeated last request, or a zero-length PATCH: already complete
+        # What is still to come must fit; of an upload without a length, this request's body.
+        self.store.check_room(room if upload.length is not None else body.declared or 0)
         checksum = parse_checksum(request.headers.get("upload-checksum", ""))
         upload = await self._receive(body, upload, held, room, checksum)
         if upload.length is not None and self.store.offset(upload) == upload.length:

@@ -164,6 +164,12 @@ def split_name(name: str) -> tuple[str, str]:
     return slugify(stem)[:_STEM_CHARS].strip("-"), f".{clean_suffix}" if clean_suffix else ""
 
 
+def room_for_uploads(inbox: Path, settings: UploadSettings) -> int:
+    """Bytes uploads may still take on the inbox's disk: what is free beyond
+    `[uploads] min_free_mb` (negative when the disk is fuller than that)."""
+    return shutil.disk_usage(inbox).free - settings.min_free_bytes
+
+
 class UploadStore:
     """The uploads of one inbox, on disk."""
 
@@ -280,6 +286,7 @@ class UploadStore:
                 return self._save(replace(upload, state="finished", landed_as=identical.name))
         if upload.name:
             self._check_name_free(upload, length=length)
+        self.check_room(length or 0)
         self.part_path(upload.id).touch()
         return self._save(upload)
 
@@ -316,6 +323,24 @@ class UploadStore:
             replace=metadata.get("replace", "").lower() in ("1", "true", "yes"),
             partial=partial,
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+
+    def check_room(self, needed: int) -> None:
+        """A 507 when `needed` more bytes would leave the disk fuller than `min_free_mb`:
+        the client keeps the file and tries again later, and the station goes on working."""
+        room = room_for_uploads(self.inbox, self.settings)
+        if needed <= room:
+            return
+        log.error(
+            "uploads refused: the inbox's disk has %d MiB free and keeps %d MiB for the "
+            "station ([uploads] min_free_mb); make room, e.g. old masters or quarantine/",
+            (room + self.settings.min_free_bytes) >> 20,
+            self.settings.min_free_mb,
+        )
+        raise TusError(
+            507,
+            "the station's disk is too full to take this file now; it stays with you: try "
+            "again later, and tell the desk if this goes on",
         )
 
     def _check_length(self, length: int) -> None:

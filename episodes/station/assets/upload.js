@@ -474,6 +474,13 @@
     return null
   }
 
+  // What the station said when it answered but could not take the file now (507 disk full,
+  // 503 busy): shown instead of "waiting for a connection", which would be wrong.
+  function stationSaid (error) {
+    const response = error && error.originalResponse
+    return (response && response.getStatus() >= 500 && (response.getBody() || '').trim()) || ''
+  }
+
   // The oldest report still to send, asked afresh after each one: a report sent meanwhile joins.
   function nextUnsent () {
     return [...records.values()]
@@ -526,7 +533,11 @@
         render(record)
         retryTimer = setTimeout(pump, 0) // the reports queued behind it go on
       } else {
-        if (record) { record.local = 'waiting'; render(record) }
+        if (record) {
+          record.local = 'waiting'
+          record.stationSaid = stationSaid(error) // for now, not kept: the next try tells anew
+          render(record)
+        }
         retryTimer = setTimeout(pump, retryDelay)
         retryDelay = Math.min(Math.max(retryDelay * 2, 5000), 60000)
       }
@@ -622,6 +633,9 @@
     if (record.local === 'unreadable') return T.local_unreadable
     const unsent = !record.recordingSent || record.notesFix
     if (keyRefused && unsent) return T.local_need_key
+    if (record.local === 'waiting' && record.stationSaid && navigator.onLine) {
+      return fmt(T.local_station_says, { reason: record.stationSaid })
+    }
     if (record.local === 'waiting' || (!navigator.onLine && unsent)) return T.local_waiting
     if (record.local === 'sending' && sent && sent.kind === 'recording') {
       return fmt(T.local_sending, { percent: Math.floor((sent.sent / Math.max(1, sent.total)) * 4) * 25 })

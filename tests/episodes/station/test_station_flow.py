@@ -171,6 +171,7 @@ def test_a_complete_report_is_published_by_the_station_alone(station, keys, publ
     status, body = fetch(station.url + "api/health")  # no key: for a monitor
     health = json.loads(body)
     assert status == 200 and health["ok"] and health["runs"] >= 1, health
+    assert health["uploads_room_mb"] > 0
     # The report is sensitive: the API says the public place, never the exact point.
     assert (
         state["place"] and "35.499" not in json.dumps(state) and "12.606" not in json.dumps(state)

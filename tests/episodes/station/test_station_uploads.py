@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -293,6 +295,21 @@ def test_made_up_keys_share_their_address_bucket_and_health_is_never_limited(sta
     for _ in range(12):
         with urllib.request.urlopen(station.url + "api/health", timeout=10) as response:
             assert response.status == 200
+
+
+def test_a_station_whose_disk_is_full_refuses_uploads_and_tells_its_monitor(
+    tmp_path: Path,
+) -> None:
+    full = f"[uploads]\nmin_free_mb = {(shutil.disk_usage(tmp_path).free >> 20) + 1000}\n"
+    with running_station(tmp_path / "show", run=RecordingRun(), extra_toml=full) as station:
+        key = add_reporters(station.config.show_dir, "Amal")["Amal"]
+        status, text = post_whole(station.files_url, key, "fence.md", b"---\ntitle: x\n---\n")
+        assert status == 507 and "too full" in text, text
+        assert not inbox_files(station.inbox)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(station.url + "api/health", timeout=10)
+        health = json.loads(answer.value.read())
+        assert answer.value.code == 503 and not health["ok"] and health["uploads_room_mb"] < 0
 
 
 # -- the status API: who sees what -----------------------------------------------------------

@@ -264,3 +264,33 @@ def test_a_refused_report_does_not_hold_up_the_next_one(browser, station, tmp_pa
     assert refused
     expect(page.locator("#reports")).to_contain_text("over this server's limit")
     context.close()
+
+
+def test_a_full_station_is_said_and_the_report_goes_when_there_is_room(
+    browser, station, tmp_path: Path
+) -> None:
+    """The station answers 507 (its disk is full): the page says what the station said, not
+    "waiting for a connection", keeps the report and sends it by itself once there is room."""
+    key = add_reporters(station.config.show_dir, "Amal")["Amal"]
+    full = [True]
+
+    def disk_full(route: Any, request: Any) -> None:
+        if request.method == "POST" and full[0]:
+            route.fulfill(status=507, body="the station's disk is too full to take this file now")
+            return
+        route.continue_()
+
+    context, page = opened(browser, station, key)
+    context.route("**/files/", disk_full)
+    fill(page, noise(tmp_path / "fence.wav", 1), "At the fence")
+    page.click("#send")
+    state = page.locator("#reports li .state")
+    expect(state).to_contain_text("The station cannot take it now", timeout=30_000)
+    expect(state).to_contain_text("too full to take this file")
+    assert not landed(station)
+    full[0] = False
+    deadline = time.monotonic() + 30
+    while not any("at-the-fence" in name and name.endswith(".wav") for name in landed(station)):
+        assert time.monotonic() < deadline, landed(station)
+        page.wait_for_timeout(200)
+    context.close()

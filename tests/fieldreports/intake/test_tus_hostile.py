@@ -7,6 +7,7 @@ length; a body the server did not read is never read as a next request; a silent
 from __future__ import annotations
 
 import base64
+import shutil
 import socket
 import threading
 import time
@@ -295,6 +296,29 @@ def test_over_the_size_limit_is_413(start_server) -> None:
     server = start_server(max_size_mb=1)
     response = httpx.post(server.url, headers={**AUTH, "Upload-Length": str(2 << 20)})
     assert response.status_code == 413 and "max_size_mb" in response.text
+
+
+def test_a_disk_nearly_full_is_507_and_loses_nothing(start_server, tmp_path: Path) -> None:
+    """Uploads that would leave less than min_free_mb free are refused with 507 (the client
+    keeps the file and tries again); one begun before goes on once there is room."""
+    free_mb = shutil.disk_usage(tmp_path).free >> 20
+    roomy = start_server(min_free_mb=max(0, free_mb - 200))  # 200 MiB to spare
+    location = create(roomy, 5000)
+    assert create(roomy, 1 << 20, name="small.wav")
+    big = httpx.post(roomy.url, headers={**AUTH, "Upload-Length": str(1000 << 20)})
+    assert big.status_code == 507 and "too full" in big.text, big.text
+    assert_plain(big.text)
+
+    full = start_server(min_free_mb=free_mb + 1000)  # the same inbox, after the disk filled
+    refused = httpx.post(full.url, headers={**AUTH, "Upload-Length": "10"})
+    assert refused.status_code == 507
+    url = f"http://{full.host}:{full.port}{location}"
+    patch = {**AUTH, "Content-Type": OCTETS, "Upload-Offset": "0"}
+    assert httpx.patch(url, headers=patch, content=b"x" * 5000).status_code == 507
+    assert head_offset(full, location) == 0
+    url = f"http://{roomy.host}:{roomy.port}{location}"
+    assert httpx.patch(url, headers=patch, content=b"x" * 5000).status_code == 204
+    assert (roomy.inbox / "harbour.md").read_bytes() == b"x" * 5000
 
 
 def test_paths_outside_the_server_never_leak(server, tmp_path: Path) -> None:
