@@ -15,7 +15,9 @@ waiting for their notes, and follows its progress into each report's state (mast
 transcribing). After the run every report's state says published, with its links, or failed,
 with the reason and what to do, and the notifier is told what changed.
 
-A failed report is the run's business: it is recorded and the rest is published. An exception
+A failed report is the run's business: it is recorded and the rest is published; a failed
+transcription is tried again by itself `TRANSCRIBE_RETRIES` times (after `retry_s`, doubling),
+as it may have failed for the machine's sake rather than the recording's. An exception
 from the run itself (a bug, a full disk, the database away) is logged, the reports it was
 running are marked failed with "the station tries again", and they are run again after
 `retry_s`, doubled each time up to an hour. A manual `fieldreports run` holding the lock just
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 
 LOCKED_RETRY_S = 15.0
 MAX_RETRY_S = 3600.0
+# A transcription that failed is tried again this many times, after retry_s, then twice that...
+TRANSCRIBE_RETRIES = 3
 
 
 class Tick(Protocol):
@@ -108,6 +112,7 @@ class Processor:
         self._next_scan = 0.0
         self._errors = 0  # runs in a row that stopped with an exception
         self._run_states: dict[str, str] = {}
+        self._transcribe_retries: dict[str, int] = {}  # report id -> retries so far
         self._thread = threading.Thread(target=self._loop, name="station-processor", daemon=True)
         self.runs = 0  # finished runs, for tests and the log
         self.last_run_at: float | None = None  # when the last run ended well (time.time())
@@ -158,6 +163,7 @@ class Processor:
         report_id = report_id_of(path)
         with self._cond:
             self._remember(path)
+            self._transcribe_retries.pop(report_id, None)  # a new file: a fresh start
         files = self._inbox_files(report_id)
         has_recording = any(file_kind(p) == "recording" for p in files)
         notes = next((p for p in files if file_kind(p) == "notes"), None)
@@ -386,6 +392,7 @@ class Processor:
             )
             old = previous.get(report_id)
             self._put(state)
+            self._transcribe_retries.pop(report_id, None)
             if state.same_as(old):
                 continue
             # Out before: by the station (its state kept the version, whatever came since), or
@@ -412,6 +419,7 @@ class Processor:
             self._put(state)
             if not (old and old.state == st.FAILED and old.reason == failure.reason):
                 self._tell_failed(state)
+            self._retry_transcription(failure)
         # Off the feed (its recording withdrawn), or only its notes are here: no links.
         published_before = {r for r, s in previous.items() if s.state == st.PUBLISHED}
         for report_id in (due | published_before) - set(summary.episodes) - set(failures):
@@ -423,6 +431,18 @@ class Processor:
         if published is not None:
             feeds = [k for k in published.uploaded if k == FEED_KEY or k.endswith(f"/{FEED_KEY}")]
             self.notifier.feeds_changed([f"{base_url}{k}" for k in sorted(feeds)])
+
+    def _retry_transcription(self, failure: Failure) -> None:
+        """A transcription may go through later (a worker lost, a time limit on a busy
+        machine): it is tried again by itself a few times, later each time."""
+        if failure.stage != "transcribe" or failure.set_aside:
+            return
+        with self._cond:
+            retries = self._transcribe_retries.get(failure.report_id, 0)
+            if retries >= TRANSCRIBE_RETRIES:
+                return
+            self._transcribe_retries[failure.report_id] = retries + 1
+        self._schedule(failure.report_id, time.time() + self.config.station.retry_s * 2**retries)
 
     def _tell_failed(self, state: ReportState) -> None:
         self.notifier.event(

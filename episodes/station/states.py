@@ -74,8 +74,8 @@ def advice(ui: Interface, stage: str) -> str:
             "common format (m4a, mp3, wav), and send it as a new report."
         ),
         "transcribe": _(
-            "Nothing for now: the desk has been told and the station tries again with the next "
-            "report. Send it again only if the desk asks."
+            "Nothing for now: the desk has been told and the station tries again by itself a "
+            "few times. Send it again only if the desk asks."
         ),
         "locate": _(
             "Check the place, lat and lon in the notes and send the notes file again under the "

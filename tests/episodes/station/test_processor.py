@@ -14,7 +14,7 @@ from episodes.episode import Episode
 from episodes.i18n import interface
 from episodes.station import states as st
 from episodes.station.notify import Notifier
-from episodes.station.processor import Processor
+from episodes.station.processor import TRANSCRIBE_RETRIES, Processor
 from fieldreports.catalog import Catalog, open_catalog
 from fieldreports.errors import RunLocked
 from fieldreports.intake.identity import Identity
@@ -189,6 +189,31 @@ def test_a_reporter_is_told_the_reason_without_the_station_s_folders(scripted) -
     assert view["reason"] == (
         "ffmpeg cannot decode the aac audio: x.m4a: Invalid data found when processing input"
     )
+
+
+def test_a_failed_transcription_is_tried_again_by_itself_a_few_times(scripted) -> None:
+    processor, run, told, episode = scripted
+    inbox = processor.config.inbox_dir
+    (inbox / "x.md").write_text(NOTES, encoding="utf-8")
+    processor.landed(inbox / "x.md")
+    (inbox / "x.wav").write_bytes(b"RIFF....WAVE")
+    processor.landed(inbox / "x.wav")
+    run.failures = [Failure(report_id="x", path=inbox / "x.wav", stage="transcribe",
+                            reason="its worker was lost", set_aside=False)]  # fmt: skip
+    waits: list[float | None] = []
+    for _ in range(TRANSCRIBE_RETRIES + 1):
+        processor._pending["x"] = started = time.time()  # due, as each retry makes it
+        processor._run_once()
+        waits.append(
+            round(processor._pending["x"] - started) if "x" in processor._pending else None
+        )
+    retry_s = processor.config.station.retry_s
+    assert waits == [retry_s, 2 * retry_s, 4 * retry_s, None]
+    assert told.names() == ["report.failed"]  # the desk is told once, not at every try
+    run.failures, run.episodes = [], {"x": episode}  # the next try goes through
+    processor._pending["x"] = time.time()
+    processor._run_once()
+    assert state_of(processor, "x").state == st.PUBLISHED
 
 
 def test_a_withdrawn_recording_leaves_no_dead_links(scripted) -> None:
