@@ -97,12 +97,11 @@ def transport_options(queue: QueueSettings) -> dict[str, Any]:
     >>> options["unacked_restore_interval"], options["unacked_mutex_expire"]
     (10, 10)
     """
-    # kombu looks for timed-out messages every interval x throttle seconds (100 s by
-    # default): one look every twentieth of the timeout, at most every 10 s.
-    sweep_s = max(1, min(10, round(queue.visibility_timeout_s / 20)))
     return {
         "visibility_timeout": queue.visibility_timeout_s,
-        "unacked_restore_interval": sweep_s,
+        # kombu looks for timed-out messages every interval x throttle seconds (100 s by
+        # default): one look every twentieth of the timeout, at most every 10 s.
+        "unacked_restore_interval": max(1, min(10, round(queue.visibility_timeout_s / 20))),
         "unacked_restore_throttle": 1,
         # A sweep holds a lock in Redis for the few milliseconds it takes. A worker killed
         # mid-sweep leaves it held until it expires, and kombu's default expiry (300 s) would
