@@ -31,6 +31,7 @@ from fieldreports.geo import PublicLocation
 from fieldreports.geo.gpx import Track
 from maps.assets import map_files
 from maps.route import render_page
+from tests.support import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -400,9 +401,7 @@ def assert_no_english(text: str) -> None:
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """Runs axe-core (from npm, injected into the page) with its default rules."""
     if not AXE.is_file():
-        import pytest
-
-        pytest.skip(f"needs {AXE} (make install runs npm ci)")
+        unavailable(f"needs {AXE} (make install runs npm ci)")
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(
         """async () => (await axe.run(document)).violations.map(v => ({
@@ -414,12 +413,11 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium through playwright (skips the test when either is missing)."""
-    import pytest
+    """Debian's Chromium through playwright (`unavailable` when it is missing)."""
+    from playwright import sync_api
 
-    sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
-        pytest.skip(f"needs {CHROMIUM} (make test installs it)")
+        unavailable(f"needs {CHROMIUM} (make test installs it)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:

@@ -21,8 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests.support import unavailable
 from tests.support.episodes import free_port
 
 
@@ -64,10 +63,7 @@ def require_redis() -> None:
     """Skip (locally) or fail (under CI) when redis-server is not installed."""
     if shutil.which("redis-server"):
         return
-    message = "redis-server not installed; `make system` installs it"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable("redis-server not installed; `make system` installs it")
 
 
 @contextmanager

@@ -18,19 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import uvicorn
 
 from fieldreports.config import UploadSettings
 from fieldreports.intake.serving import listen, server_config
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 TOKEN = "s3cret"
 TUS_JS = ROOT / "tests" / "fieldreports" / "intake" / "clients" / "tus_js_upload.js"
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir(),
-    reason="needs node and tus-js-client (make install runs npm ci)",
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +89,8 @@ def inbox_files(inbox: Path) -> list[Path]:
 def tus_js(endpoint: str, file: Path, token: str = TOKEN, **options: Any) -> dict[str, Any]:
     """Send `file` with tus-js-client under node (`tus_js_upload.js`; `options` are the
     client's); its last line of output, or {"killed": True} when it killed itself on purpose."""
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").is_dir():
+        unavailable("needs node and tus-js-client (make install runs npm ci)")
     args = {"file": str(file), "endpoint": endpoint, "token": token, **options}
     args.setdefault("metadata", {"filename": file.name, "filetype": "audio/flac"})
     done = subprocess.run(

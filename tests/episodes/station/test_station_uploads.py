@@ -24,7 +24,6 @@ from pipeline import cli
 from tests.support.station import RecordingRun, RunningStation, add_reporters, running_station
 from tests.support.uploads import (
     inbox_files,
-    needs_node,
     post_whole,
     recording,
     sha256,
@@ -51,7 +50,6 @@ def tuspy(station: RunningStation, key: str) -> tus_client.TusClient:
 # -- tus-js-client ---------------------------------------------------------------------------
 
 
-@needs_node
 @pytest.mark.parametrize(
     "options",
     [{}, {"uploadDataDuringCreation": True, "chunkSize": 500_000}],
@@ -156,7 +154,6 @@ def test_a_report_copied_into_the_inbox_takes_files_only_from_editors(
     assert post_whole(station.files_url, keys["Desk"], "copied.md", notes)[0] == 201
 
 
-@needs_node
 def test_tus_js_client_killed_mid_upload_resumes_in_the_station(
     station, keys, tmp_path: Path
 ) -> None:
@@ -173,7 +170,6 @@ def test_tus_js_client_killed_mid_upload_resumes_in_the_station(
     assert sha256(received) == sha256(source)
 
 
-@needs_node
 def test_sending_again_after_completion_succeeds_and_lands_once(
     station, keys, tmp_path: Path
 ) -> None:
@@ -188,7 +184,6 @@ def test_sending_again_after_completion_succeeds_and_lands_once(
     assert len(station.station.catalog.uploads()) == 1
 
 
-@needs_node
 def test_wrong_and_revoked_keys_get_401_and_nothing_is_stored(
     station, keys, tmp_path: Path
 ) -> None:

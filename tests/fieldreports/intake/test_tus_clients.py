@@ -13,14 +13,12 @@ from tests.support.uploads import (
     TOKEN,
     RunningServer,
     inbox_files,
-    needs_node,
     recording,
     sha256,
     tus_js,
 )
 
 
-@needs_node
 @pytest.mark.parametrize(
     "options",
     [
@@ -43,7 +41,6 @@ def test_tus_js_client_upload_lands_whole(server, tmp_path: Path, options) -> No
     assert not list((server.inbox / ".uploads").glob("*.part"))
 
 
-@needs_node
 def test_tus_js_client_killed_mid_upload_resumes(server, tmp_path: Path) -> None:
     # Large enough that the kernel's socket buffers cannot hold the rest when the client dies.
     source = recording(tmp_path, size=32_000_000)
@@ -61,7 +58,6 @@ def test_tus_js_client_killed_mid_upload_resumes(server, tmp_path: Path) -> None
     assert sha256(received) == sha256(source)
 
 
-@needs_node
 def test_tus_js_client_sending_again_after_completion_succeeds_and_lands_once(
     server, tmp_path: Path
 ) -> None:
@@ -76,7 +72,6 @@ def test_tus_js_client_sending_again_after_completion_succeeds_and_lands_once(
     assert sha256(received) == sha256(source)
 
 
-@needs_node
 def test_tus_js_client_with_a_wrong_token_gets_401_and_stores_nothing(
     server, tmp_path: Path
 ) -> None:
@@ -87,7 +82,6 @@ def test_tus_js_client_with_a_wrong_token_gets_401_and_stores_nothing(
     assert not list((server.inbox / ".uploads").glob("*.json"))
 
 
-@needs_node
 def test_a_different_file_under_a_taken_name_is_refused_with_409(server, tmp_path: Path) -> None:
     first = recording(tmp_path, size=200_000)
     assert tus_js(server.url, first)["ok"]
