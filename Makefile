@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PROGRAMS := ffmpeg ffprobe espeak-ng sox chromium node npm redis-server
-SYSTEM_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-all chromium nodejs npm postgresql-15 redis-server
+# Each program the demo or the tests run, and the Debian package that brings it. Only the
+# packages of missing programs are installed: a machine's own Node.js (NodeSource's, say) bundles
+# npm and conflicts with Debian's npm package.
+SYSTEM_PROGRAMS := ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng sox:sox chromium:chromium \
+	node:nodejs npm:npm redis-server:redis-server
 # The tests start their own PostgreSQL from here (tests/support/postgres.py); it is not on PATH.
 PG_BIN := /usr/lib/postgresql/15/bin
 SHOW ?= examples/border-reached
@@ -40,13 +43,15 @@ messages: install
 	$(PY) -m episodes.i18n
 
 system:
-	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
-	command -v sox >/dev/null && ! sox -h 2>/dev/null | grep -q amr-nb && missing="$$missing sox-amr"; \
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+	  command -v $${pair%%:*} >/dev/null || case " $$missing " in \
+	    *" $${pair#*:} "*) ;; *) missing="$$missing $${pair#*:}";; esac; done; \
+	sox -h 2>/dev/null | grep -q amr-nb || missing="$$missing libsox-fmt-all"; \
 	[ -x $(PG_BIN)/initdb ] || missing="$$missing postgresql-15"; \
 	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages for:$$missing"; \
+	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 # torch is pinned first: the CPU build lies on local disk, while a bare "torch" pulls GBs of CUDA.

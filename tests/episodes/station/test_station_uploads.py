@@ -157,7 +157,7 @@ def test_a_report_copied_into_the_inbox_takes_files_only_from_editors(
 def test_tus_js_client_killed_mid_upload_resumes_in_the_station(
     station, keys, tmp_path: Path
 ) -> None:
-    source = recording(tmp_path, size=32_000_000)
+    source = recording(tmp_path, size=8_000_000)
     urls = tmp_path / "tus-urls.json"
     assert tus_js(
         station.files_url, source, keys["Amal"], urlStorage=str(urls), killAtFraction=0.25
