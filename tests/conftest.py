@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,10 @@ import pytest
 from tests.support import DATA
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.redis import RedisServer, running_redis
+
+# The recordings the tests make are the same on every run: sox draws its noise and dither from
+# the clock unless told to repeat itself (-R), and a test would pass or fail on the noise it drew.
+os.environ["SOX_OPTS"] = "-R"
 
 
 @pytest.fixture(scope="session")

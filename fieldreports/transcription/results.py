@@ -22,6 +22,9 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     language: str = ""  # the language this stretch of speech was transcribed in ("" = unknown)
+    # The temperature of the decoding Whisper kept: 0 for its first, greedy pass; higher when
+    # that pass was judged unlikely or looping and the window was sampled again.
+    temperature: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -428,10 +428,15 @@ def test_guard_drops_loops_and_unlikely_text() -> None:
         _seg("Subscribe to my channel", 10, no_speech_prob=0.9, avg_logprob=-1.5),
         _seg("This is the Alport of the Ampedunas", 11, avg_logprob=-1.1),
         _seg("...", 12),
+        # Judged silent, and likely only when sampled again: a guess at hiss (seen with VAD off).
+        _seg("2.0%", 13, no_speech_prob=0.98, avg_logprob=-0.57, temperature=0.6),
+        # Sampled again but not judged silent (speech in wind), or likely at the first pass.
+        _seg("The wind took the tent.", 14, no_speech_prob=0.2, avg_logprob=-0.8, temperature=0.4),
+        _seg("Quiet now.", 16, no_speech_prob=0.7, avg_logprob=-0.5),
     ]
     kept, dropped = _guard(segments, TranscriptionSettings())
-    assert [s.start_s for s in kept] == [0, 4, 6]
-    assert [s.start_s for s in dropped] == [2, 8, 10, 11]
+    assert [s.start_s for s in kept] == [0, 4, 6, 14, 16]
+    assert [s.start_s for s in dropped] == [2, 8, 10, 11, 13]
 
 
 # --- formats --------------------------------------------------------------------------------------
