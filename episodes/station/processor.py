@@ -392,7 +392,8 @@ class Processor:
             )
             old = previous.get(report_id)
             self._put(state)
-            self._transcribe_retries.pop(report_id, None)
+            with self._cond:  # as every other use: landed() runs on the server's threads
+                self._transcribe_retries.pop(report_id, None)
             if state.same_as(old):
                 continue
             # Out before: by the station (its state kept the version, whatever came since), or

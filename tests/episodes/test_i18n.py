@@ -19,8 +19,7 @@ from episodes.i18n import (
     languages,
     placeholders,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 def test_english_and_dutch_ship() -> None:

@@ -31,9 +31,8 @@ from fieldreports.geo import PublicLocation
 from fieldreports.geo.gpx import Track
 from maps.assets import map_files
 from maps.route import render_page
-from tests.support import unavailable
+from tests.support import ROOT, unavailable
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # `npm ci` (make install) puts it there
 CHROMIUM_ARGS = (
